@@ -1,0 +1,113 @@
+// Package alertd holds the domain of the e-mail alert service: subscribers,
+// reports and digests, and the files (templates, migrations) that are embedded
+// into the binary. The packages under internal/ implement and use these types;
+// this package depends on none of them.
+package alertd
+
+import (
+	"embed"
+	"errors"
+	"io/fs"
+	"time"
+)
+
+//go:embed templates migrations
+var embedded embed.FS
+
+// Templates returns the embedded HTML pages, e-mail templates and stylesheet,
+// rooted at the templates/ folder (e.g. "mail/confirmation.txt").
+func Templates() fs.FS { return sub("templates") }
+
+// Migrations returns the embedded numbered .sql files, rooted at migrations/.
+func Migrations() fs.FS { return sub("migrations") }
+
+func sub(dir string) fs.FS {
+	f, err := fs.Sub(embedded, dir)
+	if err != nil {
+		panic(err) // dir is a constant that go:embed has already checked
+	}
+	return f
+}
+
+// SubscriberStatus is where a subscriber stands in the double opt-in lifecycle.
+type SubscriberStatus string
+
+// The lifecycle of SPEC §4: pending → confirmed → unsubscribed; confirmed → bounced.
+const (
+	StatusPending      SubscriberStatus = "pending"
+	StatusConfirmed    SubscriberStatus = "confirmed"
+	StatusUnsubscribed SubscriberStatus = "unsubscribed"
+	StatusBounced      SubscriberStatus = "bounced"
+)
+
+// Valid reports whether s is one of the known statuses.
+func (s SubscriberStatus) Valid() bool {
+	switch s {
+	case StatusPending, StatusConfirmed, StatusUnsubscribed, StatusBounced:
+		return true
+	}
+	return false
+}
+
+// Consent is the proof kept for a subscription: who asked, from where, and
+// which wording they agreed to.
+type Consent struct {
+	SignupAt       time.Time `json:"signup_at"`
+	SignupIP       string    `json:"signup_ip,omitempty"`
+	SignupUA       string    `json:"signup_user_agent,omitempty"`
+	FormURL        string    `json:"form_url,omitempty"`
+	ConsentVersion string    `json:"consent_version,omitempty"`
+	ConfirmAt      time.Time `json:"confirm_at,omitzero"`
+	ConfirmIP      string    `json:"confirm_ip,omitempty"`
+	ConfirmUA      string    `json:"confirm_user_agent,omitempty"`
+}
+
+// Subscriber is one address on the list.
+type Subscriber struct {
+	ID             int64            `json:"-"`
+	Email          string           `json:"email"`
+	Status         SubscriberStatus `json:"status"`
+	Topics         []string         `json:"topics"`
+	CreatedAt      time.Time        `json:"created_at"`
+	ConfirmedAt    *time.Time       `json:"confirmed_at"`
+	UnsubscribedAt *time.Time       `json:"unsubscribed_at"`
+	Consent        Consent          `json:"-"`
+}
+
+// Report is one publication in the catalogue.
+type Report struct {
+	ID          int64     `json:"id"`
+	GUID        string    `json:"guid"`
+	URL         string    `json:"url"`
+	Title       string    `json:"title"`
+	PublishedAt time.Time `json:"published_at"`
+	Series      string    `json:"series,omitempty"`
+	Number      string    `json:"number,omitempty"`
+	Authors     []string  `json:"authors,omitempty"`
+	Abstract    string    `json:"abstract,omitempty"`
+	Keywords    []string  `json:"keywords,omitempty"`
+	Topics      []string  `json:"topics,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// Topic is an optional subject a subscriber may choose.
+type Topic struct {
+	ID   string `json:"id" toml:"id"`
+	Name string `json:"name" toml:"name"`
+}
+
+// Overlay returns a file system that serves each file from over when it is
+// there, and from base otherwise: an operator's templates directory over the
+// embedded templates. Files must be opened by name; directory listings come
+// from over alone.
+func Overlay(over, base fs.FS) fs.FS { return overlay{over: over, base: base} }
+
+type overlay struct{ over, base fs.FS }
+
+func (o overlay) Open(name string) (fs.File, error) {
+	f, err := o.over.Open(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return o.base.Open(name)
+	}
+	return f, err
+}
