@@ -1,0 +1,271 @@
+package config
+
+import (
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/alertd/alertd"
+)
+
+func env(vars map[string]string) func(string) string {
+	return func(name string) string { return vars[name] }
+}
+
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestLoadWithoutFileGivesSpecDefaults(t *testing.T) {
+	cfg, err := Load("", env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(cfg, Default()) {
+		t.Fatalf("Load(\"\") = %+v, want Default() %+v", cfg, Default())
+	}
+	for _, c := range []struct {
+		name      string
+		got, want any
+	}{
+		{"server.listen", cfg.Server.Listen, "127.0.0.1:8080"},
+		{"mail.transport", cfg.Mail.Transport, TransportFile},
+		{"smtp.port", cfg.SMTP.Port, 587},
+		{"smtp.tls", cfg.SMTP.TLS, TLSStartTLS},
+		{"digest.location", cfg.Digest.Location, time.UTC},
+		{"delivery.retry_schedule", cfg.Delivery.RetrySchedule, []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 6 * time.Hour, 12 * time.Hour}},
+		{"subscribe.confirm_ttl", cfg.Subscribe.ConfirmTTL, 72 * time.Hour},
+		{"subscribe.welcome", cfg.Subscribe.Welcome, true},
+	} {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestExampleFileDocumentsEveryKeyWithItsDefault(t *testing.T) {
+	const example = "../../config.example.toml"
+	cfg, err := Load(example, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(cfg, Default()) {
+		t.Errorf("loading %s = %+v, want Default() %+v", example, cfg, Default())
+	}
+	md, err := toml.DecodeFile(example, &file{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := defaults()
+	eachKey(&f, func(key string, _ reflect.Value) error {
+		if !md.IsDefined(strings.Split(key, ".")...) {
+			t.Errorf("%s does not show key %s", example, key)
+		}
+		return nil
+	})
+}
+
+func TestLoadReadsFileValues(t *testing.T) {
+	path := writeFile(t, `
+[server]
+base_url = "https://alerts.example.org/"
+trusted_origins = ["https://www.example.org"]
+trusted_proxies = ["10.0.0.0/8", "192.0.2.1", "2001:db8::1"]
+[smtp]
+host = "smtp.example.org"
+rate_per_second = 2
+[digest]
+timezone = "Europe/Berlin"
+[[topics]]
+id = "economy"
+name = "Economy"
+[[topics]]
+id = "health"
+[[sources]]
+url = "https://example.org/feed.xml"
+`)
+	cfg, err := Load(path, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	for _, c := range []struct {
+		name      string
+		got, want any
+	}{
+		{"base_url loses its trailing slash", cfg.Server.BaseURL, "https://alerts.example.org"},
+		{"trusted_origins", cfg.Server.TrustedOrigins, []string{"https://www.example.org"}},
+		{"bare IPs become single-host prefixes", cfg.Server.TrustedProxies, []netip.Prefix{
+			netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.1/32"), netip.MustParsePrefix("2001:db8::1/128")}},
+		{"smtp.host selects the smtp transport", cfg.Mail.Transport, TransportSMTP},
+		{"an integer rate is read as a float", cfg.SMTP.RatePerSecond, 2.0},
+		{"digest.timezone is loaded", cfg.Digest.Location.String(), berlin.String()},
+		{"a topic without a name is named by its id", cfg.Topics, []alertd.Topic{{ID: "economy", Name: "Economy"}, {ID: "health", Name: "health"}}},
+		{"a source without schedule is polled hourly", cfg.Sources, []Source{{URL: "https://example.org/feed.xml", Schedule: "@hourly"}}},
+		{"keys absent from the file keep their default", cfg.Digest.MaxReports, 50},
+	} {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestEnvironmentOverridesFile(t *testing.T) {
+	path := writeFile(t, `
+[smtp]
+password = "from-file"
+port = 2525
+[subscribe]
+per_ip_per_hour = 5
+`)
+	tests := []struct {
+		env  map[string]string
+		got  func(Config) any
+		want any
+	}{
+		{map[string]string{"ALERTD_SMTP_PASSWORD": "s3cret"}, func(c Config) any { return c.SMTP.Password }, "s3cret"},
+		{map[string]string{"ALERTD_SMTP_PORT": "465"}, func(c Config) any { return c.SMTP.Port }, 465},
+		{map[string]string{"ALERTD_SUBSCRIBE_PER_IP_PER_HOUR": "0"}, func(c Config) any { return c.Subscribe.PerIPPerHour }, 0},
+		{map[string]string{"ALERTD_SUBSCRIBE_PER_IP_PER_HOUR": "7"}, func(c Config) any { return c.Subscribe.PerIPPerHour }, 7},
+		{map[string]string{"ALERTD_SMTP_RATE_PER_SECOND": "2.5"}, func(c Config) any { return c.SMTP.RatePerSecond }, 2.5},
+		{map[string]string{"ALERTD_SUBSCRIBE_WELCOME": "false"}, func(c Config) any { return c.Subscribe.Welcome }, false},
+		{map[string]string{"ALERTD_SMTP_TIMEOUT": "1m"}, func(c Config) any { return c.SMTP.Timeout }, time.Minute},
+		{map[string]string{"ALERTD_SERVER_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7"}, func(c Config) any { return c.Server.TrustedProxies },
+			[]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32")}},
+		{map[string]string{"ALERTD_SERVER_TRUSTED_ORIGINS": "https://a.example,https://b.example"}, func(c Config) any { return c.Server.TrustedOrigins },
+			[]string{"https://a.example", "https://b.example"}},
+		{map[string]string{"ALERTD_DELIVERY_RETRY_SCHEDULE": "1m,1h"}, func(c Config) any { return c.Delivery.RetrySchedule }, []time.Duration{time.Minute, time.Hour}},
+		{map[string]string{"ALERTD_SMTP_HOST": "relay.example"}, func(c Config) any { return c.Mail.Transport }, TransportSMTP},
+	}
+	for _, tt := range tests {
+		cfg, err := Load(path, env(tt.env))
+		if err != nil {
+			t.Errorf("%v: %v", tt.env, err)
+			continue
+		}
+		if got := tt.got(cfg); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%v: got %v, want %v", tt.env, got, tt.want)
+		}
+	}
+}
+
+func TestInvalidValuesAreErrorsNamingTheKey(t *testing.T) {
+	tests := []struct {
+		name    string
+		file    string
+		env     map[string]string
+		wantKey string
+		wantEnv string
+		wantMsg string
+	}{
+		{name: "unknown key", file: "[smtp]\nhots = \"x\"", wantKey: "smtp.hots", wantMsg: "unknown key"},
+		{name: "unknown section", file: "[smpt]\nhost = \"x\"", wantKey: "smpt", wantMsg: "unknown key"},
+		{name: "unknown key in a topic", file: "[[topics]]\nid = \"a\"\ntitle = \"A\"", wantKey: "topics.title", wantMsg: "unknown key"},
+		{name: "wrong TOML type", file: "[smtp]\nport = \"587\"", wantMsg: `"smtp.port"`},
+		{name: "enum", file: "[smtp]\ntls = \"sometimes\"", wantKey: "smtp.tls", wantMsg: `must be one of starttls, opportunistic, implicit, none (got "sometimes")`},
+		{name: "transport", file: "[mail]\ntransport = \"pigeon\"", wantKey: "mail.transport", wantMsg: "must be one of file, smtp"},
+		{name: "smtp transport without host", file: "[mail]\ntransport = \"smtp\"", wantKey: "smtp.host", wantMsg: "must be set"},
+		{name: "port range", file: "[smtp]\nport = 70000", wantKey: "smtp.port", wantMsg: "between 1 and 65535"},
+		{name: "connections", file: "[smtp]\nconnections = 0", wantKey: "smtp.connections", wantMsg: "at least 1"},
+		{name: "negative rate", file: "[smtp]\nrate_per_second = -1", wantKey: "smtp.rate_per_second", wantMsg: "negative"},
+		{name: "duration syntax", file: "[smtp]\ntimeout = \"soon\"", wantKey: "smtp.timeout", wantMsg: `not a duration`},
+		{name: "negative duration", file: "[subscribe]\nresend_cooldown = \"-1m\"", wantKey: "subscribe.resend_cooldown", wantMsg: "negative"},
+		{name: "zero ttl", file: "[subscribe]\nconfirm_ttl = \"0s\"", wantKey: "subscribe.confirm_ttl", wantMsg: "longer than zero"},
+		{name: "negative per-ip limit", file: "[subscribe]\nper_ip_per_hour = -1", wantKey: "subscribe.per_ip_per_hour", wantMsg: "at least 0"},
+		{name: "retry schedule item", file: "[delivery]\nretry_schedule = [\"1m\", \"later\"]", wantKey: "delivery.retry_schedule", wantMsg: `"later"`},
+		{name: "cron", file: "[digest]\nschedule = \"every monday\"", wantKey: "digest.schedule", wantMsg: "not a cron schedule"},
+		{name: "timezone", file: "[digest]\ntimezone = \"Mars/Olympus\"", wantKey: "digest.timezone", wantMsg: "IANA"},
+		{name: "subject syntax", file: "[digest]\nsubject = \"{{.Count\"", wantKey: "digest.subject", wantMsg: "template"},
+		{name: "subject field", file: "[digest]\nsubject = \"{{.Total}} new\"", wantKey: "digest.subject", wantMsg: "Total"},
+		{name: "max reports", file: "[digest]\nmax_reports = 0", wantKey: "digest.max_reports", wantMsg: "at least 1"},
+		{name: "base url", file: "[server]\nbase_url = \"localhost:8080\"", wantKey: "server.base_url", wantMsg: "absolute"},
+		{name: "listen", file: "[server]\nlisten = \"8080\"", wantKey: "server.listen", wantMsg: "host:port"},
+		{name: "origin with path", file: "[server]\ntrusted_origins = [\"https://example.org/form\"]", wantKey: "server.trusted_origins", wantMsg: "without path"},
+		{name: "proxy", file: "[server]\ntrusted_proxies = [\"10.0.0.0/33\"]", wantKey: "server.trusted_proxies", wantMsg: "CIDR"},
+		{name: "from", file: "[mail]\nfrom = \"alerts at example\"", wantKey: "mail.from", wantMsg: "e-mail address"},
+		{name: "reply-to", file: "[mail]\nreply_to = \"nobody\"", wantKey: "mail.reply_to", wantMsg: "e-mail address"},
+		{name: "list id", file: "[mail]\nlist_id = \"Alerts\"", wantKey: "mail.list_id", wantMsg: "must look like"},
+		{name: "partial dkim", file: "[dkim]\ndomain = \"example.org\"\nselector = \"s1\"", wantKey: "dkim.private_key_file", wantMsg: "must be set too"},
+		{name: "duplicate topic", file: "[[topics]]\nid = \"a\"\n[[topics]]\nid = \"a\"", wantKey: "topics.id", wantMsg: "twice"},
+		{name: "empty topic id", file: "[[topics]]\nname = \"A\"", wantKey: "topics.id", wantMsg: `(got "")`},
+		{name: "source url", file: "[[sources]]\nurl = \"feed.xml\"", wantKey: "sources.url", wantMsg: "absolute"},
+		{name: "source schedule", file: "[[sources]]\nurl = \"https://example.org/f\"\nschedule = \"often\"", wantKey: "sources.schedule", wantMsg: "cron"},
+		{name: "env integer", env: map[string]string{"ALERTD_SMTP_PORT": "twenty"}, wantKey: "smtp.port", wantEnv: "ALERTD_SMTP_PORT", wantMsg: "whole number"},
+		{name: "env bool", env: map[string]string{"ALERTD_SUBSCRIBE_WELCOME": "yes please"}, wantKey: "subscribe.welcome", wantEnv: "ALERTD_SUBSCRIBE_WELCOME", wantMsg: "true or false"},
+		{name: "env float", env: map[string]string{"ALERTD_SMTP_RATE_PER_SECOND": "fast"}, wantKey: "smtp.rate_per_second", wantEnv: "ALERTD_SMTP_RATE_PER_SECOND", wantMsg: "not a number"},
+		{name: "env value checked like a file value", env: map[string]string{"ALERTD_SMTP_TLS": "sometimes"}, wantKey: "smtp.tls", wantEnv: "ALERTD_SMTP_TLS", wantMsg: "must be one of"},
+		{name: "env list item", env: map[string]string{"ALERTD_DELIVERY_RETRY_SCHEDULE": "1m,-5m"}, wantKey: "delivery.retry_schedule", wantEnv: "ALERTD_DELIVERY_RETRY_SCHEDULE", wantMsg: "negative"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := ""
+			if tt.file != "" {
+				path = writeFile(t, tt.file)
+			}
+			_, err := Load(path, env(tt.env))
+			var cfgErr *Error
+			if !errors.As(err, &cfgErr) {
+				t.Fatalf("Load error = %v, want a *config.Error", err)
+			}
+			if cfgErr.Key != tt.wantKey || cfgErr.Env != tt.wantEnv {
+				t.Errorf("error names key %q, env %q; want %q, %q (%v)", cfgErr.Key, cfgErr.Env, tt.wantKey, tt.wantEnv, err)
+			}
+			for _, want := range []string{tt.wantKey, tt.wantEnv, tt.wantMsg} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not contain %q", err, want)
+				}
+			}
+		})
+	}
+}
+
+func TestMissingFileIsAConfigError(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.toml"), env(nil))
+	var cfgErr *Error
+	if !errors.As(err, &cfgErr) || !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Load(missing) = %v, want a *config.Error wrapping os.ErrNotExist", err)
+	}
+}
+
+func TestLocatePrecedence(t *testing.T) {
+	withLocal, withoutLocal := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(withLocal, "config.toml"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		flag string
+		env  map[string]string
+		dir  string
+		want string
+	}{
+		{"flag wins over everything", "flag.toml", map[string]string{"ALERTD_CONFIG": "env.toml"}, withLocal, "flag.toml"},
+		{"ALERTD_CONFIG wins over ./config.toml", "", map[string]string{"ALERTD_CONFIG": "env.toml"}, withLocal, "env.toml"},
+		{"./config.toml when it exists", "", nil, withLocal, "config.toml"},
+		{"built-in defaults otherwise", "", nil, withoutLocal, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Chdir(tt.dir)
+			got, err := Locate(tt.flag, env(tt.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("Locate = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
