@@ -1,0 +1,393 @@
+// Package mail builds alertd's e-mails from templates and hands them to a
+// transport: an SMTP relay, or .eml files in a directory for development.
+// It also classifies a relay's replies so the delivery worker knows whether
+// to retry, give up, or mark the address as bounced.
+package mail
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"io/fs"
+	"mime"
+	netmail "net/mail"
+	"strings"
+	texttemplate "text/template"
+	"time"
+
+	"github.com/alertd/alertd"
+	gomail "github.com/wneessen/go-mail"
+)
+
+// ErrBadAddress reports a recipient address that cannot be parsed. Classify
+// maps it to BadAddress, the same as a relay's 5.1.x reply.
+var ErrBadAddress = errors.New("invalid recipient address")
+
+// Settings are the parts of every message that come from configuration.
+type Settings struct {
+	// ServiceName is how the mails name the service; empty = the display
+	// name of From, else its address.
+	ServiceName string
+	// From is the From address, e.g. "Report Alerts <alerts@example.org>".
+	// Its domain is also the domain of every Message-ID.
+	From string
+	// ReplyTo is an optional Reply-To address.
+	ReplyTo string
+	// ListID is the List-Id header, e.g. "Report alerts <alerts.example.org>";
+	// empty = derived from From.
+	ListID string
+	// UnsubscribeMailto is an optional address ("x@y" or "mailto:x@y")
+	// also listed in List-Unsubscribe.
+	UnsubscribeMailto string
+	// BaseURL is the public origin, used for the catalogue link.
+	BaseURL string
+}
+
+// The mails a Composer knows, each made of name+".txt" and name+".html"
+// under mail/, which can use the shared files below.
+const (
+	confirmationMail = "confirmation"
+	welcomeMail      = "welcome"
+	digestMail       = "digest"
+)
+
+var sharedTemplates = []string{"layout", "reports"}
+
+// Composer turns the data of one mail into a *gomail.Msg. It is safe for
+// concurrent use.
+type Composer struct {
+	settings     Settings
+	from         *netmail.Address
+	replyTo      *netmail.Address
+	messageIDDom string
+	listID       string
+	text         map[string]*texttemplate.Template
+	html         map[string]*htmltemplate.Template
+}
+
+// NewComposer parses every mail template in templates (an fs.FS rooted at the
+// templates/ folder, such as alertd.Templates() or an overlay of it) and
+// renders each once with sample data, so that a broken template, even an
+// operator's override, stops the program at start-up rather than at the
+// first send. Errors name the file at fault.
+func NewComposer(s Settings, templates fs.FS) (*Composer, error) {
+	from, err := netmail.ParseAddress(s.From)
+	if err != nil {
+		return nil, fmt.Errorf("mail.from %q is not an e-mail address: %w", s.From, err)
+	}
+	c := &Composer{
+		settings:     s,
+		from:         from,
+		messageIDDom: domainOf(from.Address),
+		text:         make(map[string]*texttemplate.Template),
+		html:         make(map[string]*htmltemplate.Template),
+	}
+	if s.ReplyTo != "" {
+		if c.replyTo, err = netmail.ParseAddress(s.ReplyTo); err != nil {
+			return nil, fmt.Errorf("mail.reply_to %q is not an e-mail address: %w", s.ReplyTo, err)
+		}
+	}
+	if c.settings.ServiceName == "" {
+		c.settings.ServiceName = from.Name
+		if c.settings.ServiceName == "" {
+			c.settings.ServiceName = from.Address
+		}
+	}
+	c.settings.BaseURL = strings.TrimRight(s.BaseURL, "/")
+	c.listID = formatListID(s.ListID, from.Address)
+
+	for _, name := range []string{confirmationMail, welcomeMail, digestMail} {
+		if c.text[name], err = parseText(templates, name); err != nil {
+			return nil, err
+		}
+		if c.html[name], err = parseHTML(templates, name); err != nil {
+			return nil, err
+		}
+		sample := sampleData(c.settings.ServiceName)
+		if sample.Subject, err = c.subject(name, sample); err != nil {
+			return nil, err
+		}
+		if _, _, err := c.render(name, sample); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// Confirmation is the data of a double opt-in mail.
+type Confirmation struct {
+	To         string
+	ConfirmURL string
+	ExpiresAt  time.Time
+}
+
+// Welcome is the data of the mail sent once a subscription is confirmed.
+type Welcome struct {
+	To             string
+	UnsubscribeURL string
+	Reports        []alertd.Report
+}
+
+// Digest is the data of a scheduled catalogue mail.
+type Digest struct {
+	To             string
+	UnsubscribeURL string
+	// Subject is the rendered digest.subject; empty = the "subject" defined
+	// in mail/digest.txt.
+	Subject string
+	// Reports are the ones listed (already cut to digest.max_reports).
+	Reports []alertd.Report
+	// More is how many further reports the digest holds but does not list;
+	// when positive the mail links to the catalogue page.
+	More int
+}
+
+// Confirmation composes the double opt-in mail. It is transactional, so it
+// carries no List-* headers.
+func (c *Composer) Confirmation(d Confirmation, now time.Time) (*gomail.Msg, error) {
+	data := c.data(d.To)
+	data.ConfirmURL = d.ConfirmURL
+	data.ExpiresAt = d.ExpiresAt
+	data.ExpiresIn = humanDuration(d.ExpiresAt.Sub(now))
+	return c.compose(confirmationMail, d.To, data, now)
+}
+
+// Welcome composes the mail that says a subscription is active and lists
+// the current catalogue. It carries the same list headers as a digest.
+func (c *Composer) Welcome(d Welcome, now time.Time) (*gomail.Msg, error) {
+	data := c.data(d.To)
+	data.UnsubscribeURL = d.UnsubscribeURL
+	data.Reports = reportViews(d.Reports)
+	m, err := c.compose(welcomeMail, d.To, data, now)
+	if err != nil {
+		return nil, err
+	}
+	c.setListHeaders(m, d.UnsubscribeURL)
+	return m, nil
+}
+
+// Digest composes one subscriber's copy of a digest.
+func (c *Composer) Digest(d Digest, now time.Time) (*gomail.Msg, error) {
+	data := c.data(d.To)
+	data.Subject = d.Subject
+	data.UnsubscribeURL = d.UnsubscribeURL
+	data.Reports = reportViews(d.Reports)
+	data.More = d.More
+	m, err := c.compose(digestMail, d.To, data, now)
+	if err != nil {
+		return nil, err
+	}
+	c.setListHeaders(m, d.UnsubscribeURL)
+	return m, nil
+}
+
+// templateData is what every mail template sees; each mail fills the fields
+// it needs.
+type templateData struct {
+	ServiceName  string
+	BaseURL      string
+	CatalogueURL string
+	To           string
+	Subject      string
+
+	ConfirmURL string
+	ExpiresAt  time.Time
+	ExpiresIn  string
+
+	UnsubscribeURL string
+	Reports        []reportView
+	More           int
+}
+
+func (c *Composer) data(to string) templateData {
+	return templateData{
+		ServiceName:  c.settings.ServiceName,
+		BaseURL:      c.settings.BaseURL,
+		CatalogueURL: c.settings.BaseURL + "/reports",
+		To:           to,
+	}
+}
+
+func (c *Composer) compose(name, to string, data templateData, now time.Time) (*gomail.Msg, error) {
+	rcpt, err := netmail.ParseAddress(to)
+	if err != nil {
+		return nil, fmt.Errorf("%w %q: %w", ErrBadAddress, to, err)
+	}
+	subject, err := c.subject(name, data)
+	if err != nil {
+		return nil, err
+	}
+	data.Subject = subject
+	text, html, err := c.render(name, data)
+	if err != nil {
+		return nil, err
+	}
+
+	m := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
+	m.FromMailAddress(c.from)
+	m.ToMailAddress(rcpt)
+	if c.replyTo != nil {
+		m.ReplyToMailAddress(c.replyTo)
+	}
+	m.Subject(subject)
+	m.SetDateWithValue(now)
+	m.SetMessageIDWithValue(rand.Text() + "@" + c.messageIDDom)
+	// RFC 3834: keeps vacation responders from answering an automatic mail.
+	m.SetGenHeader("Auto-Submitted", "auto-generated")
+	m.SetBodyString(gomail.TypeTextPlain, text)
+	m.AddAlternativeString(gomail.TypeTextHTML, html)
+	return m, nil
+}
+
+// subject is the caller's subject when given, else the "subject" template
+// of the mail's .txt file, always reduced to one line.
+func (c *Composer) subject(name string, data templateData) (string, error) {
+	if s := oneLine(data.Subject); s != "" {
+		return s, nil
+	}
+	var b strings.Builder
+	if err := c.text[name].ExecuteTemplate(&b, "subject", data); err != nil {
+		return "", fmt.Errorf("render the subject of mail/%s.txt: %w", name, err)
+	}
+	return oneLine(b.String()), nil
+}
+
+func (c *Composer) render(name string, data templateData) (text, html string, err error) {
+	var t, h bytes.Buffer
+	if err := c.text[name].ExecuteTemplate(&t, name+".txt", data); err != nil {
+		return "", "", fmt.Errorf("render mail/%s.txt: %w", name, err)
+	}
+	if err := c.html[name].ExecuteTemplate(&h, name+".html", data); err != nil {
+		return "", "", fmt.Errorf("render mail/%s.html: %w", name, err)
+	}
+	// Templates tend to end in stray blank lines; one final line break is right.
+	return strings.TrimRight(t.String(), "\n") + "\n", h.String(), nil
+}
+
+// setListHeaders marks a mail as sent to a list: RFC 2369 / 8058 unsubscribe
+// headers so clients offer a one-click button, and RFC 2076 / 3834 headers
+// so auto-responders stay quiet.
+func (c *Composer) setListHeaders(m *gomail.Msg, unsubscribeURL string) {
+	uris := []string{unsubscribeURL}
+	if mailto := c.settings.UnsubscribeMailto; mailto != "" {
+		if !strings.HasPrefix(strings.ToLower(mailto), "mailto:") {
+			mailto = "mailto:" + mailto
+		}
+		uris = append(uris, mailto)
+	}
+	// Not SetListUnsubscribeOneClick: it refuses http URLs, and the
+	// development default base_url is http://localhost.
+	m.SetListUnsubscribe(uris...)
+	m.SetListUnsubscribePost()
+	m.SetGenHeaderPreformatted("List-Id", c.listID)
+	m.SetBulk()
+}
+
+// formatListID returns the List-Id value with a non-ASCII phrase encoded per
+// RFC 2047, leaving the <list-id> itself as it is.
+func formatListID(listID, from string) string {
+	listID = strings.TrimSpace(listID)
+	if listID == "" {
+		local, _, _ := strings.Cut(from, "@")
+		return "<" + local + "." + domainOf(from) + ">"
+	}
+	phrase, id, found := strings.Cut(listID, "<")
+	if !found {
+		return "<" + listID + ">"
+	}
+	phrase = strings.TrimSpace(phrase)
+	if phrase == "" {
+		return "<" + id
+	}
+	return mime.QEncoding.Encode("UTF-8", phrase) + " <" + id
+}
+
+func domainOf(addr string) string {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 && i < len(addr)-1 {
+		return addr[i+1:]
+	}
+	return "localhost"
+}
+
+// humanDuration says how long a link lasts in the words a reader expects
+// ("72 hours", "3 days", "30 minutes").
+func humanDuration(d time.Duration) string {
+	d = d.Round(time.Minute)
+	switch {
+	case d >= 48*time.Hour && d%(24*time.Hour) == 0:
+		return plural(int(d/(24*time.Hour)), "day")
+	case d >= 2*time.Hour:
+		return plural(int(d.Round(time.Hour)/time.Hour), "hour")
+	default:
+		return plural(int(d/time.Minute), "minute")
+	}
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
+}
+
+// sampleData exercises every field and branch of the templates, so that
+// NewComposer finds a mistake before any real mail is built.
+func sampleData(service string) templateData {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	return templateData{
+		ServiceName:    service,
+		BaseURL:        "https://example.org",
+		CatalogueURL:   "https://example.org/reports",
+		To:             "reader@example.org",
+		ConfirmURL:     "https://example.org/confirm/token",
+		ExpiresAt:      at,
+		ExpiresIn:      "72 hours",
+		UnsubscribeURL: "https://example.org/unsubscribe/token",
+		Reports: reportViews([]alertd.Report{{
+			URL: "https://example.org/r/1", Title: "Sample report", PublishedAt: at,
+			Series: "Research Report", Number: "No. 1", Authors: []string{"A. Author"},
+			Abstract: "A sample abstract.",
+		}}),
+		More: 1,
+	}
+}
+
+func parseText(templates fs.FS, name string) (*texttemplate.Template, error) {
+	t := texttemplate.New(name).Funcs(texttemplate.FuncMap(templateFuncs))
+	for _, file := range templateFiles(name, "txt") {
+		src, err := fs.ReadFile(templates, file)
+		if err != nil {
+			return nil, fmt.Errorf("read mail template: %w", err)
+		}
+		if _, err := t.New(strings.TrimPrefix(file, "mail/")).Parse(string(src)); err != nil {
+			return nil, fmt.Errorf("parse %s: %w", file, err)
+		}
+	}
+	return t, nil
+}
+
+func parseHTML(templates fs.FS, name string) (*htmltemplate.Template, error) {
+	t := htmltemplate.New(name).Funcs(htmltemplate.FuncMap(templateFuncs))
+	for _, file := range templateFiles(name, "html") {
+		src, err := fs.ReadFile(templates, file)
+		if err != nil {
+			return nil, fmt.Errorf("read mail template: %w", err)
+		}
+		if _, err := t.New(strings.TrimPrefix(file, "mail/")).Parse(string(src)); err != nil {
+			return nil, fmt.Errorf("parse %s: %w", file, err)
+		}
+	}
+	return t, nil
+}
+
+// templateFiles lists the files of one mail: the shared ones first, so the
+// mail's own file may redefine any of their blocks.
+func templateFiles(name, ext string) []string {
+	files := make([]string, 0, len(sharedTemplates)+1)
+	for _, shared := range sharedTemplates {
+		files = append(files, "mail/"+shared+"."+ext)
+	}
+	return append(files, "mail/"+name+"."+ext)
+}

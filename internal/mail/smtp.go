@@ -1,0 +1,269 @@
+package mail
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
+)
+
+// The values of smtp.tls.
+const (
+	TLSStartTLS      = "starttls"      // STARTTLS is required
+	TLSOpportunistic = "opportunistic" // STARTTLS when the relay offers it
+	TLSImplicit      = "implicit"      // SMTPS: TLS from the first byte
+	TLSNone          = "none"          // plain text
+)
+
+// DefaultSMTPTimeout is the per-command timeout when SMTPSettings has none.
+const DefaultSMTPTimeout = 30 * time.Second
+
+// SMTPSettings say how to reach and log in to the relay.
+type SMTPSettings struct {
+	Host string
+	// Port defaults to 587, or 465 with TLS "implicit".
+	Port int
+	// Username and Password: AUTH happens only when Username is set.
+	Username, Password string
+	// TLS is one of starttls (the default when empty), opportunistic,
+	// implicit or none.
+	TLS string
+	// Timeout bounds each SMTP command, and the connect with its
+	// handshake; 0 = DefaultSMTPTimeout.
+	Timeout time.Duration
+	// HELO is the name given in EHLO; empty = this machine's host name.
+	HELO string
+	// TLSConfig replaces the default (system roots, ServerName = Host),
+	// e.g. to trust a test server's certificate.
+	TLSConfig *tls.Config
+}
+
+// SMTPTransport sends through an SMTP relay.
+type SMTPTransport struct {
+	settings SMTPSettings
+	options  []gomail.Option
+}
+
+// NewSMTPTransport checks the settings; it does not connect.
+func NewSMTPTransport(s SMTPSettings) (*SMTPTransport, error) {
+	if s.Host == "" {
+		return nil, errors.New("smtp.host is empty: set it to the relay's host name")
+	}
+	if s.Timeout <= 0 {
+		s.Timeout = DefaultSMTPTimeout
+	}
+	if s.TLS == "" {
+		s.TLS = TLSStartTLS
+	}
+	if s.Port == 0 {
+		s.Port = 587
+		if s.TLS == TLSImplicit {
+			s.Port = 465
+		}
+	}
+	if s.Port < 1 || s.Port > 65535 {
+		return nil, fmt.Errorf("smtp.port %d is not a port number (1-65535)", s.Port)
+	}
+
+	opts := []gomail.Option{gomail.WithPort(s.Port), gomail.WithTimeout(s.Timeout)}
+	switch s.TLS {
+	case TLSStartTLS:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
+	case TLSOpportunistic:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSOpportunistic))
+	case TLSImplicit:
+		opts = append(opts, gomail.WithSSL())
+	case TLSNone:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
+	default:
+		return nil, fmt.Errorf("smtp.tls %q is not one of starttls, opportunistic, implicit, none", s.TLS)
+	}
+	if s.TLSConfig != nil {
+		opts = append(opts, gomail.WithTLSConfig(s.TLSConfig))
+	}
+	if s.HELO != "" {
+		opts = append(opts, gomail.WithHELO(s.HELO))
+	}
+	if s.Username != "" {
+		// The strongest mechanism the relay offers. go-mail refuses to send
+		// a PLAIN or LOGIN password over an unencrypted connection except
+		// to localhost, so tls = "none" cannot leak it to the network.
+		opts = append(opts,
+			gomail.WithOpportunisticSMTPAuth(
+				gomail.SMTPAuthSCRAMSHA256PLUS, gomail.SMTPAuthSCRAMSHA256,
+				gomail.SMTPAuthSCRAMSHA1PLUS, gomail.SMTPAuthSCRAMSHA1,
+				gomail.SMTPAuthCramMD5, gomail.SMTPAuthPlain, gomail.SMTPAuthLogin),
+			gomail.WithUsername(s.Username),
+			gomail.WithPassword(s.Password))
+	}
+	return &SMTPTransport{settings: s, options: opts}, nil
+}
+
+// Dial connects, says EHLO, starts TLS and authenticates as configured.
+// The connection is then reused for every message sent over the Conn.
+func (t *SMTPTransport) Dial(ctx context.Context) (Conn, error) {
+	client, err := gomail.NewClient(t.settings.Host, t.options...)
+	if err != nil {
+		return nil, fmt.Errorf("set up the SMTP client: %w", err)
+	}
+	c := &smtpConn{addr: t.addr(), tlsMode: t.settings.TLS, client: client, timeout: t.settings.Timeout}
+	if err := c.dial(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// VerifyResult is what Verify found out about the relay.
+type VerifyResult struct {
+	Addr          string
+	TLSVersion    string // "" when the connection is not encrypted
+	Authenticated bool
+}
+
+// Verify connects, starts TLS and authenticates exactly as sending would,
+// then says QUIT: no mail is sent. It is what `alertd check` runs.
+func (t *SMTPTransport) Verify(ctx context.Context) (VerifyResult, error) {
+	conn, err := t.Dial(ctx)
+	if err != nil {
+		return VerifyResult{}, err
+	}
+	c := conn.(*smtpConn)
+	result := VerifyResult{Addr: c.addr, Authenticated: t.settings.Username != ""}
+	if state, err := c.conn.GetTLSConnectionState(); err == nil {
+		result.TLSVersion = tls.VersionName(state.Version)
+	}
+	if err := c.Close(); err != nil {
+		return result, fmt.Errorf("close the connection to %s: %w", c.addr, err)
+	}
+	return result, nil
+}
+
+func (t *SMTPTransport) addr() string {
+	return net.JoinHostPort(t.settings.Host, strconv.Itoa(t.settings.Port))
+}
+
+// smtpConn holds one relay connection and re-dials when it was dropped.
+type smtpConn struct {
+	addr    string
+	tlsMode string
+	client  *gomail.Client
+	timeout time.Duration
+
+	mu   sync.Mutex
+	conn *smtp.Client // nil after a failure that left the connection unusable
+}
+
+// ConnectError reports that the relay could not be reached or refused the
+// session (greeting, EHLO, STARTTLS, AUTH). It is about the relay and the
+// configuration, never about the recipient, so Classify treats it as
+// Temporary even when the relay answered 5xx (e.g. 535 bad credentials).
+type ConnectError struct {
+	Addr string
+	Err  error
+}
+
+func (e *ConnectError) Error() string {
+	return fmt.Sprintf("connect to SMTP relay %s: %v (check smtp.host, smtp.port, smtp.tls and the credentials)", e.Addr, e.Err)
+}
+
+func (e *ConnectError) Unwrap() error { return e.Err }
+
+func (c *smtpConn) dial(ctx context.Context) error {
+	conn, err := c.client.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		return &ConnectError{Addr: c.addr + " (tls " + c.tlsMode + ")", Err: err}
+	}
+	c.conn = conn
+	return nil
+}
+
+// Send delivers m over the open connection, re-dialling first when the
+// relay dropped it (idle timeout, restart).
+//
+// Once under way a send is not abandoned when ctx ends: cutting a DATA
+// short leaves it unknown whether the relay took the message, the one way
+// to produce a duplicate. The per-command timeout bounds the wait instead.
+func (c *smtpConn) Send(ctx context.Context, m *gomail.Msg) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if c.conn == nil {
+		if err := c.dial(ctx); err != nil {
+			return err
+		}
+	}
+	err := c.send(m)
+	var sendErr *gomail.SendError
+	if errors.As(err, &sendErr) && sendErr.Reason == gomail.ErrConnCheck {
+		// The NOOP before MAIL FROM failed: nothing of m was sent, so a
+		// fresh connection can carry it without risk of a duplicate.
+		c.drop()
+		if err := c.dial(ctx); err != nil {
+			return err
+		}
+		err = c.send(m)
+	}
+	if err == nil {
+		return nil
+	}
+	if m.IsDelivered() {
+		// The relay accepted m; only the RSET that follows failed.
+		c.drop()
+		return nil
+	}
+	c.recover()
+	return err
+}
+
+func (c *smtpConn) send(m *gomail.Msg) error {
+	// go-mail renews the deadline only after its NOOP succeeds, so without
+	// this the NOOP of an idle connection would run into the deadline left
+	// over from the previous message.
+	if err := c.conn.UpdateDeadline(c.timeout); err != nil {
+		return &gomail.SendError{Reason: gomail.ErrConnCheck}
+	}
+	return c.client.SendWithSMTPClient(c.conn, m)
+}
+
+// recover makes the connection fit for the next message after a failed
+// one: go-mail resets after a refused MAIL or RCPT but not after a refused
+// DATA, and a network error leaves nothing to reset.
+func (c *smtpConn) recover() {
+	if c.conn.UpdateDeadline(c.timeout) != nil || c.conn.Reset() != nil {
+		c.drop()
+	}
+}
+
+// drop closes the connection without a QUIT; the next Send re-dials.
+func (c *smtpConn) drop() {
+	_ = c.conn.Close() // the connection is being discarded as unusable
+	c.conn = nil
+}
+
+// Close says QUIT and closes the connection.
+func (c *smtpConn) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn == nil {
+		return nil
+	}
+	conn := c.conn
+	c.conn = nil
+	if err := conn.UpdateDeadline(c.timeout); err != nil {
+		return conn.Close()
+	}
+	if err := c.client.CloseWithSMTPClient(conn); err != nil {
+		_ = conn.Close() // QUIT failed; release the socket anyway
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,187 @@
+package mail_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alertd/alertd/internal/mail"
+	"github.com/alertd/alertd/internal/mail/mailtest"
+)
+
+func TestManyMessagesTravelOverOneConnection(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	c := newComposer(t, testSettings())
+	conn := dial(t, plainSMTP(t, srv))
+
+	const n = 20
+	for i := range n {
+		if err := conn.Send(context.Background(), testMessage(t, c, fmt.Sprintf("r%d@example.com", i))); err != nil {
+			t.Fatalf("Send %d: %v", i, err)
+		}
+	}
+	got := srv.Wait(t, n)
+	if srv.Connections() != 1 {
+		t.Errorf("%d messages used %d connections, want 1", n, srv.Connections())
+	}
+	for i, m := range got {
+		if want := fmt.Sprintf("r%d@example.com", i); len(m.To) != 1 || m.To[0] != want {
+			t.Errorf("message %d went to %v, want %s", i, m.To, want)
+		}
+	}
+}
+
+func TestSendRedialsWhenTheRelayDroppedTheConnection(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	c := newComposer(t, testSettings())
+	conn := dial(t, plainSMTP(t, srv))
+
+	if err := conn.Send(context.Background(), testMessage(t, c, "a@example.com")); err != nil {
+		t.Fatal(err)
+	}
+	srv.Wait(t, 1)
+	srv.DropConnections()
+	if err := conn.Send(context.Background(), testMessage(t, c, "b@example.com")); err != nil {
+		t.Fatalf("Send after the relay dropped the connection: %v", err)
+	}
+	got := srv.Wait(t, 2)
+	if got[1].To[0] != "b@example.com" || srv.Connections() != 2 {
+		t.Errorf("second message to %v over %d connections, want b@example.com over 2", got[1].To, srv.Connections())
+	}
+}
+
+// go-mail renews the connection deadline only after its NOOP succeeded;
+// an idle pause longer than the timeout must not break the connection.
+func TestIdleConnectionOutlivesTheCommandTimeout(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	const timeout = 300 * time.Millisecond
+	tr, err := mail.NewSMTPTransport(mail.SMTPSettings{Host: srv.Host, Port: srv.Port, TLS: mail.TLSNone, Timeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newComposer(t, testSettings())
+	conn := dial(t, tr)
+	for i := range 2 {
+		if err := conn.Send(context.Background(), testMessage(t, c, "a@example.com")); err != nil {
+			t.Fatalf("Send %d: %v", i, err)
+		}
+		time.Sleep(2 * timeout) // the idle pause under test
+	}
+	srv.Wait(t, 2)
+	if srv.Connections() != 1 {
+		t.Errorf("used %d connections, want 1: the idle connection hit a stale deadline", srv.Connections())
+	}
+}
+
+func TestTLSModesAndAuthentication(t *testing.T) {
+	tests := []struct {
+		name   string
+		server []mailtest.Option
+		tls    string
+	}{
+		{"starttls", []mailtest.Option{mailtest.WithStartTLS(), mailtest.WithAuth("alertd", "s3cret")}, mail.TLSStartTLS},
+		{"opportunistic with STARTTLS offered", []mailtest.Option{mailtest.WithStartTLS(), mailtest.WithAuth("alertd", "s3cret")}, mail.TLSOpportunistic},
+		{"opportunistic without STARTTLS", []mailtest.Option{mailtest.WithAuth("alertd", "s3cret")}, mail.TLSOpportunistic},
+		{"implicit", []mailtest.Option{mailtest.WithImplicitTLS(), mailtest.WithAuth("alertd", "s3cret")}, mail.TLSImplicit},
+		{"none", []mailtest.Option{mailtest.WithAuth("alertd", "s3cret")}, mail.TLSNone},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := mailtest.NewServer(t, tt.server...)
+			tr, err := mail.NewSMTPTransport(mail.SMTPSettings{
+				Host: srv.Host, Port: srv.Port, TLS: tt.tls, Timeout: 5 * time.Second,
+				Username: "alertd", Password: "s3cret", TLSConfig: srv.ClientTLSConfig(),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn := dial(t, tr)
+			if err := conn.Send(context.Background(), testMessage(t, newComposer(t, testSettings()), "a@example.com")); err != nil {
+				t.Fatalf("Send: %v", err)
+			}
+			srv.Wait(t, 1)
+		})
+	}
+}
+
+func TestStartTLSIsRequiredWhenConfigured(t *testing.T) {
+	srv := mailtest.NewServer(t) // offers no STARTTLS
+	tr, err := mail.NewSMTPTransport(mail.SMTPSettings{Host: srv.Host, Port: srv.Port, TLS: mail.TLSStartTLS, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tr.Dial(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "STARTTLS") {
+		t.Fatalf("Dial err = %v, want a refusal to go on without STARTTLS", err)
+	}
+}
+
+func TestVerifyAuthenticatesWithoutSendingMail(t *testing.T) {
+	srv := mailtest.NewServer(t, mailtest.WithStartTLS(), mailtest.WithAuth("alertd", "s3cret"))
+	settings := mail.SMTPSettings{
+		Host: srv.Host, Port: srv.Port, Timeout: 5 * time.Second,
+		Username: "alertd", Password: "s3cret", TLSConfig: srv.ClientTLSConfig(),
+	}
+	tr, err := mail.NewSMTPTransport(settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := tr.Verify(context.Background())
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if got.Addr != srv.Addr || got.TLSVersion == "" || !got.Authenticated {
+		t.Errorf("Verify = %+v, want %s over TLS, authenticated", got, srv.Addr)
+	}
+	if srv.Connections() != 1 || len(srv.Messages()) != 0 {
+		t.Errorf("Verify made %d connections and sent %d messages, want 1 and 0", srv.Connections(), len(srv.Messages()))
+	}
+
+	settings.Password = "wrong"
+	tr, err = mail.NewSMTPTransport(settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tr.Verify(context.Background())
+	var connectErr *mail.ConnectError
+	if !errors.As(err, &connectErr) || !strings.Contains(err.Error(), "535") {
+		t.Fatalf("Verify with a wrong password: err = %v, want a ConnectError with 535", err)
+	}
+}
+
+func TestNewSMTPTransportRejectsBadSettings(t *testing.T) {
+	tests := []struct {
+		name     string
+		settings mail.SMTPSettings
+		want     string
+	}{
+		{"no host", mail.SMTPSettings{}, "smtp.host"},
+		{"unknown tls mode", mail.SMTPSettings{Host: "relay", TLS: "ssl"}, "smtp.tls"},
+		{"port out of range", mail.SMTPSettings{Host: "relay", Port: 70000}, "smtp.port"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := mail.NewSMTPTransport(tt.settings)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want one naming %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestSendDoesNotStartOnACancelledContext(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	conn := dial(t, plainSMTP(t, srv))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := conn.Send(ctx, testMessage(t, newComposer(t, testSettings()), "a@example.com"))
+	if !errors.Is(err, context.Canceled) || mail.Classify(err) != mail.Temporary {
+		t.Fatalf("err = %v, want context.Canceled classified Temporary", err)
+	}
+	if len(srv.Messages()) != 0 {
+		t.Fatal("a message was sent on a cancelled context")
+	}
+}

@@ -1,0 +1,77 @@
+package mail
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+)
+
+// Transport opens connections that carry messages away.
+type Transport interface {
+	Dial(ctx context.Context) (Conn, error)
+}
+
+// Conn sends messages one after another over one connection. A Conn is
+// meant for one worker; its methods may be called from several goroutines
+// but then run one at a time.
+type Conn interface {
+	Send(ctx context.Context, m *gomail.Msg) error
+	Close() error
+}
+
+// FileTransport writes each message as an .eml file into a directory, for
+// development and tests: open the files with any mail client.
+type FileTransport struct {
+	dir string
+}
+
+// NewFileTransport returns a transport writing into dir, which is created
+// on the first Dial if missing.
+func NewFileTransport(dir string) *FileTransport {
+	return &FileTransport{dir: dir}
+}
+
+// Dial makes sure the directory exists.
+func (t *FileTransport) Dial(ctx context.Context) (Conn, error) {
+	if err := os.MkdirAll(t.dir, 0o750); err != nil {
+		return nil, fmt.Errorf("create the mail directory (mail.dir): %w", err)
+	}
+	return fileConn{dir: t.dir}, nil
+}
+
+type fileConn struct {
+	dir string
+}
+
+// Send writes m to a temporary file and renames it into place, so that a
+// reader watching the directory never sees half a message. The name starts
+// with the time so a listing shows the messages in order.
+func (c fileConn) Send(ctx context.Context, m *gomail.Msg) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(c.dir, ".writing-*.eml")
+	if err != nil {
+		return fmt.Errorf("write message file: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // only matters when the rename did not happen
+	if _, err := m.WriteTo(tmp); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write message file %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write message file %s: %w", tmp.Name(), err)
+	}
+	name := time.Now().UTC().Format("20060102T150405.000000000Z") + "-" + rand.Text() + ".eml"
+	if err := os.Rename(tmp.Name(), filepath.Join(c.dir, name)); err != nil {
+		return fmt.Errorf("write message file: %w", err)
+	}
+	return nil
+}
+
+func (fileConn) Close() error { return nil }
