@@ -1,0 +1,115 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// maxBatch bounds how many writes share one commit, so one slow batch cannot
+// hold the lock for long.
+const maxBatch = 256
+
+// Tx is a write transaction handed to a Write function. Its methods hold the
+// SQL; callers hold the rules.
+type Tx struct {
+	ctx context.Context
+	tx  *sql.Tx
+}
+
+type batchItem struct {
+	ctx  context.Context
+	fn   func(*Tx) error
+	done chan error
+}
+
+// Write runs fn in a write transaction and returns once it is durably
+// committed. Concurrent calls are group-committed: each runs inside its own
+// savepoint of a shared transaction, so one failing fn rolls back only its own
+// changes, and the batch pays for a single fsync.
+func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
+	item := &batchItem{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case s.batches <- item:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.done:
+		return errors.New("store is closed")
+	}
+	select {
+	case err := <-item.done:
+		return err
+	case <-s.stopped:
+		// Close drains the queue before it stops, so the answer is there.
+		return <-item.done
+	}
+}
+
+func (s *Store) runBatches() {
+	defer close(s.stopped)
+	for {
+		var first *batchItem
+		select {
+		case first = <-s.batches:
+		case <-s.done:
+			s.drain()
+			return
+		}
+		batch := []*batchItem{first}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case item := <-s.batches:
+				batch = append(batch, item)
+			default:
+				break fill
+			}
+		}
+		s.commitBatch(batch)
+	}
+}
+
+// drain answers whatever was queued when the store closed.
+func (s *Store) drain() {
+	for {
+		select {
+		case item := <-s.batches:
+			s.commitBatch([]*batchItem{item})
+		default:
+			return
+		}
+	}
+}
+
+func (s *Store) commitBatch(batch []*batchItem) {
+	results := make([]error, len(batch))
+	err := s.inTx(context.Background(), func(tx *sql.Tx) error {
+		for i, item := range batch {
+			results[i] = runSavepoint(tx, item)
+		}
+		return nil
+	})
+	for i, item := range batch {
+		if err != nil {
+			results[i] = fmt.Errorf("commit: %w", err)
+		}
+		item.done <- results[i]
+	}
+}
+
+func runSavepoint(tx *sql.Tx, item *batchItem) error {
+	if err := item.ctx.Err(); err != nil {
+		return err
+	}
+	if _, err := tx.Exec("SAVEPOINT item"); err != nil {
+		return err
+	}
+	if err := item.fn(&Tx{ctx: item.ctx, tx: tx}); err != nil {
+		_, rollbackErr := tx.Exec("ROLLBACK TO item")
+		_, releaseErr := tx.Exec("RELEASE item")
+		return errors.Join(err, rollbackErr, releaseErr)
+	}
+	_, err := tx.Exec("RELEASE item")
+	return err
+}

@@ -1,0 +1,157 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Message is one outgoing e-mail as the outbox holds it.
+type Message struct {
+	ID           int64
+	Kind         string
+	SubscriberID int64
+	// Payload is what the message needs beyond the subscriber (a confirmation
+	// link, say); it is cleared once the message is final.
+	Payload  string
+	Attempts int
+}
+
+// Enqueue adds a message to the outbox, due at once.
+func (t *Tx) Enqueue(kind string, subscriberID int64, payload string, now time.Time) (int64, error) {
+	res, err := t.tx.ExecContext(t.ctx, `INSERT INTO outbox (kind, subscriber_id, payload, next_attempt_at, created_at)
+		VALUES (?, ?, ?, ?, ?)`, kind, subscriberID, payload, millis(now), millis(now))
+	if err != nil {
+		return 0, fmt.Errorf("enqueue %s: %w", kind, err)
+	}
+	return res.LastInsertId()
+}
+
+func (t *Tx) cancelQueued(subscriberID int64, at time.Time) error {
+	_, err := t.tx.ExecContext(t.ctx, `UPDATE outbox SET status = 'cancelled', payload = NULL, finished_at = ?
+		WHERE subscriber_id = ? AND status = 'queued'`, millis(at), subscriberID)
+	return err
+}
+
+// ClaimMessages leases up to limit due messages (queued and due, or claimed
+// by a worker whose lease ran out) until leaseUntil and returns them.
+func (s *Store) ClaimMessages(ctx context.Context, now, leaseUntil time.Time, limit int) ([]Message, error) {
+	var claimed []Message
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?
+			WHERE id IN (SELECT id FROM outbox WHERE status IN ('queued', 'sending') AND next_attempt_at <= ?
+			             ORDER BY next_attempt_at, id LIMIT ?)
+			RETURNING id, kind, subscriber_id, coalesce(payload, ''), attempts`, millis(leaseUntil), millis(now), limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var m Message
+			if err := rows.Scan(&m.ID, &m.Kind, &m.SubscriberID, &m.Payload, &m.Attempts); err != nil {
+				return err
+			}
+			claimed = append(claimed, m)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim messages: %w", err)
+	}
+	return claimed, nil
+}
+
+// Outcome is what became of one claimed message.
+type Outcome struct {
+	ID int64
+	// Status is "sent", "failed", "cancelled" or "queued" (retry at RetryAt).
+	Status  string
+	RetryAt time.Time
+	Error   string
+	// Bounced marks the subscriber bounced (a permanent bad-address reply).
+	Bounced      bool
+	SubscriberID int64
+}
+
+// RecordOutcomes stores the results of sending claimed messages. It is
+// group-committed with other writers, so workers that each record one
+// message at a time share fsyncs.
+func (s *Store) RecordOutcomes(ctx context.Context, now time.Time, outcomes []Outcome) error {
+	return s.Write(ctx, func(t *Tx) error {
+		tx := t.tx
+		for _, o := range outcomes {
+			var err error
+			switch o.Status {
+			case "queued":
+				_, err = tx.ExecContext(ctx, `UPDATE outbox SET status = 'queued', next_attempt_at = ?, last_error = ?
+					WHERE id = ? AND status = 'sending'`, millis(o.RetryAt), o.Error, o.ID)
+			case "sent", "failed", "cancelled":
+				_, err = tx.ExecContext(ctx, `UPDATE outbox SET status = ?, payload = NULL, finished_at = ?, last_error = ?
+					WHERE id = ? AND status = 'sending'`, o.Status, millis(now), o.Error, o.ID)
+			default:
+				err = fmt.Errorf("unknown outcome status %q", o.Status)
+			}
+			if err != nil {
+				return fmt.Errorf("record outcome of message %d: %w", o.ID, err)
+			}
+			if o.Bounced {
+				if _, err := tx.ExecContext(ctx, `UPDATE subscribers SET status = 'bounced', bounced_at = ?
+					WHERE id = ? AND status IN ('pending', 'confirmed')`, millis(now), o.SubscriberID); err != nil {
+					return err
+				}
+				if _, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'cancelled', payload = NULL, finished_at = ?
+					WHERE subscriber_id = ? AND status = 'queued'`, millis(now), o.SubscriberID); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// ReleaseMessages hands claimed but unsent messages back to the queue, undoing
+// their attempt, so a graceful stop neither loses nor delays them.
+func (s *Store) ReleaseMessages(ctx context.Context, now time.Time, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	args := []any{millis(now)}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	_, err := s.write.ExecContext(ctx, `UPDATE outbox SET status = 'queued', attempts = attempts - 1, next_attempt_at = ?
+		WHERE status = 'sending' AND id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, args...)
+	return err
+}
+
+// NextDue returns when the earliest queued message falls due, or false when
+// the queue is empty.
+func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var next sql.NullInt64
+	err := s.read.QueryRowContext(ctx, `SELECT min(next_attempt_at) FROM outbox WHERE status IN ('queued', 'sending')`).Scan(&next)
+	if err != nil || !next.Valid {
+		return time.Time{}, false, err
+	}
+	return time.UnixMilli(next.Int64), true, nil
+}
+
+// MessageCounts returns the number of outbox messages in each status.
+func (s *Store) MessageCounts(ctx context.Context) (map[string]int, error) {
+	rows, err := s.read.QueryContext(ctx, "SELECT status, count(*) FROM outbox GROUP BY status")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	counts := map[string]int{}
+	for rows.Next() {
+		var status string
+		var n int
+		if err := rows.Scan(&status, &n); err != nil {
+			return nil, err
+		}
+		counts[status] = n
+	}
+	return counts, rows.Err()
+}

@@ -1,0 +1,308 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/alertd/alertd"
+)
+
+const subscriberColumns = `id, email, status, topics, created_at, confirmed_at, unsubscribed_at,
+	signup_at, signup_ip, signup_ua, form_url, consent_version, confirm_ip, confirm_ua`
+
+type rowScanner interface{ Scan(...any) error }
+
+func scanSubscriber(row rowScanner) (alertd.Subscriber, error) {
+	var (
+		sub                     alertd.Subscriber
+		topics                  string
+		created, signup         int64
+		confirmed, unsubscribed sql.NullInt64
+	)
+	err := row.Scan(&sub.ID, &sub.Email, &sub.Status, &topics, &created, &confirmed, &unsubscribed,
+		&signup, &sub.Consent.SignupIP, &sub.Consent.SignupUA, &sub.Consent.FormURL,
+		&sub.Consent.ConsentVersion, &sub.Consent.ConfirmIP, &sub.Consent.ConfirmUA)
+	if errors.Is(err, sql.ErrNoRows) {
+		return sub, ErrNotFound
+	}
+	if err != nil {
+		return sub, err
+	}
+	if err := json.Unmarshal([]byte(topics), &sub.Topics); err != nil {
+		return sub, fmt.Errorf("subscriber %d topics: %w", sub.ID, err)
+	}
+	sub.CreatedAt = time.UnixMilli(created).UTC()
+	sub.Consent.SignupAt = time.UnixMilli(signup).UTC()
+	sub.ConfirmedAt = fromMillis(confirmed)
+	if sub.ConfirmedAt != nil {
+		sub.Consent.ConfirmAt = *sub.ConfirmedAt
+	}
+	sub.UnsubscribedAt = fromMillis(unsubscribed)
+	return sub, nil
+}
+
+func topicsJSON(topics []string) string {
+	if topics == nil {
+		topics = []string{}
+	}
+	b, _ := json.Marshal(topics) // a []string always marshals
+	return string(b)
+}
+
+// SubscriberByKey returns the subscriber with the lower-cased address key.
+func (t *Tx) SubscriberByKey(key string) (alertd.Subscriber, error) {
+	return scanSubscriber(t.tx.QueryRowContext(t.ctx, "SELECT "+subscriberColumns+" FROM subscribers WHERE email_key = ?", key))
+}
+
+// SubscriberByID returns the subscriber with id.
+func (t *Tx) SubscriberByID(id int64) (alertd.Subscriber, error) {
+	return scanSubscriber(t.tx.QueryRowContext(t.ctx, "SELECT "+subscriberColumns+" FROM subscribers WHERE id = ?", id))
+}
+
+// InsertSubscriber adds a subscriber and returns its id.
+func (t *Tx) InsertSubscriber(key string, sub alertd.Subscriber) (int64, error) {
+	c := sub.Consent
+	res, err := t.tx.ExecContext(t.ctx, `INSERT INTO subscribers
+		(email, email_key, status, topics, created_at, signup_at, signup_ip, signup_ua, form_url, consent_version,
+		 confirmed_at, confirm_ip, confirm_ua)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		sub.Email, key, sub.Status, topicsJSON(sub.Topics), millis(sub.CreatedAt), millis(c.SignupAt),
+		c.SignupIP, c.SignupUA, c.FormURL, c.ConsentVersion, nullMillis(sub.ConfirmedAt), c.ConfirmIP, c.ConfirmUA)
+	if err != nil {
+		return 0, fmt.Errorf("insert subscriber: %w", err)
+	}
+	return res.LastInsertId()
+}
+
+// RestartSignup turns an existing row into a fresh pending sign-up, replacing
+// the consent proof of the earlier subscription.
+func (t *Tx) RestartSignup(id int64, email string, topics []string, c alertd.Consent) error {
+	_, err := t.tx.ExecContext(t.ctx, `UPDATE subscribers SET email = ?, status = 'pending', topics = ?,
+		signup_at = ?, signup_ip = ?, signup_ua = ?, form_url = ?, consent_version = ?,
+		confirmed_at = NULL, confirm_ip = '', confirm_ua = '', unsubscribed_at = NULL
+		WHERE id = ?`,
+		email, topicsJSON(topics), millis(c.SignupAt), c.SignupIP, c.SignupUA, c.FormURL, c.ConsentVersion, id)
+	return err
+}
+
+// ConfirmationHistory returns when the last confirmation to the subscriber
+// was sent (zero when never) and how many were sent since since.
+func (t *Tx) ConfirmationHistory(subscriberID int64, since time.Time) (last time.Time, count int, err error) {
+	var lastMillis sql.NullInt64
+	err = t.tx.QueryRowContext(t.ctx, `SELECT max(created_at), count(*) FILTER (WHERE created_at > ?)
+		FROM confirmations WHERE subscriber_id = ?`, millis(since), subscriberID).Scan(&lastMillis, &count)
+	if lastMillis.Valid {
+		last = time.UnixMilli(lastMillis.Int64)
+	}
+	return last, count, err
+}
+
+// InsertConfirmation records a sent confirmation by the hash of its token.
+func (t *Tx) InsertConfirmation(tokenHash string, subscriberID int64, created, expires time.Time) error {
+	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO confirmations (token_hash, subscriber_id, created_at, expires_at)
+		VALUES (?, ?, ?, ?)`, tokenHash, subscriberID, millis(created), millis(expires))
+	return err
+}
+
+// ConfirmationByHash returns the subscriber a token hash belongs to and when
+// the token expires.
+func (t *Tx) ConfirmationByHash(tokenHash string) (subscriberID int64, expires time.Time, err error) {
+	var exp int64
+	err = t.tx.QueryRowContext(t.ctx, "SELECT subscriber_id, expires_at FROM confirmations WHERE token_hash = ?", tokenHash).
+		Scan(&subscriberID, &exp)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, time.Time{}, ErrNotFound
+	}
+	return subscriberID, time.UnixMilli(exp), err
+}
+
+// Confirm marks a pending subscriber confirmed with the confirming request's
+// details.
+func (t *Tx) Confirm(id int64, at time.Time, ip, userAgent string) error {
+	_, err := t.tx.ExecContext(t.ctx, `UPDATE subscribers SET status = 'confirmed', confirmed_at = ?,
+		confirm_ip = ?, confirm_ua = ? WHERE id = ? AND status = 'pending'`, millis(at), ip, userAgent, id)
+	return err
+}
+
+// Unsubscribe marks a subscriber unsubscribed and cancels its queued mail.
+// It reports whether the status changed.
+func (t *Tx) Unsubscribe(id int64, at time.Time) (bool, error) {
+	res, err := t.tx.ExecContext(t.ctx, `UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = ?
+		WHERE id = ? AND status IN ('pending', 'confirmed')`, millis(at), id)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil || n == 0 {
+		return false, err
+	}
+	return true, t.cancelQueued(id, at)
+}
+
+// SetTopics replaces a subscriber's chosen topics.
+func (t *Tx) SetTopics(id int64, topics []string) error {
+	_, err := t.tx.ExecContext(t.ctx, "UPDATE subscribers SET topics = ? WHERE id = ?", topicsJSON(topics), id)
+	return err
+}
+
+// Suppressed reports whether the address hash is on the suppression list.
+func (t *Tx) Suppressed(emailHash string) (bool, error) {
+	var n int
+	err := t.tx.QueryRowContext(t.ctx, "SELECT count(*) FROM suppressions WHERE email_hash = ?", emailHash).Scan(&n)
+	return n > 0, err
+}
+
+// Unsuppress removes an address hash from the suppression list, for a person
+// who has given fresh consent.
+func (t *Tx) Unsuppress(emailHash string) error {
+	_, err := t.tx.ExecContext(t.ctx, "DELETE FROM suppressions WHERE email_hash = ?", emailHash)
+	return err
+}
+
+// Erase deletes everything held about a subscriber (its confirmations and
+// messages go with it) and keeps the address hash on the suppression list.
+func (t *Tx) Erase(id int64, emailHash string, at time.Time) error {
+	if _, err := t.tx.ExecContext(t.ctx, "DELETE FROM subscribers WHERE id = ?", id); err != nil {
+		return err
+	}
+	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO suppressions (email_hash, reason, created_at) VALUES (?, 'erased', ?)
+		ON CONFLICT (email_hash) DO NOTHING`, emailHash, millis(at))
+	return err
+}
+
+// PurgeUnconfirmed deletes pending sign-ups made before cutoff and returns how
+// many went.
+func (t *Tx) PurgeUnconfirmed(cutoff time.Time) (int64, error) {
+	res, err := t.tx.ExecContext(t.ctx, "DELETE FROM subscribers WHERE status = 'pending' AND signup_at < ?", millis(cutoff))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// SubscriberByKey reads the subscriber with the lower-cased address key.
+func (s *Store) SubscriberByKey(ctx context.Context, key string) (alertd.Subscriber, error) {
+	return scanSubscriber(s.read.QueryRowContext(ctx, "SELECT "+subscriberColumns+" FROM subscribers WHERE email_key = ?", key))
+}
+
+// SubscriberByID reads the subscriber with id.
+func (s *Store) SubscriberByID(ctx context.Context, id int64) (alertd.Subscriber, error) {
+	return scanSubscriber(s.read.QueryRowContext(ctx, "SELECT "+subscriberColumns+" FROM subscribers WHERE id = ?", id))
+}
+
+// Subscribers calls each for every subscriber with the status (all when
+// empty), in id order, streaming rather than loading them all.
+func (s *Store) Subscribers(ctx context.Context, status alertd.SubscriberStatus, each func(alertd.Subscriber) error) error {
+	rows, err := s.read.QueryContext(ctx, "SELECT "+subscriberColumns+" FROM subscribers WHERE ? = '' OR status = ? ORDER BY id", status, status)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		sub, err := scanSubscriber(rows)
+		if err != nil {
+			return err
+		}
+		if err := each(sub); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// CountSubscribers returns the number of subscribers in each status.
+func (s *Store) CountSubscribers(ctx context.Context) (map[alertd.SubscriberStatus]int, error) {
+	rows, err := s.read.QueryContext(ctx, "SELECT status, count(*) FROM subscribers GROUP BY status")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	counts := map[alertd.SubscriberStatus]int{
+		alertd.StatusPending: 0, alertd.StatusConfirmed: 0, alertd.StatusUnsubscribed: 0, alertd.StatusBounced: 0,
+	}
+	for rows.Next() {
+		var status alertd.SubscriberStatus
+		var n int
+		if err := rows.Scan(&status, &n); err != nil {
+			return nil, err
+		}
+		counts[status] = n
+	}
+	return counts, rows.Err()
+}
+
+// ConfirmationByHash reads the subscriber a token hash belongs to and when the
+// token expires.
+func (s *Store) ConfirmationByHash(ctx context.Context, tokenHash string) (subscriberID int64, expires time.Time, err error) {
+	var exp int64
+	err = s.read.QueryRowContext(ctx, "SELECT subscriber_id, expires_at FROM confirmations WHERE token_hash = ?", tokenHash).
+		Scan(&subscriberID, &exp)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, time.Time{}, ErrNotFound
+	}
+	return subscriberID, time.UnixMilli(exp), err
+}
+
+// SubscriberMessages lists the e-mails queued or sent to a subscriber, for an
+// export of what is held about them.
+func (s *Store) SubscriberMessages(ctx context.Context, subscriberID int64) ([]MessageRecord, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT kind, status, attempts, created_at, finished_at, last_error
+		FROM outbox WHERE subscriber_id = ? ORDER BY id`, subscriberID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var records []MessageRecord
+	for rows.Next() {
+		var (
+			r        MessageRecord
+			created  int64
+			finished sql.NullInt64
+		)
+		if err := rows.Scan(&r.Kind, &r.Status, &r.Attempts, &created, &finished, &r.LastError); err != nil {
+			return nil, err
+		}
+		r.CreatedAt = time.UnixMilli(created).UTC()
+		r.FinishedAt = fromMillis(finished)
+		records = append(records, r)
+	}
+	return records, rows.Err()
+}
+
+// MessageRecord is the history of one e-mail to a subscriber.
+type MessageRecord struct {
+	Kind       string     `json:"kind"`
+	Status     string     `json:"status"`
+	Attempts   int        `json:"attempts"`
+	CreatedAt  time.Time  `json:"created_at"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	LastError  string     `json:"last_error,omitempty"`
+}
+
+// InsertImported adds a confirmed subscriber from a trusted import unless the
+// address is already known or suppressed; it reports whether it was added.
+func (t *Tx) InsertImported(key string, sub alertd.Subscriber, suppressionHash string) (bool, error) {
+	c := sub.Consent
+	res, err := t.tx.ExecContext(t.ctx, `INSERT INTO subscribers
+		(email, email_key, status, topics, created_at, signup_at, form_url, consent_version, confirmed_at)
+		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?
+		WHERE NOT EXISTS (SELECT 1 FROM suppressions WHERE email_hash = ?)
+		ON CONFLICT (email_key) DO NOTHING`,
+		sub.Email, key, sub.Status, topicsJSON(sub.Topics), millis(sub.CreatedAt), millis(c.SignupAt),
+		c.FormURL, c.ConsentVersion, nullMillis(sub.ConfirmedAt), suppressionHash)
+	if err != nil {
+		return false, fmt.Errorf("import subscriber: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// PurgeConfirmations deletes confirmation records that expired before cutoff.
+func (t *Tx) PurgeConfirmations(cutoff time.Time) error {
+	_, err := t.tx.ExecContext(t.ctx, "DELETE FROM confirmations WHERE expires_at < ?", millis(cutoff))
+	return err
+}

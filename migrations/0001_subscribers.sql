@@ -1,0 +1,63 @@
+-- Times are Unix milliseconds (UTC); NULL means "never".
+
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+
+-- One row per lower-cased address. AUTOINCREMENT keeps ids from being reused
+-- after an erase, so an old unsubscribe token can never name a new person.
+CREATE TABLE subscribers (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    email           TEXT    NOT NULL,
+    email_key       TEXT    NOT NULL UNIQUE,
+    status          TEXT    NOT NULL CHECK (status IN ('pending', 'confirmed', 'unsubscribed', 'bounced')),
+    topics          TEXT    NOT NULL DEFAULT '[]',
+    created_at      INTEGER NOT NULL,
+    signup_at       INTEGER NOT NULL,
+    signup_ip       TEXT    NOT NULL DEFAULT '',
+    signup_ua       TEXT    NOT NULL DEFAULT '',
+    form_url        TEXT    NOT NULL DEFAULT '',
+    consent_version TEXT    NOT NULL DEFAULT '',
+    confirmed_at    INTEGER,
+    confirm_ip      TEXT    NOT NULL DEFAULT '',
+    confirm_ua      TEXT    NOT NULL DEFAULT '',
+    unsubscribed_at INTEGER,
+    bounced_at      INTEGER
+);
+CREATE INDEX subscribers_status ON subscribers (status, id);
+
+-- Each row is one confirmation e-mail sent; the token itself is never stored.
+-- The rows double as the send history behind the cool-down and the daily cap.
+CREATE TABLE confirmations (
+    token_hash    TEXT    PRIMARY KEY,
+    subscriber_id INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+    created_at    INTEGER NOT NULL,
+    expires_at    INTEGER NOT NULL
+);
+CREATE INDEX confirmations_subscriber ON confirmations (subscriber_id, created_at);
+
+-- Erased addresses, kept only as a SHA-256 of the lower-cased address.
+CREATE TABLE suppressions (
+    email_hash TEXT    PRIMARY KEY,
+    reason     TEXT    NOT NULL,
+    created_at INTEGER NOT NULL
+);
+
+-- Every outgoing message is a row here before any SMTP traffic. A claimed row
+-- is 'sending' with next_attempt_at as its lease expiry, so one index finds
+-- both due and abandoned work.
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY,
+    kind            TEXT    NOT NULL,
+    subscriber_id   INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+    payload         TEXT,
+    status          TEXT    NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'sending', 'sent', 'failed', 'cancelled')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error      TEXT    NOT NULL DEFAULT '',
+    created_at      INTEGER NOT NULL,
+    finished_at     INTEGER
+);
+CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE status IN ('queued', 'sending');
+CREATE INDEX outbox_subscriber ON outbox (subscriber_id);
