@@ -1,0 +1,108 @@
+package subscription
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/alertd/alertd"
+	"github.com/alertd/alertd/internal/store"
+)
+
+// Lookup returns the subscriber with the address (any case).
+func (s *Service) Lookup(ctx context.Context, email string) (alertd.Subscriber, error) {
+	sub, err := s.store.SubscriberByKey(ctx, AddressKey(email))
+	if errors.Is(err, store.ErrNotFound) {
+		return sub, ErrNotFound
+	}
+	return sub, err
+}
+
+// Export is everything alertd holds about one address.
+type Export struct {
+	alertd.Subscriber
+	Consent  alertd.Consent        `json:"consent"`
+	Messages []store.MessageRecord `json:"messages"`
+}
+
+// Export gathers everything held about the address.
+func (s *Service) Export(ctx context.Context, email string) (Export, error) {
+	sub, err := s.Lookup(ctx, email)
+	if err != nil {
+		return Export{}, err
+	}
+	messages, err := s.store.SubscriberMessages(ctx, sub.ID)
+	if err != nil {
+		return Export{}, err
+	}
+	return Export{Subscriber: sub, Consent: sub.Consent, Messages: messages}, nil
+}
+
+// Erase removes the personal data held about the address and keeps a hash of
+// it on the suppression list, so that no import brings it back.
+func (s *Service) Erase(ctx context.Context, email string) error {
+	now := s.now()
+	return s.store.Write(ctx, func(tx *store.Tx) error {
+		sub, err := tx.SubscriberByKey(AddressKey(email))
+		if errors.Is(err, store.ErrNotFound) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		return tx.Erase(sub.ID, suppressionHash(sub.Email), now)
+	})
+}
+
+// ImportCounts says what an import did.
+type ImportCounts struct {
+	Added     int `json:"added"`
+	Unchanged int `json:"unchanged"`
+}
+
+// ImportConfirmed adds rows whose consent was gathered elsewhere (a migration
+// from another system) as confirmed subscribers, sending no mail. Known and
+// suppressed addresses are left as they are. The rows share one transaction.
+func (s *Service) ImportConfirmed(ctx context.Context, rows []ImportRow, source string) (ImportCounts, error) {
+	now := s.now()
+	var counts ImportCounts
+	err := s.store.Write(ctx, func(tx *store.Tx) error {
+		counts = ImportCounts{}
+		for _, row := range rows {
+			confirmed := row.ConfirmedAt
+			if confirmed.IsZero() {
+				confirmed = now
+			}
+			added, err := tx.InsertImported(AddressKey(row.Email), alertd.Subscriber{
+				Email: row.Email, Status: alertd.StatusConfirmed, Topics: row.Topics, CreatedAt: now,
+				ConfirmedAt: &confirmed,
+				Consent:     alertd.Consent{SignupAt: confirmed, FormURL: source, ConsentVersion: "imported"},
+			}, suppressionHash(row.Email))
+			if err != nil {
+				return err
+			}
+			if added {
+				counts.Added++
+			} else {
+				counts.Unchanged++
+			}
+		}
+		return nil
+	})
+	return counts, err
+}
+
+// Purge deletes pending sign-ups older than the rules allow, and confirmation
+// records no cap or link needs any more. It returns how many sign-ups went.
+func (s *Service) Purge(ctx context.Context) (int64, error) {
+	now := s.now()
+	var purged int64
+	err := s.store.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		if purged, err = tx.PurgeUnconfirmed(now.Add(-s.rules.PurgeUnconfirmedAfter)); err != nil {
+			return err
+		}
+		return tx.PurgeConfirmations(now.Add(-24 * time.Hour))
+	})
+	return purged, err
+}
