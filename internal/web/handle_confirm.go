@@ -1,0 +1,42 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/alertd/alertd/internal/subscription"
+)
+
+// handleConfirmPage shows the confirmation button. It changes nothing: mail
+// scanners follow links, and only a person presses the button.
+func handleConfirmPage(p *pages, subs *subscription.Service) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		err := subs.CheckConfirmation(r.Context(), chi.URLParam(r, "token"))
+		switch {
+		case errors.Is(err, subscription.ErrTokenExpired):
+			p.render(w, r, http.StatusGone, "confirm_expired", nil)
+		case err != nil:
+			p.serverError(w, r, err)
+		default:
+			p.render(w, r, http.StatusOK, "confirm", nil)
+		}
+	}
+}
+
+func handleConfirm(p *pages, subs *subscription.Service, ips clientIPs) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		_, err := subs.Confirm(r.Context(), subscription.ConfirmRequest{
+			Token: chi.URLParam(r, "token"), IP: ips.of(r), UserAgent: r.UserAgent(),
+		})
+		switch {
+		case errors.Is(err, subscription.ErrTokenExpired):
+			p.render(w, r, http.StatusGone, "confirm_expired", nil)
+		case err != nil:
+			p.serverError(w, r, err)
+		default:
+			p.render(w, r, http.StatusOK, "confirmed", nil)
+		}
+	}
+}

@@ -1,0 +1,92 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/alertd/alertd/internal/subscription"
+)
+
+var errTrailingData = errors.New("unexpected data after the JSON object")
+
+type subscribeBody struct {
+	Email  string   `json:"email"`
+	Topics []string `json:"topics"`
+}
+
+// formView is the data of the subscription form page.
+type formView struct {
+	Email   string
+	Error   string
+	Chosen  map[string]bool
+	Reports any
+}
+
+func handleForm(p *pages) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p.render(w, r, http.StatusOK, "form", formView{})
+	}
+}
+
+func handleCheckEmail(p *pages) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p.render(w, r, http.StatusOK, "check_email", nil)
+	}
+}
+
+// handleSubscribe answers every acceptable sign-up the same way, whatever
+// state the address is in, so the form reveals nothing about who subscribes.
+func handleSubscribe(p *pages, subs *subscription.Service, ips clientIPs) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		asJSON := wantsJSON(r)
+		var body subscribeBody
+		var honeypot string
+		var err error
+		if asJSON {
+			err = decodeJSON(r, &body)
+		} else if err = parseForm(r); err == nil {
+			body = subscribeBody{Email: r.PostForm.Get("email"), Topics: r.PostForm["topics"]}
+			honeypot = r.PostForm.Get("website")
+		}
+		switch {
+		case isTooLarge(err):
+			refuse(w, r, p, asJSON, http.StatusRequestEntityTooLarge, body, "The request is too large.")
+			return
+		case err != nil:
+			refuse(w, r, p, asJSON, http.StatusBadRequest, body, "The request could not be read: "+err.Error())
+			return
+		}
+		// Bots fill the field people cannot see; they get the usual answer
+		// and nothing happens.
+		if honeypot == "" {
+			err = subs.Subscribe(r.Context(), subscription.Request{
+				Email: body.Email, Topics: body.Topics,
+				IP: ips.of(r), UserAgent: r.UserAgent(), FormURL: r.Referer(),
+			})
+		}
+		switch {
+		case errors.Is(err, subscription.ErrInvalidAddress), errors.Is(err, subscription.ErrUnknownTopic):
+			refuse(w, r, p, asJSON, http.StatusBadRequest, body, err.Error())
+		case err != nil:
+			p.serverError(w, r, err)
+		case asJSON:
+			writeJSON(w, http.StatusAccepted, map[string]string{"status": "check-email"})
+		default:
+			http.Redirect(w, r, "/subscribe/check-email", http.StatusSeeOther)
+		}
+	}
+}
+
+// refuse answers a sign-up that cannot be accepted: the form again with the
+// message, or a JSON error.
+func refuse(w http.ResponseWriter, r *http.Request, p *pages, asJSON bool, status int, body subscribeBody, message string) {
+	if asJSON {
+		jsonError(w, status, message)
+		return
+	}
+	chosen := map[string]bool{}
+	for _, t := range body.Topics {
+		chosen[t] = true
+	}
+	p.render(w, r, status, "form", formView{Email: body.Email, Error: message, Chosen: chosen})
+}

@@ -1,0 +1,73 @@
+package web
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+
+	"github.com/alertd/alertd"
+)
+
+// pageNames are the files under templates/pages/ that render a whole page
+// inside layout.html.
+var pageNames = []string{
+	"form", "check_email", "confirm", "confirmed", "confirm_expired",
+	"unsubscribe", "unsubscribed", "preferences_saved", "message",
+}
+
+// pages renders the server-side HTML.
+type pages struct {
+	byName  map[string]*template.Template
+	service string
+	topics  []alertd.Topic
+	log     *slog.Logger
+}
+
+func loadPages(templates fs.FS, service string, topics []alertd.Topic, log *slog.Logger) (*pages, error) {
+	p := &pages{byName: map[string]*template.Template{}, service: service, topics: topics, log: log}
+	for _, name := range pageNames {
+		t, err := template.ParseFS(templates, "pages/layout.html", "pages/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("page template %s: %w", name, err)
+		}
+		p.byName[name] = t
+	}
+	return p, nil
+}
+
+// view is what every page template sees.
+type view struct {
+	Service string
+	Topics  []alertd.Topic
+	Data    any
+}
+
+// render writes the page with status. It renders into a buffer first so that
+// a template error becomes a clean 500, not half a page.
+func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
+	var buf bytes.Buffer
+	err := p.byName[name].ExecuteTemplate(&buf, "layout", view{Service: p.service, Topics: p.topics, Data: data})
+	if err != nil {
+		p.log.Error("render page", "page", name, "path", r.URL.Path, "err", err)
+		http.Error(w, "Internal error: the page could not be shown.", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// message renders a page that says one thing.
+func (p *pages) message(w http.ResponseWriter, r *http.Request, status int, title, text string) {
+	p.render(w, r, status, "message", struct{ Title, Text string }{title, text})
+}
+
+// serverError logs err and answers a plain 500 that reveals nothing.
+func (p *pages) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	p.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	p.message(w, r, http.StatusInternalServerError, "Something went wrong",
+		"The request could not be completed. Please try again in a few minutes.")
+}

@@ -1,0 +1,74 @@
+package web
+
+import (
+	"encoding/json"
+	"mime"
+	"net/http"
+)
+
+// writeJSON answers with v as JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// jsonError answers {"error": message}.
+func jsonError(w http.ResponseWriter, status int, message string) {
+	writeJSON(w, status, map[string]string{"error": message})
+}
+
+// wantsJSON reports whether the request body is JSON, so the answer is too.
+func wantsJSON(r *http.Request) bool {
+	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return mediaType == "application/json"
+}
+
+// decodeJSON reads one JSON value into v, refusing unknown fields and
+// trailing data.
+func decodeJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errTrailingData
+	}
+	return nil
+}
+
+// parseForm reads an urlencoded or multipart form body.
+func parseForm(r *http.Request) error {
+	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mediaType == "multipart/form-data" {
+		return r.ParseMultipartForm(maxBody)
+	}
+	return r.ParseForm()
+}
+
+func tooManyRequests(w http.ResponseWriter, r *http.Request, p *pages) {
+	if wantsJSON(r) {
+		jsonError(w, http.StatusTooManyRequests, "Too many sign-up requests from your network. Please try again later.")
+		return
+	}
+	p.message(w, r, http.StatusTooManyRequests, "Too many requests",
+		"Too many sign-up requests came from your network. Please try again later.")
+}
+
+func recoverPanics(p *pages) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				if v := recover(); v != nil {
+					if v == http.ErrAbortHandler {
+						panic(v)
+					}
+					p.log.Error("panic in handler", "path", r.URL.Path, "panic", v)
+					http.Error(w, "Internal error.", http.StatusInternalServerError)
+				}
+			}()
+			next.ServeHTTP(w, r)
+		})
+	}
+}

@@ -1,0 +1,107 @@
+// Package web is alertd's HTTP face: the subscription pages, the one-click
+// unsubscribe endpoint, the admin API and the health check.
+package web
+
+import (
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/httprate"
+
+	"github.com/alertd/alertd"
+	"github.com/alertd/alertd/internal/store"
+	"github.com/alertd/alertd/internal/subscription"
+)
+
+// Config is what the web layer needs to know of the operator's settings.
+type Config struct {
+	ServiceName    string
+	TrustedOrigins []string
+	TrustedProxies []netip.Prefix
+	// PerIPPerHour caps sign-up requests per client IP; 0 means no cap.
+	PerIPPerHour int
+	// AdminToken enables the admin API; empty disables it.
+	AdminToken string
+	Topics     []alertd.Topic
+}
+
+// Deps are the parts the handlers use.
+type Deps struct {
+	Config        Config
+	Templates     fs.FS
+	Store         *store.Store
+	Subscriptions *subscription.Service
+	Log           *slog.Logger
+}
+
+// NewServer returns the HTTP handler with every route.
+func NewServer(d Deps) (http.Handler, error) {
+	pages, err := loadPages(d.Templates, d.Config.ServiceName, d.Config.Topics, d.Log)
+	if err != nil {
+		return nil, err
+	}
+	static, err := fs.Sub(d.Templates, "static")
+	if err != nil {
+		return nil, err
+	}
+	ips := clientIPs{trusted: d.Config.TrustedProxies}
+
+	crossOrigin := http.NewCrossOriginProtection()
+	for _, origin := range d.Config.TrustedOrigins {
+		if err := crossOrigin.AddTrustedOrigin(origin); err != nil {
+			return nil, fmt.Errorf("server.trusted_origins: %w", err)
+		}
+	}
+	// RFC 8058 one-click POSTs come from mail providers with no browser
+	// context; the token in the URL is the proof.
+	crossOrigin.AddInsecureBypassPattern("POST /unsubscribe/{token}")
+	crossOrigin.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pages.message(w, r, http.StatusForbidden, "Request refused",
+			"This form was sent from another site. Please use the form on this site.")
+	}))
+
+	perIP := func(next http.Handler) http.Handler { return next }
+	if d.Config.PerIPPerHour > 0 {
+		perIP = httprate.Limit(d.Config.PerIPPerHour, time.Hour,
+			httprate.WithKeyFuncs(func(r *http.Request) (string, error) { return ips.of(r), nil }),
+			httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
+				tooManyRequests(w, r, pages)
+			}))
+	}
+
+	r := chi.NewRouter()
+	r.Use(recoverPanics(pages), securityHeaders, limitBody, crossOrigin.Handler)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		pages.message(w, r, http.StatusNotFound, "Page not found", "There is no page at this address.")
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		pages.message(w, r, http.StatusMethodNotAllowed, "Method not allowed", "This page cannot be used that way.")
+	})
+
+	r.Get("/", handleForm(pages))
+	r.With(perIP).Post("/subscribe", handleSubscribe(pages, d.Subscriptions, ips))
+	r.Get("/subscribe/check-email", handleCheckEmail(pages))
+	r.Group(func(r chi.Router) {
+		r.Use(noReferrer)
+		r.Get("/confirm/{token}", handleConfirmPage(pages, d.Subscriptions))
+		r.Post("/confirm/{token}", handleConfirm(pages, d.Subscriptions, ips))
+		r.Get("/unsubscribe/{token}", handleUnsubscribePage(pages, d.Subscriptions))
+		r.Post("/unsubscribe/{token}", handleUnsubscribe(pages, d.Subscriptions))
+	})
+	r.Handle("/static/*", http.StripPrefix("/static/", http.FileServerFS(static)))
+	r.Get("/healthz", handleHealth(d.Store))
+
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Use(requireAdmin(d.Config.AdminToken))
+		r.Get("/subscribers", handleListSubscribers(d.Store))
+		r.Get("/subscribers/{email}", handleGetSubscriber(d.Subscriptions))
+		r.Delete("/subscribers/{email}", handleEraseSubscriber(d.Subscriptions))
+		r.Get("/stats", handleStats(d.Store))
+	})
+	return r, nil
+}
