@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/mail"
+	"os"
+	"time"
+
+	"github.com/alertd/alertd"
+	"github.com/alertd/alertd/internal/config"
+	"github.com/alertd/alertd/internal/delivery"
+	alertmail "github.com/alertd/alertd/internal/mail"
+	"github.com/alertd/alertd/internal/store"
+	"github.com/alertd/alertd/internal/subscription"
+)
+
+// environment is one run of a command: the configuration and the streams.
+type environment struct {
+	cfg            config.Config
+	configPath     string
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+func (env *environment) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(env.stderr, nil))
+}
+
+func (env *environment) openStore(ctx context.Context) (*store.Store, error) {
+	return store.Open(ctx, env.cfg.Database.Path, alertd.Migrations())
+}
+
+// templates are the embedded templates, under the operator's overrides.
+func (env *environment) templates() (fs.FS, error) {
+	if env.cfg.Templates.Dir == "" {
+		return alertd.Templates(), nil
+	}
+	if _, err := os.Stat(env.cfg.Templates.Dir); err != nil {
+		return nil, &config.Error{Key: "templates.dir", Msg: err.Error()}
+	}
+	return alertd.Overlay(os.DirFS(env.cfg.Templates.Dir), alertd.Templates()), nil
+}
+
+// serviceName is how pages and mails name the service: the From display name.
+func (env *environment) serviceName() string {
+	if addr, err := mail.ParseAddress(env.cfg.Mail.From); err == nil && addr.Name != "" {
+		return addr.Name
+	}
+	return "Report Alerts"
+}
+
+// app is everything a long-running command wires together.
+type app struct {
+	store         *store.Store
+	templates     fs.FS
+	subscriptions *subscription.Service
+	engine        *delivery.Engine
+	log           *slog.Logger
+}
+
+func (env *environment) newApp(ctx context.Context) (*app, error) {
+	templates, err := env.templates()
+	if err != nil {
+		return nil, err
+	}
+	st, err := env.openStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{store: st, templates: templates, log: env.logger()}
+	if err := env.wire(ctx, a); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (env *environment) wire(ctx context.Context, a *app) error {
+	cfg := env.cfg
+	secret, err := env.secret(ctx, a.store)
+	if err != nil {
+		return err
+	}
+	signer, err := subscription.NewUnsubscribeSigner(secret)
+	if err != nil {
+		return &config.Error{Key: "security.secret", Msg: err.Error()}
+	}
+	consentVersion, err := consentVersion(a.templates)
+	if err != nil {
+		return err
+	}
+	composer, err := alertmail.NewComposer(alertmail.Settings{
+		ServiceName: env.serviceName(), From: cfg.Mail.From, ReplyTo: cfg.Mail.ReplyTo,
+		ListID: cfg.Mail.ListID, UnsubscribeMailto: cfg.Mail.UnsubscribeMailto, BaseURL: cfg.Server.BaseURL,
+	}, a.templates)
+	if err != nil {
+		return err
+	}
+	transport, err := env.transport()
+	if err != nil {
+		return err
+	}
+	renderer := delivery.MailRenderer{
+		Composer: composer, BaseURL: cfg.Server.BaseURL, UnsubscribeToken: signer.Token,
+		LatestReports: func(context.Context) ([]alertd.Report, error) { return nil, nil },
+		Now:           time.Now,
+	}
+	a.engine = delivery.New(a.store, transport, renderer, delivery.Settings{
+		Workers: cfg.SMTP.Connections, RatePerSecond: cfg.SMTP.RatePerSecond, RetrySchedule: cfg.Delivery.RetrySchedule,
+	}, time.Now, a.log)
+	a.subscriptions = subscription.NewService(a.store, subscription.Rules{
+		ConfirmTTL: cfg.Subscribe.ConfirmTTL, ResendCooldown: cfg.Subscribe.ResendCooldown,
+		MaxConfirmationsPerDay: cfg.Subscribe.MaxConfirmationsPerDay,
+		PurgeUnconfirmedAfter:  cfg.Subscribe.PurgeUnconfirmedAfter, Welcome: cfg.Subscribe.Welcome,
+		ConsentVersion: consentVersion, Topics: cfg.Topics,
+	}, signer, time.Now, rand.Reader, a.engine.Wake)
+	return nil
+}
+
+// secret is the key that signs unsubscribe links: security.secret, or one
+// generated on first use and kept in the database.
+func (env *environment) secret(ctx context.Context, st *store.Store) ([]byte, error) {
+	if s := env.cfg.Security.Secret; s != "" {
+		return []byte(s), nil
+	}
+	return st.Secret(ctx, "security.secret", func() ([]byte, error) {
+		key := make([]byte, 32)
+		_, err := rand.Read(key)
+		return key, err
+	})
+}
+
+// consentVersion names the wording of the subscription form: a hash of its
+// template, so that changing the text changes the version recorded.
+func consentVersion(templates fs.FS) (string, error) {
+	form, err := fs.ReadFile(templates, "pages/form.html")
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(form)
+	return "form-" + hex.EncodeToString(sum[:6]), nil
+}
+
+func (env *environment) transport() (alertmail.Transport, error) {
+	cfg := env.cfg
+	if cfg.Mail.Transport == config.TransportFile {
+		return alertmail.NewFileTransport(cfg.Mail.Dir), nil
+	}
+	return env.smtpTransport()
+}
+
+func (env *environment) smtpTransport() (*alertmail.SMTPTransport, error) {
+	s := env.cfg.SMTP
+	return alertmail.NewSMTPTransport(alertmail.SMTPSettings{
+		Host: s.Host, Port: s.Port, Username: s.Username, Password: s.Password,
+		TLS: string(s.TLS), Timeout: s.Timeout,
+	})
+}
+
+func (a *app) close() error {
+	return a.store.Close()
+}
+
+func (env *environment) migrate(ctx context.Context, args []string) error {
+	if len(args) > 0 {
+		return usagef("migrate takes no arguments")
+	}
+	st, err := env.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "database %s is up to date\n", env.cfg.Database.Path)
+	return st.Close()
+}
+
+func (env *environment) backup(ctx context.Context, args []string) error {
+	if len(args) != 1 {
+		return usagef("backup takes one argument: the file to write")
+	}
+	st, err := env.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Backup(ctx, args[0]); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "wrote a copy of %s to %s\n", env.cfg.Database.Path, args[0])
+	return nil
+}
+
+func (env *environment) check(ctx context.Context, args []string) error {
+	if len(args) > 0 {
+		return usagef("check takes no arguments")
+	}
+	source := env.configPath
+	if source == "" {
+		source = "built-in defaults"
+	}
+	fmt.Fprintf(env.stdout, "configuration: %s is valid\n", source)
+	a, err := env.newApp(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	counts, err := a.store.CountSubscribers(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "database: %s (%d confirmed, %d pending subscribers)\n",
+		env.cfg.Database.Path, counts[alertd.StatusConfirmed], counts[alertd.StatusPending])
+	if env.cfg.Mail.Transport == config.TransportFile {
+		fmt.Fprintf(env.stdout, "mail: written as .eml files into %s (file transport)\n", env.cfg.Mail.Dir)
+		return nil
+	}
+	t, err := env.smtpTransport()
+	if err != nil {
+		return err
+	}
+	res, err := t.Verify(ctx)
+	if err != nil {
+		return fmt.Errorf("smtp: %w", err)
+	}
+	tlsState := "without TLS"
+	if res.TLSVersion != "" {
+		tlsState = "with " + res.TLSVersion
+	}
+	auth := "no AUTH"
+	if res.Authenticated {
+		auth = "authenticated as " + env.cfg.SMTP.Username
+	}
+	fmt.Fprintf(env.stdout, "smtp: connected to %s %s, %s (no mail sent)\n", res.Addr, tlsState, auth)
+	return nil
+}

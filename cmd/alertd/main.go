@@ -1,0 +1,134 @@
+// Command alertd is the e-mail alert service: the subscription web form, the
+// scheduled digest and the delivery workers, in one binary on SQLite.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+
+	"github.com/alertd/alertd/internal/config"
+)
+
+// Set with -ldflags "-X main.version=... -X main.commit=..." by a release build.
+var (
+	version = "dev"
+	commit  = ""
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "alertd: "+oneLine(err.Error()))
+		os.Exit(exitCode(err))
+	}
+}
+
+// usageError is bad usage of the command line: exit code 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg + " (run 'alertd help' for usage)" }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+func exitCode(err error) int {
+	var usage usageError
+	var cfg *config.Error
+	if errors.As(err, &usage) || errors.As(err, &cfg) || errors.Is(err, flag.ErrHelp) {
+		return 2
+	}
+	return 1
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+const usage = `Usage: alertd [-config FILE] COMMAND [flags]
+
+Commands:
+  serve                      run the web server and the delivery workers (default)
+  migrate                    apply pending database migrations
+  check                      validate the configuration, the database and the SMTP login
+  subscribers import [--confirmed] FILE.csv
+  subscribers list [--status S]
+  subscribers export EMAIL   print everything held about an address, as JSON
+  subscribers erase EMAIL    remove an address, keeping a hash on the suppression list
+  backup FILE                write a consistent copy of the database
+  version                    print the version
+
+-config defaults to $ALERTD_CONFIG, else ./config.toml if it exists, else built-in defaults.
+`
+
+// run is the whole program, with its environment passed in so tests can run
+// it in-process.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	flags := flag.NewFlagSet("alertd", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	flags.Usage = func() { fmt.Fprint(stderr, usage) }
+	configFlag := flags.String("config", "", "configuration file (TOML)")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	args = flags.Args()
+	command := "serve"
+	if len(args) > 0 {
+		command, args = args[0], args[1:]
+	}
+	switch command {
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	case "version":
+		return printVersion(stdout)
+	}
+
+	path, err := config.Locate(*configFlag, getenv)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(path, getenv)
+	if err != nil {
+		return err
+	}
+	env := &environment{cfg: cfg, configPath: path, stdin: stdin, stdout: stdout, stderr: stderr}
+
+	switch command {
+	case "serve":
+		return env.serve(ctx, args)
+	case "migrate":
+		return env.migrate(ctx, args)
+	case "check":
+		return env.check(ctx, args)
+	case "subscribers":
+		return env.subscribers(ctx, args)
+	case "backup":
+		return env.backup(ctx, args)
+	}
+	return usagef("unknown command %q", command)
+}
+
+func printVersion(w io.Writer) error {
+	info, _ := debug.ReadBuildInfo()
+	goVersion, rev := "unknown", commit
+	if info != nil {
+		goVersion = info.GoVersion
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" && rev == "" {
+				rev = s.Value
+			}
+		}
+	}
+	if rev == "" {
+		rev = "unknown"
+	}
+	_, err := fmt.Fprintf(w, "alertd %s (commit %s, %s)\n", version, rev, goVersion)
+	return err
+}

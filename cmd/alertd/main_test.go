@@ -1,0 +1,315 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/alertd/alertd/internal/mail/mailtest"
+)
+
+// instance is alertd serving in-process, as `alertd serve` would.
+type instance struct {
+	baseURL string
+	env     map[string]string
+	stdout  *signalWriter
+	stop    func() error
+}
+
+// freeAddr returns a loopback address nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// testEnv is the configuration of a test instance, given through the
+// environment as an operator could.
+func testEnv(t *testing.T, smtp *mailtest.Server) map[string]string {
+	addr := freeAddr(t)
+	return map[string]string{
+		"ALERTD_DATABASE_PATH":             filepath.Join(t.TempDir(), "alertd.db"),
+		"ALERTD_SERVER_LISTEN":             addr,
+		"ALERTD_SERVER_BASE_URL":           "http://" + addr,
+		"ALERTD_SMTP_HOST":                 smtp.Host,
+		"ALERTD_SMTP_PORT":                 strconv.Itoa(smtp.Port),
+		"ALERTD_SMTP_TLS":                  "none",
+		"ALERTD_MAIL_FROM":                 "Research Alerts <alerts@example.org>",
+		"ALERTD_ADMIN_TOKEN":               "test-admin-token",
+		"ALERTD_SUBSCRIBE_PER_IP_PER_HOUR": "0",
+	}
+}
+
+// start runs `alertd serve` in-process and waits until it listens.
+func start(t *testing.T, env map[string]string) *instance {
+	t.Helper()
+	if _, ok := env["ALERTD_CONFIG"]; !ok {
+		env["ALERTD_CONFIG"] = ""
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout := newSignalWriter("listening on")
+	done := make(chan error, 1)
+	var stderr bytes.Buffer
+	go func() {
+		done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, strings.NewReader(""), stdout, &lockedWriter{w: &stderr})
+	}()
+	select {
+	case <-stdout.seen:
+	case err := <-done:
+		t.Fatalf("serve stopped before listening: %v\n%s", err, stderr.String())
+	}
+	var once sync.Once
+	var stopErr error
+	stop := func() error {
+		once.Do(func() { cancel(); stopErr = <-done })
+		return stopErr
+	}
+	t.Cleanup(func() { stop() })
+	return &instance{baseURL: env["ALERTD_SERVER_BASE_URL"], env: env, stdout: stdout, stop: stop}
+}
+
+// signalWriter collects output and closes seen once it contains a marker.
+type signalWriter struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	marker string
+	seen   chan struct{}
+	once   sync.Once
+}
+
+func newSignalWriter(marker string) *signalWriter {
+	return &signalWriter{marker: marker, seen: make(chan struct{})}
+}
+
+func (w *signalWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n, err := w.buf.Write(p)
+	if strings.Contains(w.buf.String(), w.marker) {
+		w.once.Do(func() { close(w.seen) })
+	}
+	return n, err
+}
+
+func (w *signalWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// noRedirects is a client that shows redirects instead of following them.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+func do(t *testing.T, method, target, contentType, body string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, target, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := noRedirects.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(b)
+}
+
+var linkPattern = regexp.MustCompile(`https?://[^\s"<>]+`)
+
+// links returns the distinct URLs in s.
+func links(s string) []string {
+	var out []string
+	for _, l := range linkPattern.FindAllString(s, -1) {
+		if !contains(out, l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// TestSubscriberJourney follows one reader through the whole double opt-in:
+// sign up on the form, receive the confirmation over SMTP, open its link,
+// press the button, receive the welcome mail, and leave with its RFC 8058
+// one-click POST.
+func TestSubscriberJourney(t *testing.T) {
+	smtp := mailtest.NewServer(t)
+	app := start(t, testEnv(t, smtp))
+
+	resp, body := do(t, "GET", app.baseURL+"/", "", "")
+	if resp.StatusCode != 200 || !strings.Contains(body, `name="email"`) || !strings.Contains(body, "Research Alerts") {
+		t.Fatalf("form page: %d\n%s", resp.StatusCode, body)
+	}
+
+	resp, _ = do(t, "POST", app.baseURL+"/subscribe", "application/x-www-form-urlencoded", "email="+url.QueryEscape(" Reader@Example.org "))
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/subscribe/check-email" {
+		t.Fatalf("subscribe: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+
+	confirmation := smtp.Wait(t, 1)[0]
+	if got := confirmation.To; len(got) != 1 || got[0] != "Reader@Example.org" {
+		t.Fatalf("confirmation went to %v, want the address as entered", got)
+	}
+	parsed := confirmation.Parse(t)
+	confirmLinks := links(parsed.Text + parsed.HTML)
+	if len(confirmLinks) != 1 || !strings.HasPrefix(confirmLinks[0], app.baseURL+"/confirm/") {
+		t.Fatalf("confirmation links = %v, want exactly one confirm link", confirmLinks)
+	}
+	confirmURL := confirmLinks[0]
+
+	resp, body = do(t, "GET", confirmURL, "", "")
+	if resp.StatusCode != 200 || !strings.Contains(body, `method="post"`) {
+		t.Fatalf("confirm page: %d\n%s", resp.StatusCode, body)
+	}
+	if got := resp.Header.Get("Referrer-Policy"); got != "no-referrer" {
+		t.Errorf("confirm page Referrer-Policy = %q", got)
+	}
+	if status := adminSubscriber(t, app, "reader@example.org")["status"]; status != "pending" {
+		t.Fatalf("after GET of the confirm page, status = %v, want pending (GET changes nothing)", status)
+	}
+
+	resp, _ = do(t, "POST", confirmURL, "application/x-www-form-urlencoded", "")
+	if resp.StatusCode != 200 {
+		t.Fatalf("confirm: %d", resp.StatusCode)
+	}
+	if status := adminSubscriber(t, app, "READER@example.org")["status"]; status != "confirmed" {
+		t.Fatalf("after confirming, status = %v", status)
+	}
+	if resp, _ = do(t, "POST", confirmURL, "application/x-www-form-urlencoded", ""); resp.StatusCode != 200 {
+		t.Fatalf("confirming twice: %d, want a harmless 200", resp.StatusCode)
+	}
+
+	welcome := smtp.Wait(t, 2)[1].Parse(t)
+	unsubscribe := welcome.Header.Get("List-Unsubscribe")
+	if welcome.Header.Get("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" ||
+		welcome.Header.Get("Precedence") != "bulk" || welcome.Header.Get("List-Id") == "" {
+		t.Fatalf("welcome headers: %v", welcome.Header)
+	}
+	oneClick := strings.TrimSuffix(strings.TrimPrefix(unsubscribe, "<"), ">")
+	if !strings.HasPrefix(oneClick, app.baseURL+"/unsubscribe/") || !strings.Contains(welcome.Text, oneClick) {
+		t.Fatalf("List-Unsubscribe = %q; it must be the visible link too", unsubscribe)
+	}
+
+	resp, _ = do(t, "GET", oneClick, "", "")
+	if resp.StatusCode != 200 {
+		t.Fatalf("unsubscribe page: %d", resp.StatusCode)
+	}
+	if status := adminSubscriber(t, app, "reader@example.org")["status"]; status != "confirmed" {
+		t.Fatalf("after GET of the unsubscribe page, status = %v, want confirmed", status)
+	}
+
+	// A mail provider's one-click POST: no cookies, no Origin, no redirect.
+	resp, _ = do(t, "POST", oneClick, "application/x-www-form-urlencoded", "List-Unsubscribe=One-Click")
+	if resp.StatusCode != 200 {
+		t.Fatalf("one-click unsubscribe: %d, want 200", resp.StatusCode)
+	}
+	if status := adminSubscriber(t, app, "reader@example.org")["status"]; status != "unsubscribed" {
+		t.Fatalf("after one-click, status = %v", status)
+	}
+	if err := app.stop(); err != nil {
+		t.Fatalf("graceful stop: %v", err)
+	}
+	if n := len(smtp.Messages()); n != 2 {
+		t.Errorf("%d messages sent, want 2 (confirmation, welcome)", n)
+	}
+}
+
+func adminSubscriber(t *testing.T, app *instance, email string) map[string]any {
+	t.Helper()
+	req, _ := http.NewRequest("GET", app.baseURL+"/api/v1/subscribers/"+url.PathEscape(email), nil)
+	req.Header.Set("Authorization", "Bearer "+app.env["ALERTD_ADMIN_TOKEN"])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var sub map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&sub); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("admin lookup of %s: %d %v", email, resp.StatusCode, err)
+	}
+	return sub
+}
+
+// TestExitCodes proves the command line's contract: 0 on success, 2 on bad
+// usage or configuration (naming the key), with a one-line reason.
+func TestExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		code int
+		want string
+	}{
+		{"version", []string{"version"}, nil, 0, ""},
+		{"unknown command", []string{"frobnicate"}, nil, 2, `unknown command "frobnicate"`},
+		{"bad config value", []string{"migrate"}, map[string]string{"ALERTD_SMTP_TLS": "sometimes"}, 2, "smtp.tls"},
+		{"missing config file", []string{"-config", filepath.Join(dir, "nope.toml"), "migrate"}, nil, 2, "nope.toml"},
+		{"migrate", []string{"migrate"}, nil, 0, ""},
+		{"export unknown", []string{"subscribers", "export", "nobody@example.org"}, nil, 1, "nobody@example.org"},
+		{"list bad status", []string{"subscribers", "list", "--status", "happy"}, nil, 2, "--status"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"ALERTD_DATABASE_PATH": filepath.Join(t.TempDir(), "a.db"), "ALERTD_CONFIG": ""}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), tc.args, func(k string) string { return env[k] }, strings.NewReader(""), &stdout, &stderr)
+			code := 0
+			if err != nil {
+				code = exitCode(err)
+			}
+			if code != tc.code {
+				t.Fatalf("exit code %d, want %d (err %v)", code, tc.code, err)
+			}
+			if tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("error %v, want it to name %q", err, tc.want)
+			}
+			if err != nil && strings.Contains(oneLine(err.Error()), "\n") {
+				t.Fatalf("reason is not one line: %q", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/alertd/alertd/internal/config"
+	"github.com/alertd/alertd/internal/web"
+)
+
+// purgeEvery is how often stale sign-ups are deleted.
+const purgeEvery = time.Hour
+
+func (env *environment) serve(ctx context.Context, args []string) error {
+	if len(args) > 0 {
+		return usagef("serve takes no arguments")
+	}
+	a, err := env.newApp(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	cfg := env.cfg
+	handler, err := web.NewServer(web.Deps{
+		Config: web.Config{
+			ServiceName: env.serviceName(), TrustedOrigins: cfg.Server.TrustedOrigins,
+			TrustedProxies: cfg.Server.TrustedProxies, PerIPPerHour: cfg.Subscribe.PerIPPerHour,
+			AdminToken: cfg.Admin.Token, Topics: cfg.Topics,
+		},
+		Templates: a.templates, Store: a.store, Subscriptions: a.subscriptions, Log: a.log,
+	})
+	if err != nil {
+		return err
+	}
+	listener, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return &config.Error{Key: "server.listen", Msg: err.Error()}
+	}
+	server := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	fmt.Fprintf(env.stdout, "alertd: subscription form at %s/ (listening on %s)\n", cfg.Server.BaseURL, listener.Addr())
+	if cfg.Mail.Transport == config.TransportFile {
+		fmt.Fprintf(env.stdout, "alertd: mail is written as .eml files into %s (set smtp.host to send)\n", cfg.Mail.Dir)
+	} else {
+		fmt.Fprintf(env.stdout, "alertd: mail goes to %s:%d over SMTP\n", cfg.SMTP.Host, cfg.SMTP.Port)
+	}
+
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	var background sync.WaitGroup
+	background.Go(func() { a.engine.Run(workCtx) })
+	background.Go(func() { a.purgeLoop(workCtx) })
+	a.engine.Wake()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- server.Serve(listener) }()
+	select {
+	case err = <-serveErr:
+	case <-ctx.Done():
+		a.log.Info("shutting down: finishing requests and messages in flight")
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		err = server.Shutdown(shutdownCtx)
+		cancel()
+	}
+	stopWork()
+	background.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+func (a *app) purgeLoop(ctx context.Context) {
+	ticker := time.NewTicker(purgeEvery)
+	defer ticker.Stop()
+	for {
+		if n, err := a.subscriptions.Purge(ctx); err != nil && ctx.Err() == nil {
+			a.log.Error("purge stale sign-ups", "err", err)
+		} else if n > 0 {
+			a.log.Info("purged stale sign-ups", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
