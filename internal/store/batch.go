@@ -14,8 +14,9 @@ const maxBatch = 256
 // Tx is a write transaction handed to a Write function. Its methods hold the
 // SQL; callers hold the rules.
 type Tx struct {
-	ctx context.Context
-	tx  *sql.Tx
+	ctx      context.Context
+	tx       *sql.Tx
+	prepared map[string]*sql.Stmt
 }
 
 type batchItem struct {
@@ -85,8 +86,14 @@ func (s *Store) drain() {
 func (s *Store) commitBatch(batch []*batchItem) {
 	results := make([]error, len(batch))
 	err := s.inTx(context.Background(), func(tx *sql.Tx) error {
+		prepared := map[string]*sql.Stmt{}
 		for i, item := range batch {
-			results[i] = runSavepoint(tx, item)
+			var broken error
+			results[i], broken = runSavepoint(tx, prepared, item)
+			if broken != nil {
+				// The transaction's state is unknown: commit nothing.
+				return broken
+			}
 		}
 		return nil
 	})
@@ -98,18 +105,24 @@ func (s *Store) commitBatch(batch []*batchItem) {
 	}
 }
 
-func runSavepoint(tx *sql.Tx, item *batchItem) error {
+// runSavepoint runs one item in its own savepoint and returns the item's
+// error; broken is set when the savepoint could not be closed, which leaves
+// the whole transaction in doubt.
+func runSavepoint(tx *sql.Tx, prepared map[string]*sql.Stmt, item *batchItem) (err, broken error) {
 	if err := item.ctx.Err(); err != nil {
-		return err
+		return err, nil
 	}
-	if _, err := tx.Exec("SAVEPOINT item"); err != nil {
-		return err
+	// The savepoint itself must be closed even when the caller has given
+	// up, or its half-done changes would be committed with the batch.
+	control := &Tx{ctx: context.WithoutCancel(item.ctx), tx: tx, prepared: prepared}
+	if _, err := control.exec("SAVEPOINT item"); err != nil {
+		return nil, err
 	}
-	if err := item.fn(&Tx{ctx: item.ctx, tx: tx}); err != nil {
-		_, rollbackErr := tx.Exec("ROLLBACK TO item")
-		_, releaseErr := tx.Exec("RELEASE item")
-		return errors.Join(err, rollbackErr, releaseErr)
+	if err := item.fn(&Tx{ctx: item.ctx, tx: tx, prepared: prepared}); err != nil {
+		_, rollbackErr := control.exec("ROLLBACK TO item")
+		_, releaseErr := control.exec("RELEASE item")
+		return err, errors.Join(rollbackErr, releaseErr)
 	}
-	_, err := tx.Exec("RELEASE item")
-	return err
+	_, err = control.exec("RELEASE item")
+	return nil, err
 }

@@ -21,7 +21,7 @@ type Message struct {
 
 // Enqueue adds a message to the outbox, due at once.
 func (t *Tx) Enqueue(kind string, subscriberID int64, payload string, now time.Time) (int64, error) {
-	res, err := t.tx.ExecContext(t.ctx, `INSERT INTO outbox (kind, subscriber_id, payload, next_attempt_at, created_at)
+	res, err := t.exec(`INSERT INTO outbox (kind, subscriber_id, payload, next_attempt_at, created_at)
 		VALUES (?, ?, ?, ?, ?)`, kind, subscriberID, payload, millis(now), millis(now))
 	if err != nil {
 		return 0, fmt.Errorf("enqueue %s: %w", kind, err)
@@ -30,7 +30,7 @@ func (t *Tx) Enqueue(kind string, subscriberID int64, payload string, now time.T
 }
 
 func (t *Tx) cancelQueued(subscriberID int64, at time.Time) error {
-	_, err := t.tx.ExecContext(t.ctx, `UPDATE outbox SET status = 'cancelled', payload = NULL, finished_at = ?
+	_, err := t.exec(`UPDATE outbox SET status = 'cancelled', payload = NULL, finished_at = ?
 		WHERE subscriber_id = ? AND status = 'queued'`, millis(at), subscriberID)
 	return err
 }
@@ -39,8 +39,9 @@ func (t *Tx) cancelQueued(subscriberID int64, at time.Time) error {
 // by a worker whose lease ran out) until leaseUntil and returns them.
 func (s *Store) ClaimMessages(ctx context.Context, now, leaseUntil time.Time, limit int) ([]Message, error) {
 	var claimed []Message
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?
+	err := s.Write(ctx, func(tx *Tx) error {
+		claimed = claimed[:0]
+		rows, err := tx.query(`UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?
 			WHERE id IN (SELECT id FROM outbox WHERE status IN ('queued', 'sending') AND next_attempt_at <= ?
 			             ORDER BY next_attempt_at, id LIMIT ?)
 			RETURNING id, kind, subscriber_id, coalesce(payload, ''), attempts`, millis(leaseUntil), millis(now), limit)
@@ -79,16 +80,15 @@ type Outcome struct {
 // group-committed with other writers, so workers that each record one
 // message at a time share fsyncs.
 func (s *Store) RecordOutcomes(ctx context.Context, now time.Time, outcomes []Outcome) error {
-	return s.Write(ctx, func(t *Tx) error {
-		tx := t.tx
+	return s.Write(ctx, func(tx *Tx) error {
 		for _, o := range outcomes {
 			var err error
 			switch o.Status {
 			case "queued":
-				_, err = tx.ExecContext(ctx, `UPDATE outbox SET status = 'queued', next_attempt_at = ?, last_error = ?
+				_, err = tx.exec(`UPDATE outbox SET status = 'queued', next_attempt_at = ?, last_error = ?
 					WHERE id = ? AND status = 'sending'`, millis(o.RetryAt), o.Error, o.ID)
 			case "sent", "failed", "cancelled":
-				_, err = tx.ExecContext(ctx, `UPDATE outbox SET status = ?, payload = NULL, finished_at = ?, last_error = ?
+				_, err = tx.exec(`UPDATE outbox SET status = ?, payload = NULL, finished_at = ?, last_error = ?
 					WHERE id = ? AND status = 'sending'`, o.Status, millis(now), o.Error, o.ID)
 			default:
 				err = fmt.Errorf("unknown outcome status %q", o.Status)
@@ -97,11 +97,11 @@ func (s *Store) RecordOutcomes(ctx context.Context, now time.Time, outcomes []Ou
 				return fmt.Errorf("record outcome of message %d: %w", o.ID, err)
 			}
 			if o.Bounced {
-				if _, err := tx.ExecContext(ctx, `UPDATE subscribers SET status = 'bounced', bounced_at = ?
+				if _, err := tx.exec(`UPDATE subscribers SET status = 'bounced', bounced_at = ?
 					WHERE id = ? AND status IN ('pending', 'confirmed')`, millis(now), o.SubscriberID); err != nil {
 					return err
 				}
-				if _, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'cancelled', payload = NULL, finished_at = ?
+				if _, err := tx.exec(`UPDATE outbox SET status = 'cancelled', payload = NULL, finished_at = ?
 					WHERE subscriber_id = ? AND status = 'queued'`, millis(now), o.SubscriberID); err != nil {
 					return err
 				}
@@ -130,7 +130,7 @@ func (s *Store) ReleaseMessages(ctx context.Context, now time.Time, ids []int64)
 // the queue is empty.
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var next sql.NullInt64
-	err := s.read.QueryRowContext(ctx, `SELECT min(next_attempt_at) FROM outbox WHERE status IN ('queued', 'sending')`).Scan(&next)
+	err := s.readRow(ctx, `SELECT min(next_attempt_at) FROM outbox WHERE status IN ('queued', 'sending')`).Scan(&next)
 	if err != nil || !next.Valid {
 		return time.Time{}, false, err
 	}
@@ -139,7 +139,7 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 
 // MessageCounts returns the number of outbox messages in each status.
 func (s *Store) MessageCounts(ctx context.Context) (map[string]int, error) {
-	rows, err := s.read.QueryContext(ctx, "SELECT status, count(*) FROM outbox GROUP BY status")
+	rows, err := s.readRows(ctx, "SELECT status, count(*) FROM outbox GROUP BY status")
 	if err != nil {
 		return nil, err
 	}

@@ -10,7 +10,7 @@ import (
 // first use. Two processes racing here agree on the first one stored.
 func (s *Store) Secret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error) {
 	var value []byte
-	err := s.read.QueryRowContext(ctx, "SELECT value FROM settings WHERE key = ?", name).Scan(&value)
+	err := s.readRow(ctx, "SELECT value FROM settings WHERE key = ?", name).Scan(&value)
 	if err == nil {
 		return value, nil
 	}

@@ -26,11 +26,12 @@ var ErrNotFound = errors.New("not found")
 
 // Store is the SQLite database.
 type Store struct {
-	write   *sql.DB
-	read    *sql.DB
-	batches chan *batchItem
-	done    chan struct{}
-	stopped chan struct{}
+	write     *sql.DB
+	read      *sql.DB
+	readStmts *statements
+	batches   chan *batchItem
+	done      chan struct{}
+	stopped   chan struct{}
 }
 
 // Open opens (creating if needed) the database at path and applies the
@@ -65,11 +66,12 @@ func Open(ctx context.Context, path string, migrations fs.FS) (*Store, error) {
 	read.SetMaxIdleConns(readers)
 
 	s := &Store{
-		write:   write,
-		read:    read,
-		batches: make(chan *batchItem, 1024),
-		done:    make(chan struct{}),
-		stopped: make(chan struct{}),
+		write:     write,
+		read:      read,
+		readStmts: newStatements(read),
+		batches:   make(chan *batchItem, 1024),
+		done:      make(chan struct{}),
+		stopped:   make(chan struct{}),
 	}
 	if err := s.migrate(ctx, migrations); err != nil {
 		s.closeDBs()
@@ -87,13 +89,14 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) closeDBs() error {
+	s.readStmts.close()
 	return errors.Join(s.read.Close(), s.write.Close())
 }
 
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
-	return s.read.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+	return s.readRow(ctx, "SELECT 1").Scan(&one)
 }
 
 // Backup writes a consistent copy of the database to path (VACUUM INTO),

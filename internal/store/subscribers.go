@@ -55,33 +55,38 @@ func topicsJSON(topics []string) string {
 
 // SubscriberByKey returns the subscriber with the lower-cased address key.
 func (t *Tx) SubscriberByKey(key string) (alertd.Subscriber, error) {
-	return scanSubscriber(t.tx.QueryRowContext(t.ctx, "SELECT "+subscriberColumns+" FROM subscribers WHERE email_key = ?", key))
+	return scanSubscriber(t.queryRow("SELECT "+subscriberColumns+" FROM subscribers WHERE email_key = ?", key))
 }
 
 // SubscriberByID returns the subscriber with id.
 func (t *Tx) SubscriberByID(id int64) (alertd.Subscriber, error) {
-	return scanSubscriber(t.tx.QueryRowContext(t.ctx, "SELECT "+subscriberColumns+" FROM subscribers WHERE id = ?", id))
+	return scanSubscriber(t.queryRow("SELECT "+subscriberColumns+" FROM subscribers WHERE id = ?", id))
 }
 
-// InsertSubscriber adds a subscriber and returns its id.
-func (t *Tx) InsertSubscriber(key string, sub alertd.Subscriber) (int64, error) {
+// InsertSubscriber adds a subscriber unless the address key is taken, and
+// returns its id; inserted is false (and id 0) when the key was taken.
+func (t *Tx) InsertSubscriber(key string, sub alertd.Subscriber) (id int64, inserted bool, err error) {
 	c := sub.Consent
-	res, err := t.tx.ExecContext(t.ctx, `INSERT INTO subscribers
+	err = t.queryRow(`INSERT INTO subscribers
 		(email, email_key, status, topics, created_at, signup_at, signup_ip, signup_ua, form_url, consent_version,
 		 confirmed_at, confirm_ip, confirm_ua)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (email_key) DO NOTHING RETURNING id`,
 		sub.Email, key, sub.Status, topicsJSON(sub.Topics), millis(sub.CreatedAt), millis(c.SignupAt),
-		c.SignupIP, c.SignupUA, c.FormURL, c.ConsentVersion, nullMillis(sub.ConfirmedAt), c.ConfirmIP, c.ConfirmUA)
-	if err != nil {
-		return 0, fmt.Errorf("insert subscriber: %w", err)
+		c.SignupIP, c.SignupUA, c.FormURL, c.ConsentVersion, nullMillis(sub.ConfirmedAt), c.ConfirmIP, c.ConfirmUA).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
 	}
-	return res.LastInsertId()
+	if err != nil {
+		return 0, false, fmt.Errorf("insert subscriber: %w", err)
+	}
+	return id, true, nil
 }
 
 // RestartSignup turns an existing row into a fresh pending sign-up, replacing
 // the consent proof of the earlier subscription.
 func (t *Tx) RestartSignup(id int64, email string, topics []string, c alertd.Consent) error {
-	_, err := t.tx.ExecContext(t.ctx, `UPDATE subscribers SET email = ?, status = 'pending', topics = ?,
+	_, err := t.exec(`UPDATE subscribers SET email = ?, status = 'pending', topics = ?,
 		signup_at = ?, signup_ip = ?, signup_ua = ?, form_url = ?, consent_version = ?,
 		confirmed_at = NULL, confirm_ip = '', confirm_ua = '', unsubscribed_at = NULL
 		WHERE id = ?`,
@@ -93,7 +98,7 @@ func (t *Tx) RestartSignup(id int64, email string, topics []string, c alertd.Con
 // was sent (zero when never) and how many were sent since since.
 func (t *Tx) ConfirmationHistory(subscriberID int64, since time.Time) (last time.Time, count int, err error) {
 	var lastMillis sql.NullInt64
-	err = t.tx.QueryRowContext(t.ctx, `SELECT max(created_at), count(*) FILTER (WHERE created_at > ?)
+	err = t.queryRow(`SELECT max(created_at), count(*) FILTER (WHERE created_at > ?)
 		FROM confirmations WHERE subscriber_id = ?`, millis(since), subscriberID).Scan(&lastMillis, &count)
 	if lastMillis.Valid {
 		last = time.UnixMilli(lastMillis.Int64)
@@ -103,7 +108,7 @@ func (t *Tx) ConfirmationHistory(subscriberID int64, since time.Time) (last time
 
 // InsertConfirmation records a sent confirmation by the hash of its token.
 func (t *Tx) InsertConfirmation(tokenHash string, subscriberID int64, created, expires time.Time) error {
-	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO confirmations (token_hash, subscriber_id, created_at, expires_at)
+	_, err := t.exec(`INSERT INTO confirmations (token_hash, subscriber_id, created_at, expires_at)
 		VALUES (?, ?, ?, ?)`, tokenHash, subscriberID, millis(created), millis(expires))
 	return err
 }
@@ -112,7 +117,7 @@ func (t *Tx) InsertConfirmation(tokenHash string, subscriberID int64, created, e
 // the token expires.
 func (t *Tx) ConfirmationByHash(tokenHash string) (subscriberID int64, expires time.Time, err error) {
 	var exp int64
-	err = t.tx.QueryRowContext(t.ctx, "SELECT subscriber_id, expires_at FROM confirmations WHERE token_hash = ?", tokenHash).
+	err = t.queryRow("SELECT subscriber_id, expires_at FROM confirmations WHERE token_hash = ?", tokenHash).
 		Scan(&subscriberID, &exp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, time.Time{}, ErrNotFound
@@ -123,7 +128,7 @@ func (t *Tx) ConfirmationByHash(tokenHash string) (subscriberID int64, expires t
 // Confirm marks a pending subscriber confirmed with the confirming request's
 // details.
 func (t *Tx) Confirm(id int64, at time.Time, ip, userAgent string) error {
-	_, err := t.tx.ExecContext(t.ctx, `UPDATE subscribers SET status = 'confirmed', confirmed_at = ?,
+	_, err := t.exec(`UPDATE subscribers SET status = 'confirmed', confirmed_at = ?,
 		confirm_ip = ?, confirm_ua = ? WHERE id = ? AND status = 'pending'`, millis(at), ip, userAgent, id)
 	return err
 }
@@ -131,7 +136,7 @@ func (t *Tx) Confirm(id int64, at time.Time, ip, userAgent string) error {
 // Unsubscribe marks a subscriber unsubscribed and cancels its queued mail.
 // It reports whether the status changed.
 func (t *Tx) Unsubscribe(id int64, at time.Time) (bool, error) {
-	res, err := t.tx.ExecContext(t.ctx, `UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = ?
+	res, err := t.exec(`UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = ?
 		WHERE id = ? AND status IN ('pending', 'confirmed')`, millis(at), id)
 	if err != nil {
 		return false, err
@@ -145,31 +150,31 @@ func (t *Tx) Unsubscribe(id int64, at time.Time) (bool, error) {
 
 // SetTopics replaces a subscriber's chosen topics.
 func (t *Tx) SetTopics(id int64, topics []string) error {
-	_, err := t.tx.ExecContext(t.ctx, "UPDATE subscribers SET topics = ? WHERE id = ?", topicsJSON(topics), id)
+	_, err := t.exec("UPDATE subscribers SET topics = ? WHERE id = ?", topicsJSON(topics), id)
 	return err
 }
 
 // Suppressed reports whether the address hash is on the suppression list.
 func (t *Tx) Suppressed(emailHash string) (bool, error) {
 	var n int
-	err := t.tx.QueryRowContext(t.ctx, "SELECT count(*) FROM suppressions WHERE email_hash = ?", emailHash).Scan(&n)
+	err := t.queryRow("SELECT count(*) FROM suppressions WHERE email_hash = ?", emailHash).Scan(&n)
 	return n > 0, err
 }
 
 // Unsuppress removes an address hash from the suppression list, for a person
 // who has given fresh consent.
 func (t *Tx) Unsuppress(emailHash string) error {
-	_, err := t.tx.ExecContext(t.ctx, "DELETE FROM suppressions WHERE email_hash = ?", emailHash)
+	_, err := t.exec("DELETE FROM suppressions WHERE email_hash = ?", emailHash)
 	return err
 }
 
 // Erase deletes everything held about a subscriber (its confirmations and
 // messages go with it) and keeps the address hash on the suppression list.
 func (t *Tx) Erase(id int64, emailHash string, at time.Time) error {
-	if _, err := t.tx.ExecContext(t.ctx, "DELETE FROM subscribers WHERE id = ?", id); err != nil {
+	if _, err := t.exec("DELETE FROM subscribers WHERE id = ?", id); err != nil {
 		return err
 	}
-	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO suppressions (email_hash, reason, created_at) VALUES (?, 'erased', ?)
+	_, err := t.exec(`INSERT INTO suppressions (email_hash, reason, created_at) VALUES (?, 'erased', ?)
 		ON CONFLICT (email_hash) DO NOTHING`, emailHash, millis(at))
 	return err
 }
@@ -177,7 +182,7 @@ func (t *Tx) Erase(id int64, emailHash string, at time.Time) error {
 // PurgeUnconfirmed deletes pending sign-ups made before cutoff and returns how
 // many went.
 func (t *Tx) PurgeUnconfirmed(cutoff time.Time) (int64, error) {
-	res, err := t.tx.ExecContext(t.ctx, "DELETE FROM subscribers WHERE status = 'pending' AND signup_at < ?", millis(cutoff))
+	res, err := t.exec("DELETE FROM subscribers WHERE status = 'pending' AND signup_at < ?", millis(cutoff))
 	if err != nil {
 		return 0, err
 	}
@@ -186,18 +191,18 @@ func (t *Tx) PurgeUnconfirmed(cutoff time.Time) (int64, error) {
 
 // SubscriberByKey reads the subscriber with the lower-cased address key.
 func (s *Store) SubscriberByKey(ctx context.Context, key string) (alertd.Subscriber, error) {
-	return scanSubscriber(s.read.QueryRowContext(ctx, "SELECT "+subscriberColumns+" FROM subscribers WHERE email_key = ?", key))
+	return scanSubscriber(s.readRow(ctx, "SELECT "+subscriberColumns+" FROM subscribers WHERE email_key = ?", key))
 }
 
 // SubscriberByID reads the subscriber with id.
 func (s *Store) SubscriberByID(ctx context.Context, id int64) (alertd.Subscriber, error) {
-	return scanSubscriber(s.read.QueryRowContext(ctx, "SELECT "+subscriberColumns+" FROM subscribers WHERE id = ?", id))
+	return scanSubscriber(s.readRow(ctx, "SELECT "+subscriberColumns+" FROM subscribers WHERE id = ?", id))
 }
 
 // Subscribers calls each for every subscriber with the status (all when
 // empty), in id order, streaming rather than loading them all.
 func (s *Store) Subscribers(ctx context.Context, status alertd.SubscriberStatus, each func(alertd.Subscriber) error) error {
-	rows, err := s.read.QueryContext(ctx, "SELECT "+subscriberColumns+" FROM subscribers WHERE ? = '' OR status = ? ORDER BY id", status, status)
+	rows, err := s.readRows(ctx, "SELECT "+subscriberColumns+" FROM subscribers WHERE ? = '' OR status = ? ORDER BY id", status, status)
 	if err != nil {
 		return err
 	}
@@ -216,7 +221,7 @@ func (s *Store) Subscribers(ctx context.Context, status alertd.SubscriberStatus,
 
 // CountSubscribers returns the number of subscribers in each status.
 func (s *Store) CountSubscribers(ctx context.Context) (map[alertd.SubscriberStatus]int, error) {
-	rows, err := s.read.QueryContext(ctx, "SELECT status, count(*) FROM subscribers GROUP BY status")
+	rows, err := s.readRows(ctx, "SELECT status, count(*) FROM subscribers GROUP BY status")
 	if err != nil {
 		return nil, err
 	}
@@ -239,7 +244,7 @@ func (s *Store) CountSubscribers(ctx context.Context) (map[alertd.SubscriberStat
 // token expires.
 func (s *Store) ConfirmationByHash(ctx context.Context, tokenHash string) (subscriberID int64, expires time.Time, err error) {
 	var exp int64
-	err = s.read.QueryRowContext(ctx, "SELECT subscriber_id, expires_at FROM confirmations WHERE token_hash = ?", tokenHash).
+	err = s.readRow(ctx, "SELECT subscriber_id, expires_at FROM confirmations WHERE token_hash = ?", tokenHash).
 		Scan(&subscriberID, &exp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, time.Time{}, ErrNotFound
@@ -250,7 +255,7 @@ func (s *Store) ConfirmationByHash(ctx context.Context, tokenHash string) (subsc
 // SubscriberMessages lists the e-mails queued or sent to a subscriber, for an
 // export of what is held about them.
 func (s *Store) SubscriberMessages(ctx context.Context, subscriberID int64) ([]MessageRecord, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT kind, status, attempts, created_at, finished_at, last_error
+	rows, err := s.readRows(ctx, `SELECT kind, status, attempts, created_at, finished_at, last_error
 		FROM outbox WHERE subscriber_id = ? ORDER BY id`, subscriberID)
 	if err != nil {
 		return nil, err
@@ -287,7 +292,7 @@ type MessageRecord struct {
 // address is already known or suppressed; it reports whether it was added.
 func (t *Tx) InsertImported(key string, sub alertd.Subscriber, suppressionHash string) (bool, error) {
 	c := sub.Consent
-	res, err := t.tx.ExecContext(t.ctx, `INSERT INTO subscribers
+	res, err := t.exec(`INSERT INTO subscribers
 		(email, email_key, status, topics, created_at, signup_at, form_url, consent_version, confirmed_at)
 		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?
 		WHERE NOT EXISTS (SELECT 1 FROM suppressions WHERE email_hash = ?)
@@ -303,6 +308,6 @@ func (t *Tx) InsertImported(key string, sub alertd.Subscriber, suppressionHash s
 
 // PurgeConfirmations deletes confirmation records that expired before cutoff.
 func (t *Tx) PurgeConfirmations(cutoff time.Time) error {
-	_, err := t.tx.ExecContext(t.ctx, "DELETE FROM confirmations WHERE expires_at < ?", millis(cutoff))
+	_, err := t.exec("DELETE FROM confirmations WHERE expires_at < ?", millis(cutoff))
 	return err
 }

@@ -138,14 +138,15 @@ func (s *Service) Subscribe(ctx context.Context, req Request) error {
 // reports whether a confirmation may be sent now.
 func (s *Service) recordSignup(tx *store.Tx, email string, topics []string, consent alertd.Consent) (id int64, send bool, err error) {
 	now := consent.SignupAt
-	sub, err := tx.SubscriberByKey(AddressKey(email))
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		id, err := tx.InsertSubscriber(AddressKey(email), alertd.Subscriber{
-			Email: email, Status: alertd.StatusPending, Topics: topics, CreatedAt: now, Consent: consent,
-		})
-		return id, err == nil, err
-	case err != nil:
+	key := AddressKey(email)
+	id, inserted, err := tx.InsertSubscriber(key, alertd.Subscriber{
+		Email: email, Status: alertd.StatusPending, Topics: topics, CreatedAt: now, Consent: consent,
+	})
+	if err != nil || inserted {
+		return id, inserted, err
+	}
+	sub, err := tx.SubscriberByKey(key)
+	if err != nil {
 		return 0, false, err
 	}
 	switch sub.Status {

@@ -67,6 +67,9 @@ func (p *pages) message(w http.ResponseWriter, r *http.Request, status int, titl
 
 // serverError logs err and answers a plain 500 that reveals nothing.
 func (p *pages) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		return // the client has gone; there is no one to answer
+	}
 	p.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	p.message(w, r, http.StatusInternalServerError, "Something went wrong",
 		"The request could not be completed. Please try again in a few minutes.")
