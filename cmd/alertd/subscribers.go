@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -119,18 +120,20 @@ func (env *environment) importSubscribers(ctx context.Context, args []string) er
 	defer a.close()
 
 	var (
-		total  subscription.ImportCounts
-		chunk  []subscription.ImportRow
-		queued int
+		total    subscription.ImportCounts
+		chunk    []subscription.ImportRow
+		queued   int
+		rejected []subscription.ImportRejection
 	)
 	flush := func() error {
-		counts, err := a.subscriptions.ImportConfirmed(ctx, chunk, "import:"+name)
+		counts, bad, err := a.subscriptions.ImportConfirmed(ctx, chunk, "import:"+name)
+		rejected = append(rejected, bad...)
 		total.Added += counts.Added
 		total.Unchanged += counts.Unchanged
 		chunk = chunk[:0]
 		return err
 	}
-	rejected, err := subscription.ReadImportCSV(file, func(row subscription.ImportRow) error {
+	unreadable, err := subscription.ReadImportCSV(file, func(row subscription.ImportRow) error {
 		if *confirmed {
 			chunk = append(chunk, row)
 			if len(chunk) == importChunk {
@@ -138,14 +141,23 @@ func (env *environment) importSubscribers(ctx context.Context, args []string) er
 			}
 			return nil
 		}
-		queued++
-		return a.subscriptions.Subscribe(ctx, subscription.Request{
+		err := a.subscriptions.Subscribe(ctx, subscription.Request{
 			Email: row.Email, Topics: row.Topics, FormURL: "import:" + name,
 		})
+		if errors.Is(err, subscription.ErrUnknownTopic) || errors.Is(err, subscription.ErrInvalidAddress) {
+			rejected = append(rejected, subscription.ImportRejection{Line: row.Line, Reason: err.Error()})
+			return nil
+		}
+		if err == nil {
+			queued++
+		}
+		return err
 	})
 	if err == nil && len(chunk) > 0 {
 		err = flush()
 	}
+	rejected = append(rejected, unreadable...)
+	slices.SortFunc(rejected, func(a, b subscription.ImportRejection) int { return a.Line - b.Line })
 	for _, r := range rejected {
 		fmt.Fprintf(env.stderr, "%s:%d: %s\n", name, r.Line, r.Reason)
 	}

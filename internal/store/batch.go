@@ -42,8 +42,14 @@ func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
 	case err := <-item.done:
 		return err
 	case <-s.stopped:
-		// Close drains the queue before it stops, so the answer is there.
-		return <-item.done
+		// Close drains the queue before it stops, so an item queued in time
+		// has its answer; one queued after the drain was never run.
+		select {
+		case err := <-item.done:
+			return err
+		default:
+			return errors.New("store is closed")
+		}
 	}
 }
 

@@ -62,19 +62,28 @@ type ImportCounts struct {
 
 // ImportConfirmed adds rows whose consent was gathered elsewhere (a migration
 // from another system) as confirmed subscribers, sending no mail. Known and
-// suppressed addresses are left as they are. The rows share one transaction.
-func (s *Service) ImportConfirmed(ctx context.Context, rows []ImportRow, source string) (ImportCounts, error) {
+// suppressed addresses are left as they are; a row naming an unknown topic is
+// rejected. The rows share one transaction.
+func (s *Service) ImportConfirmed(ctx context.Context, rows []ImportRow, source string) (ImportCounts, []ImportRejection, error) {
 	now := s.now()
-	var counts ImportCounts
+	var (
+		counts   ImportCounts
+		rejected []ImportRejection
+	)
 	err := s.store.Write(ctx, func(tx *store.Tx) error {
-		counts = ImportCounts{}
+		counts, rejected = ImportCounts{}, nil
 		for _, row := range rows {
+			topics, err := s.checkTopics(row.Topics)
+			if err != nil {
+				rejected = append(rejected, ImportRejection{Line: row.Line, Reason: err.Error()})
+				continue
+			}
 			confirmed := row.ConfirmedAt
 			if confirmed.IsZero() {
 				confirmed = now
 			}
 			added, err := tx.InsertImported(AddressKey(row.Email), alertd.Subscriber{
-				Email: row.Email, Status: alertd.StatusConfirmed, Topics: row.Topics, CreatedAt: now,
+				Email: row.Email, Status: alertd.StatusConfirmed, Topics: topics, CreatedAt: now,
 				ConfirmedAt: &confirmed,
 				Consent:     alertd.Consent{SignupAt: confirmed, FormURL: source, ConsentVersion: "imported"},
 			}, suppressionHash(row.Email))
@@ -89,7 +98,7 @@ func (s *Service) ImportConfirmed(ctx context.Context, rows []ImportRow, source 
 		}
 		return nil
 	})
-	return counts, err
+	return counts, rejected, err
 }
 
 // Purge deletes pending sign-ups older than the rules allow, and confirmation

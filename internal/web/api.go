@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -69,9 +71,20 @@ func handleListSubscribers(st *store.Store) http.HandlerFunc {
 	}
 }
 
+// emailParam is the {email} of the path, unescaped: chi matches the path as
+// sent, so an address written "bob%40example.org" (as encodeURIComponent
+// writes it) would otherwise be looked up with its escape.
+func emailParam(r *http.Request) string {
+	raw := chi.URLParam(r, "email")
+	if email, err := url.PathUnescape(raw); err == nil {
+		return email
+	}
+	return raw
+}
+
 func handleGetSubscriber(subs *subscription.Service) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		sub, err := subs.Lookup(r.Context(), chi.URLParam(r, "email"))
+		sub, err := subs.Lookup(r.Context(), emailParam(r))
 		switch {
 		case errors.Is(err, subscription.ErrNotFound):
 			jsonError(w, http.StatusNotFound, err.Error())
@@ -85,7 +98,7 @@ func handleGetSubscriber(subs *subscription.Service) http.HandlerFunc {
 
 func handleEraseSubscriber(subs *subscription.Service) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		err := subs.Erase(r.Context(), chi.URLParam(r, "email"))
+		err := subs.Erase(r.Context(), emailParam(r))
 		switch {
 		case errors.Is(err, subscription.ErrNotFound):
 			jsonError(w, http.StatusNotFound, err.Error())
@@ -97,7 +110,7 @@ func handleEraseSubscriber(subs *subscription.Service) http.HandlerFunc {
 	}
 }
 
-func handleStats(st *store.Store) http.HandlerFunc {
+func handleStats(st *store.Store, nextDigest func() time.Time) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		subscribers, err := st.CountSubscribers(r.Context())
 		if err != nil {
@@ -109,11 +122,18 @@ func handleStats(st *store.Store) http.HandlerFunc {
 			jsonError(w, http.StatusInternalServerError, "stats unavailable")
 			return
 		}
+		var last *store.Digest
+		if d, err := st.LastDigest(r.Context()); err == nil {
+			last = &d
+		} else if !errors.Is(err, store.ErrNotFound) {
+			jsonError(w, http.StatusInternalServerError, "stats unavailable")
+			return
+		}
 		writeJSON(w, http.StatusOK, map[string]any{
 			"subscribers": subscribers,
 			"messages":    messages,
-			"last_digest": nil,
-			"next_digest": nil,
+			"last_digest": last,
+			"next_digest": nextDigest(),
 		})
 	}
 }

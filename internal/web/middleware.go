@@ -12,11 +12,16 @@ import (
 const maxBody = 64 << 10
 
 // limitBody refuses bodies over maxBody with 413, whether they announce their
-// length or not.
+// length or not. A JSON client is answered in JSON, as the handlers would.
 func limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > maxBody {
-			http.Error(w, "Request body too large: the limit is 64 KiB.", http.StatusRequestEntityTooLarge)
+			const tooLarge = "Request body too large: the limit is 64 KiB."
+			if wantsJSON(r) {
+				jsonError(w, http.StatusRequestEntityTooLarge, tooLarge)
+			} else {
+				http.Error(w, tooLarge, http.StatusRequestEntityTooLarge)
+			}
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)

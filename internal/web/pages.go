@@ -15,7 +15,7 @@ import (
 // inside layout.html.
 var pageNames = []string{
 	"form", "check_email", "confirm", "confirmed", "confirm_expired",
-	"unsubscribe", "unsubscribed", "preferences_saved", "message",
+	"unsubscribe", "unsubscribed", "preferences_saved", "message", "reports",
 }
 
 // pages renders the server-side HTML.
