@@ -1,0 +1,285 @@
+// Package catalogue keeps the publisher's reports: it validates what the API,
+// the command line and the importers (JSON, JSON Lines, CSV, RSS/Atom/JSON
+// feeds) hand in, and compiles the digests that announce them.
+package catalogue
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/alertd/alertd"
+)
+
+// ErrInvalid matches (errors.Is) every error about a report's content, so
+// that callers can answer 400 or exit 2 instead of blaming alertd.
+var ErrInvalid = errors.New("invalid report")
+
+// ValidationError says which field of a report is wrong and why. Its message
+// ("url: must be an absolute http(s) URL") is written for the person who
+// sent the report: a 400 body or one line on a terminal.
+type ValidationError struct {
+	Field   string // the JSON name of the field; empty when the problem is the whole report
+	Problem string
+}
+
+func (e *ValidationError) Error() string {
+	if e.Field == "" {
+		return e.Problem
+	}
+	return e.Field + ": " + e.Problem
+}
+
+// Is makes errors.Is(err, ErrInvalid) hold for every ValidationError.
+func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
+
+func invalid(field, format string, args ...any) error {
+	return &ValidationError{Field: field, Problem: fmt.Sprintf(format, args...)}
+}
+
+// Limits on a report's fields, in characters (runes). A report over a limit
+// is refused rather than cut, so that nothing is stored other than as given.
+const (
+	MaxTitle     = 1000
+	MaxURL       = 2048
+	MaxGUID      = 2048
+	MaxSeries    = 200
+	MaxNumber    = 200
+	MaxAbstract  = 20000
+	MaxListItems = 100
+	MaxListItem  = 200
+)
+
+// Input is a report as a person or a file gives it: the payload of
+// POST /api/v1/reports, a row of an import, or the flags of `reports add`.
+type Input struct {
+	GUID        string     `json:"guid"`
+	Title       string     `json:"title"`
+	URL         string     `json:"url"`
+	PublishedAt *time.Time `json:"published_at"` // nil: now
+	Series      string     `json:"series"`
+	Number      string     `json:"number"`
+	Authors     []string   `json:"authors"`
+	Abstract    string     `json:"abstract"`
+	Keywords    []string   `json:"keywords"`
+	Topics      []string   `json:"topics"`
+}
+
+// inputFields are the JSON names of Input, in the order messages list them.
+var inputFields = []string{"guid", "title", "url", "published_at", "series", "number", "authors", "abstract", "keywords", "topics"}
+
+// UnmarshalJSON decodes a report object. Unknown fields are refused here, not
+// only by a decoder set to DisallowUnknownFields, because a misspelt
+// "publised_at" silently ignored would announce an archive as news; and a
+// wrong type is reported with the field's name, which encoding/json's own
+// error for time values does not give.
+func (in *Input) UnmarshalJSON(data []byte) error {
+	if bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
+		return nil
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(data, &fields); err != nil {
+		return invalid("", "a report must be a JSON object like {\"title\": ..., \"url\": ...}")
+	}
+	var unknown []string
+	for name := range fields {
+		if !slices.Contains(inputFields, name) {
+			unknown = append(unknown, fmt.Sprintf("%q", name))
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		return invalid("", "unknown field %s (a report has %s)", strings.Join(unknown, ", "), strings.Join(inputFields, ", "))
+	}
+	var decoded Input
+	for _, name := range inputFields {
+		raw, ok := fields[name]
+		if !ok {
+			continue
+		}
+		var err error
+		switch name {
+		case "guid":
+			err = decodeString(raw, &decoded.GUID)
+		case "title":
+			err = decodeString(raw, &decoded.Title)
+		case "url":
+			err = decodeString(raw, &decoded.URL)
+		case "published_at":
+			decoded.PublishedAt, err = decodeTime(raw)
+		case "series":
+			err = decodeString(raw, &decoded.Series)
+		case "number":
+			err = decodeString(raw, &decoded.Number)
+		case "authors":
+			err = decodeList(raw, &decoded.Authors)
+		case "abstract":
+			err = decodeString(raw, &decoded.Abstract)
+		case "keywords":
+			err = decodeList(raw, &decoded.Keywords)
+		case "topics":
+			err = decodeList(raw, &decoded.Topics)
+		}
+		if err != nil {
+			return invalid(name, "%s", err)
+		}
+	}
+	*in = decoded
+	return nil
+}
+
+func decodeString(raw json.RawMessage, s *string) error {
+	if json.Unmarshal(raw, s) != nil {
+		return errors.New("must be a string")
+	}
+	return nil
+}
+
+func decodeList(raw json.RawMessage, list *[]string) error {
+	if json.Unmarshal(raw, list) != nil {
+		return errors.New("must be a list of strings")
+	}
+	return nil
+}
+
+func decodeTime(raw json.RawMessage) (*time.Time, error) {
+	var s *string
+	if json.Unmarshal(raw, &s) != nil {
+		return nil, errors.New("must be a string holding an RFC 3339 time like 2026-03-01T09:00:00Z")
+	}
+	if s == nil {
+		return nil, nil
+	}
+	return parseTime(*s)
+}
+
+// parseTime reads an RFC 3339 time; the empty string means "not given".
+func parseTime(s string) (*time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return nil, fmt.Errorf("%.40q is not an RFC 3339 time like 2026-03-01T09:00:00Z", s)
+	}
+	return &t, nil
+}
+
+// Report validates the input and returns the report to store. Surrounding
+// whitespace is trimmed and empty list items dropped; the text is otherwise
+// kept as given, markup and entities included, because every output escapes
+// it. A report without a guid is known by its url; one without a publication
+// time is published now.
+func (in Input) Report(now time.Time) (alertd.Report, error) {
+	rep := alertd.Report{
+		GUID:     strings.TrimSpace(in.GUID),
+		URL:      strings.TrimSpace(in.URL),
+		Title:    strings.TrimSpace(in.Title),
+		Series:   strings.TrimSpace(in.Series),
+		Number:   strings.TrimSpace(in.Number),
+		Abstract: strings.TrimSpace(in.Abstract),
+	}
+	if rep.GUID == "" {
+		rep.GUID = rep.URL
+	}
+	texts := []struct {
+		field string
+		value string
+		max   int
+	}{
+		{"title", rep.Title, MaxTitle},
+		{"url", rep.URL, MaxURL},
+		{"guid", rep.GUID, MaxGUID},
+		{"series", rep.Series, MaxSeries},
+		{"number", rep.Number, MaxNumber},
+		{"abstract", rep.Abstract, MaxAbstract},
+	}
+	for _, t := range texts {
+		if err := checkText(t.field, t.value, t.max); err != nil {
+			return alertd.Report{}, err
+		}
+	}
+	if rep.Title == "" {
+		return alertd.Report{}, invalid("title", "is required")
+	}
+	if err := checkURL(rep.URL); err != nil {
+		return alertd.Report{}, err
+	}
+	rep.PublishedAt = now
+	if in.PublishedAt != nil {
+		rep.PublishedAt = *in.PublishedAt
+	}
+	// Outside these years a time cannot be written back as RFC 3339.
+	if y := rep.PublishedAt.UTC().Year(); y < 1 || y > 9999 {
+		return alertd.Report{}, invalid("published_at", "the year must be between 1 and 9999")
+	}
+	var err error
+	if rep.Authors, err = cleanList("authors", in.Authors); err != nil {
+		return alertd.Report{}, err
+	}
+	if rep.Keywords, err = cleanList("keywords", in.Keywords); err != nil {
+		return alertd.Report{}, err
+	}
+	if rep.Topics, err = cleanList("topics", in.Topics); err != nil {
+		return alertd.Report{}, err
+	}
+	return rep, nil
+}
+
+// checkText refuses what cannot be stored and shown faithfully: bytes that
+// are not UTF-8, NUL (which C-based tools and SMTP treat as the end), and
+// text over its limit.
+func checkText(field, s string, max int) error {
+	if problem := textProblem(s, max); problem != "" {
+		return invalid(field, "%s", problem)
+	}
+	return nil
+}
+
+func textProblem(s string, max int) string {
+	if !utf8.ValidString(s) {
+		return "is not valid UTF-8"
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		return "contains a NUL byte"
+	}
+	if n := utf8.RuneCountInString(s); n > max {
+		return fmt.Sprintf("must be at most %d characters (has %d)", max, n)
+	}
+	return ""
+}
+
+func checkURL(s string) error {
+	if s == "" {
+		return invalid("url", "is required")
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return invalid("url", "must be an absolute http(s) URL")
+	}
+	return nil
+}
+
+func cleanList(field string, items []string) ([]string, error) {
+	var out []string
+	for i, item := range items {
+		item = strings.TrimSpace(item)
+		if problem := textProblem(item, MaxListItem); problem != "" {
+			return nil, invalid(field, "item %d %s", i+1, problem)
+		}
+		if item != "" {
+			out = append(out, item)
+		}
+	}
+	if len(out) > MaxListItems {
+		return nil, invalid(field, "must have at most %d items (has %d)", MaxListItems, len(out))
+	}
+	return out, nil
+}

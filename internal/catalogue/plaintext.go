@@ -1,0 +1,84 @@
+package catalogue
+
+import (
+	"strings"
+	"unicode"
+
+	"golang.org/x/net/html"
+)
+
+// PlainText turns a report's stored text, which may carry markup and
+// entities from a feed, into plain words for e-mail and listings: tags
+// dropped (scripts and styles with their content), entities decoded,
+// whitespace collapsed, and at most max characters, cut between words and
+// ended with "…". A max of 0 or less means no limit.
+func PlainText(s string, max int) string {
+	var b strings.Builder
+	z := html.NewTokenizer(strings.NewReader(s))
+	skip := 0 // depth inside elements whose text is not for reading
+	// The tokenizer only stops at the end of s: malformed markup still
+	// yields its text.
+	for tt := z.Next(); tt != html.ErrorToken; tt = z.Next() {
+		switch tt {
+		case html.TextToken:
+			if skip == 0 {
+				b.Write(z.Text())
+			}
+		case html.StartTagToken, html.EndTagToken, html.SelfClosingTagToken:
+			name, _ := z.TagName()
+			tag := string(name)
+			if hidden(tag) && tt != html.SelfClosingTagToken {
+				if tt == html.StartTagToken {
+					skip++
+				} else if skip > 0 {
+					skip--
+				}
+			}
+			// Words either side of a block or a break must not run together.
+			if !inline(tag) {
+				b.WriteByte(' ')
+			}
+		}
+	}
+	return cut(strings.Join(strings.Fields(b.String()), " "), max)
+}
+
+func hidden(tag string) bool {
+	switch tag {
+	case "script", "style", "template", "noscript", "head", "title":
+		return true
+	}
+	return false
+}
+
+// inline reports whether tag sits inside a line of text, so that
+// "<b>Re</b>port" stays one word.
+func inline(tag string) bool {
+	switch tag {
+	case "a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "dfn", "em", "i", "kbd", "mark",
+		"q", "s", "samp", "small", "span", "strong", "sub", "sup", "time", "u", "var", "wbr", "font":
+		return true
+	}
+	return false
+}
+
+// cut shortens s to at most max runes, ellipsis included, at the last space
+// that fits; a single word longer than max is cut inside.
+func cut(s string, max int) string {
+	runes := []rune(s)
+	if max <= 0 || len(runes) <= max {
+		return s
+	}
+	keep := runes[:max-1]
+	if !unicode.IsSpace(runes[max-1]) {
+		for i := len(keep) - 1; i > 0; i-- {
+			if unicode.IsSpace(keep[i]) {
+				keep = keep[:i]
+				break
+			}
+		}
+	}
+	return strings.TrimRightFunc(string(keep), func(r rune) bool {
+		return unicode.IsSpace(r) || strings.ContainsRune(",;:-–—", r)
+	}) + "…"
+}

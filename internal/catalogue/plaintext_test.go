@@ -1,0 +1,59 @@
+package catalogue_test
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/alertd/alertd/internal/catalogue"
+)
+
+func TestPlainText(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		max  int
+		want string
+	}{
+		{"plain text unchanged", "A short abstract.", 100, "A short abstract."},
+		{"tags dropped, entities decoded", "<p><b>Research Report</b> on R&amp;D &#8211; the region&#8217;s view</p>", 0, "Research Report on R&D – the region’s view"},
+		{"inline tags do not split words", "<b>Re</b>port and <a href='x'>link</a>s", 0, "Report and links"},
+		{"blocks and breaks separate words", "<p>One</p><p>Two</p>Three<br>Four<li>Five</li>", 0, "One Two Three Four Five"},
+		{"scripts and styles dropped with their content", `<p>Brief.</p><script>alert("x <b>y</b>")</script><style>p{color:red}</style> End`, 0, "Brief. End"},
+		{"whitespace collapsed and trimmed", "\n\t  Many   \n\n spaces\u00a0here  ", 0, "Many spaces here"},
+		{"a lone less-than sign kept", "2 < 3 &lt; 4", 0, "2 < 3 < 4"},
+		{"comments dropped", "a<!-- hidden -->b", 0, "ab"},
+		{"unclosed tag drops the rest", "Text <b class=", 0, "Text"},
+		{"cut at a word boundary", "The quick brown fox jumps over the lazy dog", 20, "The quick brown fox…"},
+		{"cut exactly before a space", "The quick brown fox jumps", 16, "The quick brown…"},
+		{"cut drops trailing punctuation", "Alpha, beta, gamma, delta", 13, "Alpha, beta…"},
+		{"a long word is cut inside", "Supercalifragilisticexpialidocious", 10, "Supercali…"},
+		{"fits exactly", "12345", 5, "12345"},
+		{"counts characters, not bytes", "ééééé ééééé", 8, "ééééé…"},
+		{"max 1", "abc", 1, "…"},
+		{"empty", "", 10, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := catalogue.PlainText(tt.in, tt.max)
+			if got != tt.want {
+				t.Errorf("PlainText(%q, %d) = %q; want %q", tt.in, tt.max, got, tt.want)
+			}
+			if tt.max > 0 && utf8.RuneCountInString(got) > tt.max {
+				t.Errorf("%q is over %d characters", got, tt.max)
+			}
+		})
+	}
+}
+
+func TestPlainTextOfAStoredFeedItem(t *testing.T) {
+	accepted, _ := decodeFile(t, "reports.rss", "feed")
+	got := catalogue.PlainText(accepted[1].Abstract, 60)
+	want := "Research Report No. 26, 2026. How hydropower & grids shape…"
+	if got != want {
+		t.Errorf("got %q; want %q", got, want)
+	}
+	if got := catalogue.PlainText(accepted[2].Abstract, 0); strings.Contains(got, "alert") {
+		t.Errorf("%q still holds the script", got)
+	}
+}
