@@ -8,6 +8,7 @@ import (
 	"embed"
 	"errors"
 	"io/fs"
+	"slices"
 	"time"
 )
 
@@ -110,4 +111,20 @@ func (o overlay) Open(name string) (fs.File, error) {
 		return o.base.Open(name)
 	}
 	return f, err
+}
+
+// ReportsFor returns the reports, in their order, that a subscriber who chose
+// topics receives: all of them when none were chosen, else only those that
+// share a topic with the choice (none, when nothing matches).
+func ReportsFor(reports []Report, topics []string) []Report {
+	if len(topics) == 0 {
+		return reports
+	}
+	var matching []Report
+	for _, r := range reports {
+		if slices.ContainsFunc(r.Topics, func(t string) bool { return slices.Contains(topics, t) }) {
+			matching = append(matching, r)
+		}
+	}
+	return matching
 }

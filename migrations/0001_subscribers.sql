@@ -25,7 +25,8 @@ CREATE TABLE subscribers (
     unsubscribed_at INTEGER,
     bounced_at      INTEGER
 );
-CREATE INDEX subscribers_status ON subscribers (status, id);
+-- Covers the digest's scan of confirmed subscribers and their topics.
+CREATE INDEX subscribers_status ON subscribers (status, id, topics);
 
 -- Each row is one confirmation e-mail sent; the token itself is never stored.
 -- The rows double as the send history behind the cool-down and the daily cap.
@@ -46,11 +47,18 @@ CREATE TABLE suppressions (
 
 -- Every outgoing message is a row here before any SMTP traffic. A claimed row
 -- is 'sending' with next_attempt_at as its lease expiry, so one index finds
--- both due and abandoned work.
+-- both due and abandoned work. A digest writes a million rows here in one
+-- statement, so the table carries no foreign keys and no index beyond the
+-- one the workers need and one over the few non-digest rows (confirmation,
+-- welcome) that purging stale sign-ups deletes. The rare lookups of one
+-- subscriber's digest rows (export, erase) scan, and the recipient's status
+-- is checked when each message is sent.
 CREATE TABLE outbox (
     id              INTEGER PRIMARY KEY,
     kind            TEXT    NOT NULL,
-    subscriber_id   INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+    subscriber_id   INTEGER NOT NULL,
+    -- the digest a digest delivery belongs to (digests come in 0002)
+    digest_id       INTEGER,
     payload         TEXT,
     status          TEXT    NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'sending', 'sent', 'failed', 'cancelled')),
     attempts        INTEGER NOT NULL DEFAULT 0,
@@ -60,4 +68,4 @@ CREATE TABLE outbox (
     finished_at     INTEGER
 );
 CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE status IN ('queued', 'sending');
-CREATE INDEX outbox_subscriber ON outbox (subscriber_id);
+CREATE INDEX outbox_transactional ON outbox (subscriber_id) WHERE digest_id IS NULL;

@@ -11,9 +11,11 @@ import (
 	"log/slog"
 	"net/mail"
 	"os"
+	"text/template"
 	"time"
 
 	"github.com/alertd/alertd"
+	"github.com/alertd/alertd/internal/catalogue"
 	"github.com/alertd/alertd/internal/config"
 	"github.com/alertd/alertd/internal/delivery"
 	alertmail "github.com/alertd/alertd/internal/mail"
@@ -61,6 +63,8 @@ type app struct {
 	store         *store.Store
 	templates     fs.FS
 	subscriptions *subscription.Service
+	catalogue     *catalogue.Service
+	renderer      delivery.MailRenderer
 	engine        *delivery.Engine
 	log           *slog.Logger
 }
@@ -107,12 +111,20 @@ func (env *environment) wire(ctx context.Context, a *app) error {
 	if err != nil {
 		return err
 	}
-	renderer := delivery.MailRenderer{
-		Composer: composer, BaseURL: cfg.Server.BaseURL, UnsubscribeToken: signer.Token,
-		LatestReports: func(context.Context) ([]alertd.Report, error) { return nil, nil },
-		Now:           time.Now,
+	subject, err := template.New("digest.subject").Parse(cfg.Digest.Subject)
+	if err != nil {
+		return &config.Error{Key: "digest.subject", Msg: err.Error()}
 	}
-	a.engine = delivery.New(a.store, transport, renderer, delivery.Settings{
+	a.renderer = delivery.MailRenderer{
+		Composer: composer, BaseURL: cfg.Server.BaseURL, UnsubscribeToken: signer.Token,
+		MaxReports: cfg.Digest.MaxReports, Subject: subject,
+		Digests: delivery.NewDigestCache(a.store.DigestReports),
+		LatestReports: func(ctx context.Context) ([]alertd.Report, error) {
+			return a.store.PublishedReports(ctx, time.Now(), cfg.Digest.MaxReports, 0)
+		},
+		Now: time.Now,
+	}
+	a.engine = delivery.New(a.store, transport, a.renderer, delivery.Settings{
 		Workers: cfg.SMTP.Connections, RatePerSecond: cfg.SMTP.RatePerSecond, RetrySchedule: cfg.Delivery.RetrySchedule,
 	}, time.Now, a.log)
 	a.subscriptions = subscription.NewService(a.store, subscription.Rules{
@@ -121,6 +133,9 @@ func (env *environment) wire(ctx context.Context, a *app) error {
 		PurgeUnconfirmedAfter:  cfg.Subscribe.PurgeUnconfirmedAfter, Welcome: cfg.Subscribe.Welcome,
 		ConsentVersion: consentVersion, Topics: cfg.Topics,
 	}, signer, time.Now, rand.Reader, a.engine.Wake)
+	a.catalogue = catalogue.NewService(a.store, catalogue.Rules{
+		FirstWindow: cfg.Digest.FirstWindow, Topics: cfg.Topics,
+	}, time.Now, a.engine.Wake)
 	return nil
 }
 

@@ -57,6 +57,13 @@ Commands:
   serve                      run the web server and the delivery workers (default)
   migrate                    apply pending database migrations
   check                      validate the configuration, the database and the SMTP login
+  reports add --title T --url U [--published RFC3339] [--series S] [--number N]
+              [--authors A,B] [--abstract X] [--keywords K,L] [--topics t1,t2]
+  reports import [--format json|jsonl|csv|feed] [--backfill] FILE|URL
+  reports list [--limit N]
+  digest preview [--html]    render the next digest; sends and records nothing
+  digest send                compile the next digest now and deliver it
+  digest list                recent digests with their delivery counts
   subscribers import [--confirmed] FILE.csv
   subscribers list [--status S]
   subscribers export EMAIL   print everything held about an address, as JSON
@@ -109,6 +116,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return env.check(ctx, args)
 	case "subscribers":
 		return env.subscribers(ctx, args)
+	case "reports":
+		return env.reports(ctx, args)
+	case "digest":
+		return env.digest(ctx, args)
 	case "backup":
 		return env.backup(ctx, args)
 	}

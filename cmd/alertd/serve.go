@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/alertd/alertd/internal/config"
+	"github.com/alertd/alertd/internal/schedule"
 	"github.com/alertd/alertd/internal/web"
 )
 
@@ -26,13 +27,26 @@ func (env *environment) serve(ctx context.Context, args []string) error {
 	}
 	defer a.close()
 	cfg := env.cfg
+	digests, err := schedule.NewDigests(cfg.Digest.Schedule, cfg.Digest.Location, a.store, func(ctx context.Context) error {
+		d, created, err := a.catalogue.CompileDigest(ctx)
+		if err == nil && created {
+			a.log.Info("digest compiled", "id", d.ID, "reports", d.Reports, "recipients", d.Recipients)
+		} else if err == nil {
+			a.log.Info("no new reports; no digest")
+		}
+		return err
+	}, time.Now, a.log)
+	if err != nil {
+		return &config.Error{Key: "digest.schedule", Msg: err.Error()}
+	}
 	handler, err := web.NewServer(web.Deps{
 		Config: web.Config{
-			ServiceName: env.serviceName(), TrustedOrigins: cfg.Server.TrustedOrigins,
+			ServiceName: env.serviceName(), BaseURL: cfg.Server.BaseURL, TrustedOrigins: cfg.Server.TrustedOrigins,
 			TrustedProxies: cfg.Server.TrustedProxies, PerIPPerHour: cfg.Subscribe.PerIPPerHour,
 			AdminToken: cfg.Admin.Token, Topics: cfg.Topics,
 		},
-		Templates: a.templates, Store: a.store, Subscriptions: a.subscriptions, Log: a.log,
+		Templates: a.templates, Store: a.store, Subscriptions: a.subscriptions, Catalogue: a.catalogue,
+		NextDigest: digests.Next, Log: a.log,
 	})
 	if err != nil {
 		return err
@@ -59,6 +73,7 @@ func (env *environment) serve(ctx context.Context, args []string) error {
 	var background sync.WaitGroup
 	background.Go(func() { a.engine.Run(workCtx) })
 	background.Go(func() { a.purgeLoop(workCtx) })
+	background.Go(func() { digests.Run(workCtx) })
 	a.engine.Wake()
 
 	serveErr := make(chan error, 1)

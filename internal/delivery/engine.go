@@ -223,8 +223,10 @@ func (w *worker) attempt(ctx context.Context, m store.Message) store.Outcome {
 	}
 	msg, err := e.render.Render(ctx, m, sub)
 	if err != nil {
+		// Rendering reads the database too; a broken template fails the
+		// message once the retries are used up.
 		e.log.Error("render message", "message", m.ID, "kind", m.Kind, "err", err)
-		return store.Outcome{Status: "failed", Error: "render: " + err.Error()}
+		return e.retry(m, fmt.Errorf("render: %w", err))
 	}
 	if err := e.limiter.Wait(ctx); err != nil {
 		return e.retry(m, err)

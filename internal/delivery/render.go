@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
+	"text/template"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -14,10 +16,19 @@ import (
 	"github.com/alertd/alertd/internal/subscription"
 )
 
+// KindDigest is the outbox kind of a digest delivery.
+const KindDigest = "digest"
+
 // MailRenderer renders the outbox's message kinds with the mail templates.
 type MailRenderer struct {
 	Composer *mail.Composer
 	BaseURL  string
+	// MaxReports caps the reports a digest lists; the rest are counted.
+	MaxReports int
+	// Subject renders digest.subject with the number of reports as .Count.
+	Subject *template.Template
+	// Digests gives a digest's reports, newest first.
+	Digests *DigestCache
 	// UnsubscribeToken returns a subscriber's unsubscribe link token.
 	UnsubscribeToken func(subscriberID int64) string
 	// LatestReports lists the catalogue for the welcome mail.
@@ -44,8 +55,35 @@ func (r MailRenderer) Render(ctx context.Context, m store.Message, sub alertd.Su
 		return r.Composer.Welcome(mail.Welcome{
 			To: sub.Email, UnsubscribeURL: r.unsubscribeURL(sub.ID), Reports: reports,
 		}, r.Now())
+	case KindDigest:
+		reports, err := r.Digests.Reports(ctx, m.DigestID)
+		if err != nil {
+			return nil, err
+		}
+		d, err := r.DigestFor(reports, sub.Topics)
+		if err != nil {
+			return nil, err
+		}
+		d.To, d.UnsubscribeURL = sub.Email, r.unsubscribeURL(sub.ID)
+		return r.Composer.Digest(d, r.Now())
 	}
 	return nil, fmt.Errorf("unknown message kind %q", m.Kind)
+}
+
+// DigestFor picks, from a digest's reports, what a subscriber with the chosen
+// topics is sent: the matching reports, the newest MaxReports of them listed
+// and the rest counted, under the rendered digest.subject.
+func (r MailRenderer) DigestFor(reports []alertd.Report, topics []string) (mail.Digest, error) {
+	reports = alertd.ReportsFor(reports, topics)
+	var subject strings.Builder
+	if err := r.Subject.Execute(&subject, struct{ Count int }{len(reports)}); err != nil {
+		return mail.Digest{}, fmt.Errorf("digest.subject: %w", err)
+	}
+	d := mail.Digest{Subject: subject.String(), Reports: reports}
+	if len(reports) > r.MaxReports {
+		d.Reports, d.More = reports[:r.MaxReports], len(reports)-r.MaxReports
+	}
+	return d, nil
 }
 
 func (r MailRenderer) unsubscribeURL(subscriberID int64) string {

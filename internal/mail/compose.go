@@ -170,17 +170,33 @@ func (c *Composer) Welcome(d Welcome, now time.Time) (*gomail.Msg, error) {
 
 // Digest composes one subscriber's copy of a digest.
 func (c *Composer) Digest(d Digest, now time.Time) (*gomail.Msg, error) {
-	data := c.data(d.To)
-	data.Subject = d.Subject
-	data.UnsubscribeURL = d.UnsubscribeURL
-	data.Reports = reportViews(d.Reports)
-	data.More = d.More
-	m, err := c.compose(digestMail, d.To, data, now)
+	m, err := c.compose(digestMail, d.To, c.digestData(d), now)
 	if err != nil {
 		return nil, err
 	}
 	c.setListHeaders(m, d.UnsubscribeURL)
 	return m, nil
+}
+
+// PreviewDigest renders a digest's subject and its text and HTML parts
+// without building a message, for operators to look at.
+func (c *Composer) PreviewDigest(d Digest) (subject, text, html string, err error) {
+	data := c.digestData(d)
+	if subject, err = c.subject(digestMail, data); err != nil {
+		return "", "", "", err
+	}
+	data.Subject = subject
+	text, html, err = c.render(digestMail, data)
+	return subject, text, html, err
+}
+
+func (c *Composer) digestData(d Digest) templateData {
+	data := c.data(d.To)
+	data.Subject = d.Subject
+	data.UnsubscribeURL = d.UnsubscribeURL
+	data.Reports = reportViews(d.Reports)
+	data.More = d.More
+	return data
 }
 
 // templateData is what every mail template sees; each mail fills the fields

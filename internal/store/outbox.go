@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -13,6 +14,8 @@ type Message struct {
 	ID           int64
 	Kind         string
 	SubscriberID int64
+	// DigestID is the digest a digest delivery belongs to; 0 for other mail.
+	DigestID int64
 	// Payload is what the message needs beyond the subscriber (a confirmation
 	// link, say); it is cleared once the message is final.
 	Payload  string
@@ -29,12 +32,6 @@ func (t *Tx) Enqueue(kind string, subscriberID int64, payload string, now time.T
 	return res.LastInsertId()
 }
 
-func (t *Tx) cancelQueued(subscriberID int64, at time.Time) error {
-	_, err := t.exec(`UPDATE outbox SET status = 'cancelled', payload = NULL, finished_at = ?
-		WHERE subscriber_id = ? AND status = 'queued'`, millis(at), subscriberID)
-	return err
-}
-
 // ClaimMessages leases up to limit due messages (queued and due, or claimed
 // by a worker whose lease ran out) until leaseUntil and returns them.
 func (s *Store) ClaimMessages(ctx context.Context, now, leaseUntil time.Time, limit int) ([]Message, error) {
@@ -44,14 +41,14 @@ func (s *Store) ClaimMessages(ctx context.Context, now, leaseUntil time.Time, li
 		rows, err := tx.query(`UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?
 			WHERE id IN (SELECT id FROM outbox WHERE status IN ('queued', 'sending') AND next_attempt_at <= ?
 			             ORDER BY next_attempt_at, id LIMIT ?)
-			RETURNING id, kind, subscriber_id, coalesce(payload, ''), attempts`, millis(leaseUntil), millis(now), limit)
+			RETURNING id, kind, subscriber_id, coalesce(digest_id, 0), coalesce(payload, ''), attempts`, millis(leaseUntil), millis(now), limit)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var m Message
-			if err := rows.Scan(&m.ID, &m.Kind, &m.SubscriberID, &m.Payload, &m.Attempts); err != nil {
+			if err := rows.Scan(&m.ID, &m.Kind, &m.SubscriberID, &m.DigestID, &m.Payload, &m.Attempts); err != nil {
 				return err
 			}
 			claimed = append(claimed, m)
@@ -78,37 +75,56 @@ type Outcome struct {
 
 // RecordOutcomes stores the results of sending claimed messages. It is
 // group-committed with other writers, so workers that each record one
-// message at a time share fsyncs.
+// message at a time share fsyncs. A message's final outcome moves its
+// digest's counts in the same transaction, exactly once.
 func (s *Store) RecordOutcomes(ctx context.Context, now time.Time, outcomes []Outcome) error {
 	return s.Write(ctx, func(tx *Tx) error {
 		for _, o := range outcomes {
-			var err error
-			switch o.Status {
-			case "queued":
-				_, err = tx.exec(`UPDATE outbox SET status = 'queued', next_attempt_at = ?, last_error = ?
-					WHERE id = ? AND status = 'sending'`, millis(o.RetryAt), o.Error, o.ID)
-			case "sent", "failed", "cancelled":
-				_, err = tx.exec(`UPDATE outbox SET status = ?, payload = NULL, finished_at = ?, last_error = ?
-					WHERE id = ? AND status = 'sending'`, o.Status, millis(now), o.Error, o.ID)
-			default:
-				err = fmt.Errorf("unknown outcome status %q", o.Status)
-			}
-			if err != nil {
+			if err := tx.recordOutcome(now, o); err != nil {
 				return fmt.Errorf("record outcome of message %d: %w", o.ID, err)
-			}
-			if o.Bounced {
-				if _, err := tx.exec(`UPDATE subscribers SET status = 'bounced', bounced_at = ?
-					WHERE id = ? AND status IN ('pending', 'confirmed')`, millis(now), o.SubscriberID); err != nil {
-					return err
-				}
-				if _, err := tx.exec(`UPDATE outbox SET status = 'cancelled', payload = NULL, finished_at = ?
-					WHERE subscriber_id = ? AND status = 'queued'`, millis(now), o.SubscriberID); err != nil {
-					return err
-				}
 			}
 		}
 		return nil
 	})
+}
+
+func (tx *Tx) recordOutcome(now time.Time, o Outcome) error {
+	if o.Status == "queued" {
+		_, err := tx.exec(`UPDATE outbox SET status = 'queued', next_attempt_at = ?, last_error = ?
+			WHERE id = ? AND status = 'sending'`, millis(o.RetryAt), o.Error, o.ID)
+		return err
+	}
+	var counter string
+	switch o.Status {
+	case "sent":
+		counter = "sent"
+	case "failed":
+		counter = "failed"
+	case "cancelled":
+		counter = "cancelled"
+	default:
+		return fmt.Errorf("unknown outcome status %q", o.Status)
+	}
+	var digestID int64
+	err := tx.queryRow(`UPDATE outbox SET status = ?, payload = NULL, finished_at = ?, last_error = ?
+		WHERE id = ? AND status = 'sending' RETURNING coalesce(digest_id, 0)`,
+		o.Status, millis(now), o.Error, o.ID).Scan(&digestID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // already recorded, or erased meanwhile
+	}
+	if err != nil {
+		return err
+	}
+	if digestID != 0 {
+		if _, err := tx.exec("UPDATE digests SET "+counter+" = "+counter+" + 1 WHERE id = ?", digestID); err != nil {
+			return err
+		}
+	}
+	if o.Bounced {
+		_, err = tx.exec(`UPDATE subscribers SET status = 'bounced', bounced_at = ?
+			WHERE id = ? AND status IN ('pending', 'confirmed')`, millis(now), o.SubscriberID)
+	}
+	return err
 }
 
 // ReleaseMessages hands claimed but unsent messages back to the queue, undoing

@@ -47,10 +47,14 @@ func Open(ctx context.Context, path string, migrations fs.FS) (*Store, error) {
 	pragmas.Add("_pragma", "busy_timeout(10000)")
 	pragmas.Add("_pragma", "foreign_keys(ON)")
 	pragmas.Add("_pragma", "synchronous(FULL)")
-	pragmas.Set("_txlock", "immediate")
 	dsn := "file:" + path + "?" + pragmas.Encode()
 
-	write, err := sql.Open("sqlite", dsn)
+	// Writers take the lock when they begin, so two processes never both
+	// read, then fail to upgrade; readers must not.
+	// A large page cache keeps a digest's million-row transaction from
+	// spilling pages to the WAL before it commits, and an in-memory temp
+	// store keeps the savepoint journal of group commit off the disk.
+	write, err := sql.Open("sqlite", dsn+"&_txlock=immediate&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)")
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
@@ -147,6 +151,17 @@ func (s *Store) migrate(ctx context.Context, migrations fs.FS) error {
 		}
 	}
 	return nil
+}
+
+// readTx runs fn in a read-only transaction on a reader: one consistent
+// snapshot for several queries.
+func (s *Store) readTx(ctx context.Context, fn func(*Tx) error) error {
+	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return fn(&Tx{ctx: ctx, tx: tx, prepared: map[string]*sql.Stmt{}})
 }
 
 // inTx runs fn in its own write transaction, outside the batch writer.

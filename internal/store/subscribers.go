@@ -133,8 +133,8 @@ func (t *Tx) Confirm(id int64, at time.Time, ip, userAgent string) error {
 	return err
 }
 
-// Unsubscribe marks a subscriber unsubscribed and cancels its queued mail.
-// It reports whether the status changed.
+// Unsubscribe marks a subscriber unsubscribed; the workers' send-time check
+// then drops its queued mail. It reports whether the status changed.
 func (t *Tx) Unsubscribe(id int64, at time.Time) (bool, error) {
 	res, err := t.exec(`UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = ?
 		WHERE id = ? AND status IN ('pending', 'confirmed')`, millis(at), id)
@@ -142,10 +142,7 @@ func (t *Tx) Unsubscribe(id int64, at time.Time) (bool, error) {
 		return false, err
 	}
 	n, err := res.RowsAffected()
-	if err != nil || n == 0 {
-		return false, err
-	}
-	return true, t.cancelQueued(id, at)
+	return n > 0, err
 }
 
 // SetTopics replaces a subscriber's chosen topics.
@@ -168,9 +165,21 @@ func (t *Tx) Unsuppress(emailHash string) error {
 	return err
 }
 
-// Erase deletes everything held about a subscriber (its confirmations and
-// messages go with it) and keeps the address hash on the suppression list.
+// Erase deletes everything held about a subscriber — the row, its
+// confirmations, its messages (whose errors may quote the address) — and
+// keeps the address hash on the suppression list. Its undelivered digest
+// copies count as cancelled.
 func (t *Tx) Erase(id int64, emailHash string, at time.Time) error {
+	if _, err := t.exec(`UPDATE digests SET cancelled = cancelled + pending.n
+		FROM (SELECT digest_id, count(*) AS n FROM outbox
+		      WHERE subscriber_id = ? AND digest_id IS NOT NULL AND status IN ('queued', 'sending')
+		      GROUP BY digest_id) AS pending
+		WHERE digests.id = pending.digest_id`, id); err != nil {
+		return err
+	}
+	if _, err := t.exec("DELETE FROM outbox WHERE subscriber_id = ?", id); err != nil {
+		return err
+	}
 	if _, err := t.exec("DELETE FROM subscribers WHERE id = ?", id); err != nil {
 		return err
 	}
@@ -179,9 +188,13 @@ func (t *Tx) Erase(id int64, emailHash string, at time.Time) error {
 	return err
 }
 
-// PurgeUnconfirmed deletes pending sign-ups made before cutoff and returns how
-// many went.
+// PurgeUnconfirmed deletes pending sign-ups made before cutoff, with their
+// confirmation e-mails, and returns how many went.
 func (t *Tx) PurgeUnconfirmed(cutoff time.Time) (int64, error) {
+	if _, err := t.exec(`DELETE FROM outbox WHERE digest_id IS NULL AND subscriber_id IN
+		(SELECT id FROM subscribers WHERE status = 'pending' AND signup_at < ?)`, millis(cutoff)); err != nil {
+		return 0, err
+	}
 	res, err := t.exec("DELETE FROM subscribers WHERE status = 'pending' AND signup_at < ?", millis(cutoff))
 	if err != nil {
 		return 0, err

@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/alertd/alertd/internal/subscription"
 )
@@ -19,12 +20,20 @@ type formView struct {
 	Email   string
 	Error   string
 	Chosen  map[string]bool
-	Reports any
+	Reports []reportView
 }
 
-func handleForm(p *pages) http.HandlerFunc {
+// latestOnForm is how many recent reports the form page shows.
+const latestOnForm = 5
+
+func handleForm(p *pages, published publishedReports) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		p.render(w, r, http.StatusOK, "form", formView{})
+		reports, err := published(r.Context(), latestOnForm, 0)
+		if err != nil {
+			p.serverError(w, r, err)
+			return
+		}
+		p.render(w, r, http.StatusOK, "form", formView{Reports: reportViews(reports)})
 	}
 }
 
@@ -88,5 +97,7 @@ func refuse(w http.ResponseWriter, r *http.Request, p *pages, asJSON bool, statu
 	for _, t := range body.Topics {
 		chosen[t] = true
 	}
-	p.render(w, r, status, "form", formView{Email: body.Email, Error: message, Chosen: chosen})
+	// The page is UTF-8; bytes that are not must not reach it raw.
+	email := strings.ToValidUTF8(body.Email, "\uFFFD")
+	p.render(w, r, status, "form", formView{Email: email, Error: message, Chosen: chosen})
 }

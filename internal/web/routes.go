@@ -14,13 +14,16 @@ import (
 	"github.com/go-chi/httprate"
 
 	"github.com/alertd/alertd"
+	"github.com/alertd/alertd/internal/catalogue"
 	"github.com/alertd/alertd/internal/store"
 	"github.com/alertd/alertd/internal/subscription"
 )
 
 // Config is what the web layer needs to know of the operator's settings.
 type Config struct {
-	ServiceName    string
+	ServiceName string
+	// BaseURL is the public origin, for absolute links (the Atom feed).
+	BaseURL        string
 	TrustedOrigins []string
 	TrustedProxies []netip.Prefix
 	// PerIPPerHour caps sign-up requests per client IP; 0 means no cap.
@@ -36,7 +39,10 @@ type Deps struct {
 	Templates     fs.FS
 	Store         *store.Store
 	Subscriptions *subscription.Service
-	Log           *slog.Logger
+	Catalogue     *catalogue.Service
+	// NextDigest tells when the schedule fires next.
+	NextDigest func() time.Time
+	Log        *slog.Logger
 }
 
 // NewServer returns the HTTP handler with every route.
@@ -83,8 +89,10 @@ func NewServer(d Deps) (http.Handler, error) {
 		pages.message(w, r, http.StatusMethodNotAllowed, "Method not allowed", "This page cannot be used that way.")
 	})
 
-	r.Get("/", handleForm(pages))
+	r.Get("/", handleForm(pages, d.Catalogue.Published))
 	r.With(perIP).Post("/subscribe", handleSubscribe(pages, d.Subscriptions, ips))
+	// A reload of a refused form arrives here as a GET: show the form.
+	r.Get("/subscribe", http.RedirectHandler("/", http.StatusSeeOther).ServeHTTP)
 	r.Get("/subscribe/check-email", handleCheckEmail(pages))
 	r.Group(func(r chi.Router) {
 		r.Use(noReferrer)
@@ -93,15 +101,22 @@ func NewServer(d Deps) (http.Handler, error) {
 		r.Get("/unsubscribe/{token}", handleUnsubscribePage(pages, d.Subscriptions))
 		r.Post("/unsubscribe/{token}", handleUnsubscribe(pages, d.Subscriptions))
 	})
+	r.Get("/reports", handleReports(pages, d.Catalogue.Published))
+	r.Get("/reports/feed.atom", handleFeed(d.Config.ServiceName, d.Config.BaseURL, d.Catalogue.Published))
 	r.Handle("/static/*", http.StripPrefix("/static/", http.FileServerFS(static)))
 	r.Get("/healthz", handleHealth(d.Store))
+	r.Head("/healthz", handleHealth(d.Store))
 
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(requireAdmin(d.Config.AdminToken))
 		r.Get("/subscribers", handleListSubscribers(d.Store))
 		r.Get("/subscribers/{email}", handleGetSubscriber(d.Subscriptions))
 		r.Delete("/subscribers/{email}", handleEraseSubscriber(d.Subscriptions))
-		r.Get("/stats", handleStats(d.Store))
+		r.Get("/stats", handleStats(d.Store, d.NextDigest))
+		r.Post("/reports", handleCreateReport(d.Catalogue))
+		r.Get("/reports", handleListReports(d.Catalogue))
+		r.Post("/digests", handleCompileDigest(d.Catalogue))
+		r.Get("/digests/{id}", handleGetDigest(d.Store))
 	})
 	return r, nil
 }

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/alertd/alertd/internal/store"
+)
+
+func (env *environment) digest(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return usagef("digest needs a subcommand: preview, send or list")
+	}
+	sub, args := args[0], args[1:]
+	switch sub {
+	case "preview":
+		return env.previewDigest(ctx, args)
+	case "send":
+		return env.sendDigest(ctx, args)
+	case "list":
+		return env.listDigests(ctx, args)
+	}
+	return usagef("unknown subcommand 'digest %s'", sub)
+}
+
+// previewDigest renders the next digest as a subscriber without topics would
+// get it, and records nothing.
+func (env *environment) previewDigest(ctx context.Context, args []string) error {
+	flags := flag.NewFlagSet("digest preview", flag.ContinueOnError)
+	flags.SetOutput(env.stderr)
+	asHTML := flags.Bool("html", false, "print the HTML part instead of the text part")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	a, err := env.newApp(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	reports, err := a.catalogue.NextDigest(ctx)
+	if err != nil {
+		return err
+	}
+	if len(reports) == 0 {
+		fmt.Fprintln(env.stdout, "no new reports: no digest would be sent")
+		return nil
+	}
+	d, err := a.renderer.DigestFor(reports, nil)
+	if err != nil {
+		return err
+	}
+	d.To = "subscriber@example.org"
+	d.UnsubscribeURL = env.cfg.Server.BaseURL + "/unsubscribe/PREVIEW"
+	subject, text, html, err := a.renderer.Composer.PreviewDigest(d)
+	if err != nil {
+		return err
+	}
+	body := text
+	if *asHTML {
+		body = html
+	}
+	_, err = fmt.Fprintf(env.stdout, "Subject: %s\n\n%s", subject, body)
+	return err
+}
+
+// sendDigest compiles the next digest and delivers it, with a progress line
+// on a terminal, until it is delivered or only retries are left.
+func (env *environment) sendDigest(ctx context.Context, args []string) error {
+	if len(args) > 0 {
+		return usagef("digest send takes no arguments")
+	}
+	a, err := env.newApp(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	d, created, err := a.catalogue.CompileDigest(ctx)
+	if err != nil {
+		return err
+	}
+	if !created {
+		fmt.Fprintln(env.stdout, "no new reports: no digest compiled, nothing sent")
+		return nil
+	}
+	fmt.Fprintf(env.stdout, "digest %d: %d reports for %d recipients\n", d.ID, d.Reports, d.Recipients)
+	drained := make(chan struct{})
+	go func() {
+		a.engine.Drain(ctx)
+		close(drained)
+	}()
+	progress := newProgress(env.stdout, d.Recipients, time.Now())
+	ticker := time.NewTicker(time.Second)
+	defer ticker.Stop()
+	for done := false; !done; {
+		select {
+		case <-drained:
+			done = true
+		case <-ticker.C:
+		}
+		if d, err = a.store.Digest(context.WithoutCancel(ctx), d.ID); err != nil {
+			return err
+		}
+		progress.show(d, time.Now())
+	}
+	progress.finish()
+	fmt.Fprintf(env.stdout, "digest %d: %d sent, %d failed, %d cancelled (unsubscribed meanwhile), %d pending\n",
+		d.ID, d.Sent, d.Failed, d.Cancelled, d.Pending)
+	if d.Pending > 0 {
+		fmt.Fprintln(env.stdout, "the pending deliveries wait for a retry; a running 'alertd serve' sends them")
+	}
+	return ctx.Err()
+}
+
+// progress draws "sent/total, rate, ETA" on one terminal line; on anything
+// but a terminal it stays quiet.
+type progress struct {
+	w        io.Writer
+	terminal bool
+	total    int
+	start    time.Time
+}
+
+func newProgress(w io.Writer, total int, start time.Time) *progress {
+	f, ok := w.(*os.File)
+	terminal := false
+	if ok {
+		if info, err := f.Stat(); err == nil {
+			terminal = info.Mode()&os.ModeCharDevice != 0
+		}
+	}
+	return &progress{w: w, terminal: terminal, total: total, start: start}
+}
+
+func (p *progress) show(d store.Digest, now time.Time) {
+	if !p.terminal {
+		return
+	}
+	done := d.Sent + d.Failed + d.Cancelled
+	elapsed := now.Sub(p.start).Seconds()
+	rate, eta := 0.0, "?"
+	if elapsed > 0 && done > 0 {
+		rate = float64(done) / elapsed
+		eta = (time.Duration(float64(d.Pending)/rate) * time.Second).Round(time.Second).String()
+	}
+	fmt.Fprintf(p.w, "\r\033[Ksent %d/%d, failed %d, %.0f msg/s, ETA %s", d.Sent, p.total, d.Failed, rate, eta)
+}
+
+func (p *progress) finish() {
+	if p.terminal {
+		fmt.Fprintln(p.w)
+	}
+}
+
+func (env *environment) listDigests(ctx context.Context, args []string) error {
+	flags := flag.NewFlagSet("digest list", flag.ContinueOnError)
+	flags.SetOutput(env.stderr)
+	limit := flags.Int("limit", 20, "how many of the most recent digests")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	st, err := env.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	digests, err := st.Digests(ctx, *limit)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tCREATED\tSTATUS\tREPORTS\tRECIPIENTS\tSENT\tFAILED\tCANCELLED\tPENDING")
+	for _, d := range digests {
+		fmt.Fprintf(w, "%d\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\n", d.ID, d.CreatedAt.Format("2006-01-02 15:04"), d.Status,
+			d.Reports, d.Recipients, d.Sent, d.Failed, d.Cancelled, d.Pending)
+	}
+	return w.Flush()
+}

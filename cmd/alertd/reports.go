@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"path"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/alertd/alertd/internal/catalogue"
+)
+
+func (env *environment) reports(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return usagef("reports needs a subcommand: add, import or list")
+	}
+	sub, args := args[0], args[1:]
+	switch sub {
+	case "add":
+		return env.addReport(ctx, args)
+	case "import":
+		return env.importReports(ctx, args)
+	case "list":
+		return env.listReports(ctx, args)
+	}
+	return usagef("unknown subcommand 'reports %s'", sub)
+}
+
+// commaList splits a comma-separated flag value, dropping empty items.
+func commaList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+func (env *environment) addReport(ctx context.Context, args []string) error {
+	flags := flag.NewFlagSet("reports add", flag.ContinueOnError)
+	flags.SetOutput(env.stderr)
+	var in catalogue.Input
+	flags.StringVar(&in.Title, "title", "", "title (required)")
+	flags.StringVar(&in.URL, "url", "", "absolute http(s) URL of the report (required)")
+	flags.StringVar(&in.GUID, "guid", "", "unique id (default: the url)")
+	published := flags.String("published", "", "publication time, RFC 3339 (default: now)")
+	flags.StringVar(&in.Series, "series", "", `series, e.g. "Research Report"`)
+	flags.StringVar(&in.Number, "number", "", `number, e.g. "No. 26, 2020"`)
+	authors := flags.String("authors", "", "comma-separated authors")
+	flags.StringVar(&in.Abstract, "abstract", "", "abstract")
+	keywords := flags.String("keywords", "", "comma-separated keywords")
+	topics := flags.String("topics", "", "comma-separated topic ids")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	if flags.NArg() > 0 {
+		return usagef("reports add takes only flags (got %q)", flags.Arg(0))
+	}
+	if *published != "" {
+		t, err := time.Parse(time.RFC3339, *published)
+		if err != nil {
+			return usagef("--published must be an RFC 3339 time like 2026-03-01T09:00:00Z (got %q)", *published)
+		}
+		in.PublishedAt = &t
+	}
+	in.Authors, in.Keywords, in.Topics = commaList(*authors), commaList(*keywords), commaList(*topics)
+	a, err := env.newApp(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	rep, created, err := a.catalogue.Add(ctx, in, false)
+	if catalogue.IsInvalid(err) {
+		return usageError{err.Error()}
+	}
+	if err != nil {
+		return err
+	}
+	if !created {
+		fmt.Fprintf(env.stdout, "report %d already exists with guid %s; unchanged\n", rep.ID, rep.GUID)
+		return nil
+	}
+	fmt.Fprintf(env.stdout, "added report %d: %s (published %s)\n", rep.ID, rep.Title, rep.PublishedAt.Format(time.RFC3339))
+	return nil
+}
+
+func (env *environment) importReports(ctx context.Context, args []string) error {
+	flags := flag.NewFlagSet("reports import", flag.ContinueOnError)
+	flags.SetOutput(env.stderr)
+	formatName := flags.String("format", "", "json, jsonl, csv or feed (default: from the file name)")
+	backfill := flags.Bool("backfill", false, "mark the reports as already announced: an archive must not flood the next digest")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	if flags.NArg() != 1 {
+		return usagef("reports import takes one FILE or URL")
+	}
+	source := flags.Arg(0)
+	format := catalogue.Format(*formatName)
+	if format == "" {
+		var err error
+		if format, err = catalogue.FormatFromName(path.Base(source)); err != nil {
+			return usageError{err.Error()}
+		}
+	}
+	a, err := env.newApp(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	body, err := catalogue.Open(ctx, &http.Client{Timeout: time.Minute}, source)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	result, err := a.catalogue.Import(ctx, body, format, *backfill)
+	for _, r := range result.Rejected {
+		fmt.Fprintf(env.stderr, "%s:%d: rejected: %s\n", source, r.Line, r.Reason)
+	}
+	if err != nil {
+		return fmt.Errorf("import %s: %w", source, err)
+	}
+	note := ""
+	if *backfill {
+		note = " (backfilled: never announced)"
+	}
+	fmt.Fprintf(env.stdout, "imported %s: %d added%s, %d unchanged, %d rejected\n",
+		source, result.Added, note, result.Unchanged, len(result.Rejected))
+	return nil
+}
+
+func (env *environment) listReports(ctx context.Context, args []string) error {
+	flags := flag.NewFlagSet("reports list", flag.ContinueOnError)
+	flags.SetOutput(env.stderr)
+	limit := flags.Int("limit", 20, "how many of the newest reports")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	if *limit < 1 {
+		return usagef("--limit must be at least 1")
+	}
+	a, err := env.newApp(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	reports, err := a.catalogue.All(ctx, *limit, 0)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tPUBLISHED\tTITLE\tURL")
+	for _, r := range reports {
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\n", r.ID, r.PublishedAt.Format("2006-01-02 15:04"), oneLine(r.Title), r.URL)
+	}
+	return w.Flush()
+}

@@ -1,0 +1,211 @@
+package store_test
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/alertd/alertd"
+	"github.com/alertd/alertd/internal/store"
+)
+
+func openStore(t *testing.T) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "alertd.db"), alertd.Migrations())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+var day0 = time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+
+type fixtureReport struct {
+	guid       string
+	published  time.Time
+	backfilled bool
+	topics     []string
+}
+
+type fixtureSubscriber struct {
+	email  string
+	status alertd.SubscriberStatus
+	topics []string
+}
+
+func seed(t *testing.T, st *store.Store, reports []fixtureReport, subscribers []fixtureSubscriber) map[string]int64 {
+	t.Helper()
+	ids := map[string]int64{}
+	err := st.Write(context.Background(), func(tx *store.Tx) error {
+		for _, r := range reports {
+			_, _, err := tx.AddReport(alertd.Report{
+				GUID: r.guid, URL: "https://example.org/" + r.guid, Title: r.guid, PublishedAt: r.published,
+				Topics: r.topics, CreatedAt: day0,
+			}, r.backfilled)
+			if err != nil {
+				return err
+			}
+		}
+		for _, s := range subscribers {
+			id, _, err := tx.InsertSubscriber(s.email, alertd.Subscriber{
+				Email: s.email, Status: s.status, Topics: s.topics, CreatedAt: day0,
+				Consent: alertd.Consent{SignupAt: day0},
+			})
+			if err != nil {
+				return err
+			}
+			ids[s.email] = id
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+func guids(reports []alertd.Report) []string {
+	var out []string
+	for _, r := range reports {
+		out = append(out, r.GUID)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestDigestSelection proves the selection rules of SPEC §6 with the clock
+// injected: the first window, the embargo, backfill, nothing new, and that
+// each report is announced once.
+func TestDigestSelection(t *testing.T) {
+	week := 7 * 24 * time.Hour
+	tests := []struct {
+		name    string
+		reports []fixtureReport
+		// compiles happen at these times, in order; want lists each one's
+		// reports (nil = no digest).
+		at   []time.Time
+		want [][]string
+	}{
+		{
+			name: "first digest only takes the first window, and the archive never comes later",
+			reports: []fixtureReport{
+				{guid: "recent", published: day0.Add(-24 * time.Hour)},
+				{guid: "old", published: day0.Add(-30 * 24 * time.Hour)},
+			},
+			at:   []time.Time{day0, day0.Add(week)},
+			want: [][]string{{"recent"}, nil},
+		},
+		{
+			name: "a report published in the future waits for its time",
+			reports: []fixtureReport{
+				{guid: "now", published: day0.Add(-time.Hour)},
+				{guid: "embargoed", published: day0.Add(3 * 24 * time.Hour)},
+			},
+			at:   []time.Time{day0, day0.Add(24 * time.Hour), day0.Add(week)},
+			want: [][]string{{"now"}, nil, {"embargoed"}},
+		},
+		{
+			name: "backfilled reports are never announced",
+			reports: []fixtureReport{
+				{guid: "archive", published: day0.Add(-time.Hour), backfilled: true},
+				{guid: "fresh", published: day0.Add(-time.Hour)},
+			},
+			at:   []time.Time{day0},
+			want: [][]string{{"fresh"}},
+		},
+		{
+			name: "nothing new: no digest",
+			at:   []time.Time{day0},
+			want: [][]string{nil},
+		},
+		{
+			name: "each report is announced once",
+			reports: []fixtureReport{
+				{guid: "a", published: day0.Add(-time.Hour)},
+				{guid: "b", published: day0.Add(2 * 24 * time.Hour)},
+			},
+			at:   []time.Time{day0, day0.Add(week), day0.Add(2 * week)},
+			want: [][]string{{"a"}, {"b"}, nil},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st := openStore(t)
+			seed(t, st, tc.reports, []fixtureSubscriber{{email: "r@example.org", status: alertd.StatusConfirmed}})
+			ctx := context.Background()
+			for i, at := range tc.at {
+				rules := store.DigestRules{Now: at, FirstWindow: week}
+				preview, err := st.NextDigestReports(ctx, rules)
+				if err != nil {
+					t.Fatal(err)
+				}
+				d, created, err := st.CompileDigest(ctx, rules)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if created != (tc.want[i] != nil) {
+					t.Fatalf("compile %d at %s: created = %v, want reports %v", i, at, created, tc.want[i])
+				}
+				if !slices.Equal(guids(preview), tc.want[i]) {
+					t.Fatalf("compile %d: preview %v, want %v", i, guids(preview), tc.want[i])
+				}
+				if !created {
+					continue
+				}
+				announced, err := st.DigestReports(ctx, d.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(guids(announced), tc.want[i]) || d.Reports != len(tc.want[i]) {
+					t.Fatalf("compile %d announced %v (count %d), want %v", i, guids(announced), d.Reports, tc.want[i])
+				}
+			}
+		})
+	}
+}
+
+// TestDigestDeliveries proves that a compile records one delivery per
+// confirmed subscriber whose topics match, and none for the others.
+func TestDigestDeliveries(t *testing.T) {
+	st := openStore(t)
+	ids := seed(t, st,
+		[]fixtureReport{
+			{guid: "energy-report", published: day0.Add(-time.Hour), topics: []string{"energy"}},
+			{guid: "general", published: day0.Add(-time.Hour)},
+		},
+		[]fixtureSubscriber{
+			{email: "all@example.org", status: alertd.StatusConfirmed},
+			{email: "energy@example.org", status: alertd.StatusConfirmed, topics: []string{"energy", "water"}},
+			{email: "water@example.org", status: alertd.StatusConfirmed, topics: []string{"water"}},
+			{email: "pending@example.org", status: alertd.StatusPending},
+			{email: "gone@example.org", status: alertd.StatusUnsubscribed},
+		})
+	ctx := context.Background()
+	d, created, err := st.CompileDigest(ctx, store.DigestRules{Now: day0, FirstWindow: time.Hour * 24})
+	if err != nil || !created {
+		t.Fatalf("compile: %v %v", created, err)
+	}
+	if d.Recipients != 2 || d.Pending != 2 {
+		t.Fatalf("recipients = %d, pending = %d; want 2 (all, energy)", d.Recipients, d.Pending)
+	}
+	claimed, err := st.ClaimMessages(ctx, day0, day0.Add(time.Minute), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int64
+	for _, m := range claimed {
+		if m.Kind != "digest" || m.DigestID != d.ID {
+			t.Fatalf("claimed %+v, want digest deliveries of digest %d", m, d.ID)
+		}
+		got = append(got, m.SubscriberID)
+	}
+	slices.Sort(got)
+	want := []int64{ids["all@example.org"], ids["energy@example.org"]}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("deliveries to %v, want %v", got, want)
+	}
+}

@@ -1,0 +1,105 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/alertd/alertd/internal/catalogue"
+	"github.com/alertd/alertd/internal/store"
+)
+
+// handleCreateReport stores a report: 201 when new, 200 with the stored
+// report when its guid was known (idempotent), 400 for invalid input.
+func handleCreateReport(cat *catalogue.Service) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var in catalogue.Input
+		if err := decodeJSON(r, &in); err != nil {
+			if isTooLarge(err) {
+				jsonError(w, http.StatusRequestEntityTooLarge, "the request body is over 64 KiB")
+				return
+			}
+			jsonError(w, http.StatusBadRequest, "invalid JSON: "+err.Error())
+			return
+		}
+		rep, created, err := cat.Add(r.Context(), in, false)
+		switch {
+		case catalogue.IsInvalid(err):
+			jsonError(w, http.StatusBadRequest, err.Error())
+		case err != nil:
+			jsonError(w, http.StatusInternalServerError, "the report could not be stored; try again")
+		case created:
+			writeJSON(w, http.StatusCreated, rep)
+		default:
+			writeJSON(w, http.StatusOK, rep)
+		}
+	}
+}
+
+// maxListLimit bounds one page of the reports API.
+const maxListLimit = 500
+
+func handleListReports(cat *catalogue.Service) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		limit := 50
+		if s := r.URL.Query().Get("limit"); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 || n > maxListLimit {
+				jsonError(w, http.StatusBadRequest, "limit must be a whole number from 1 to 500")
+				return
+			}
+			limit = n
+		}
+		before, err := parseCursor(r.URL.Query().Get("before"))
+		if err != nil {
+			jsonError(w, http.StatusBadRequest, "before must be the id of a report")
+			return
+		}
+		reports, err := cat.All(r.Context(), limit, before)
+		if err != nil {
+			jsonError(w, http.StatusInternalServerError, "the reports could not be read; try again")
+			return
+		}
+		if reports == nil {
+			writeJSON(w, http.StatusOK, []struct{}{})
+			return
+		}
+		writeJSON(w, http.StatusOK, reports)
+	}
+}
+
+// handleCompileDigest compiles and enqueues the next digest now.
+func handleCompileDigest(cat *catalogue.Service) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		d, created, err := cat.CompileDigest(r.Context())
+		switch {
+		case err != nil:
+			jsonError(w, http.StatusInternalServerError, "the digest could not be compiled; try again")
+		case !created:
+			writeJSON(w, http.StatusOK, map[string]string{"skipped": "no new reports"})
+		default:
+			writeJSON(w, http.StatusCreated, map[string]any{"id": d.ID, "reports": d.Reports, "recipients": d.Recipients})
+		}
+	}
+}
+
+func handleGetDigest(st *store.Store) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+		if err != nil || id < 1 {
+			jsonError(w, http.StatusBadRequest, "a digest id is a positive whole number")
+			return
+		}
+		d, err := st.Digest(r.Context(), id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			jsonError(w, http.StatusNotFound, "no digest with this id")
+		case err != nil:
+			jsonError(w, http.StatusInternalServerError, "the digest could not be read; try again")
+		default:
+			writeJSON(w, http.StatusOK, d)
+		}
+	}
+}

@@ -1,0 +1,173 @@
+package web
+
+import (
+	"context"
+	"encoding/xml"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/alertd/alertd"
+	"github.com/alertd/alertd/internal/catalogue"
+)
+
+// reportsPerPage is the length of a catalogue page.
+const reportsPerPage = 20
+
+// publishedReports lists what the public may see: reports whose publication
+// time has come, newest first.
+type publishedReports func(ctx context.Context, limit int, before int64) ([]alertd.Report, error)
+
+// reportView is a report as the pages show it.
+type reportView struct {
+	URL, Title, Date, Series, Number, Authors, Abstract string
+}
+
+func reportViews(reports []alertd.Report) []reportView {
+	views := make([]reportView, len(reports))
+	for i, r := range reports {
+		views[i] = reportView{
+			URL: r.URL, Title: r.Title, Date: r.PublishedAt.Format("2 January 2006"),
+			Series: r.Series, Number: r.Number, Authors: strings.Join(r.Authors, ", "),
+			Abstract: catalogue.PlainText(r.Abstract, 280),
+		}
+	}
+	return views
+}
+
+func handleReports(p *pages, published publishedReports) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		before, err := parseCursor(r.URL.Query().Get("before"))
+		if err != nil {
+			p.message(w, r, http.StatusBadRequest, "Bad page link", "The ‘before’ parameter must be a report number.")
+			return
+		}
+		reports, err := published(r.Context(), reportsPerPage+1, before)
+		if err != nil {
+			p.serverError(w, r, err)
+			return
+		}
+		var older int64
+		if len(reports) > reportsPerPage {
+			reports = reports[:reportsPerPage]
+			older = reports[len(reports)-1].ID
+		}
+		p.render(w, r, http.StatusOK, "reports", struct {
+			Reports []reportView
+			Newer   bool
+			Older   int64
+		}{reportViews(reports), before > 0, older})
+	}
+}
+
+func parseCursor(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id < 1 {
+		return 0, strconv.ErrSyntax
+	}
+	return id, nil
+}
+
+// The Atom 1.0 (RFC 4287) elements the feed uses.
+type atomFeed struct {
+	XMLName xml.Name    `xml:"http://www.w3.org/2005/Atom feed"`
+	Title   string      `xml:"title"`
+	ID      string      `xml:"id"`
+	Updated string      `xml:"updated"`
+	Author  atomPerson  `xml:"author"`
+	Links   []atomLink  `xml:"link"`
+	Entries []atomEntry `xml:"entry"`
+}
+
+type atomLink struct {
+	Rel  string `xml:"rel,attr,omitempty"`
+	Type string `xml:"type,attr,omitempty"`
+	Href string `xml:"href,attr"`
+}
+
+type atomEntry struct {
+	Title      string         `xml:"title"`
+	ID         string         `xml:"id"`
+	Link       atomLink       `xml:"link"`
+	Published  string         `xml:"published"`
+	Updated    string         `xml:"updated"`
+	Authors    []atomPerson   `xml:"author"`
+	Summary    *atomText      `xml:"summary,omitempty"`
+	Categories []atomCategory `xml:"category"`
+}
+
+type atomPerson struct {
+	Name string `xml:"name"`
+}
+
+type atomText struct {
+	Type string `xml:"type,attr"`
+	Body string `xml:",chardata"`
+}
+
+type atomCategory struct {
+	Term string `xml:"term,attr"`
+}
+
+// feedLength is how many reports the Atom feed carries.
+const feedLength = 50
+
+func handleFeed(service, baseURL string, published publishedReports) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		reports, err := published(r.Context(), feedLength, 0)
+		if err != nil {
+			http.Error(w, "The feed is unavailable; try again later.", http.StatusInternalServerError)
+			return
+		}
+		feed := atomFeed{
+			Title: service + ": reports",
+			ID:    baseURL + "/reports",
+			// RFC 4287: entries without authors take the feed's.
+			Author: atomPerson{Name: service},
+			Links: []atomLink{
+				{Rel: "self", Type: "application/atom+xml", Href: baseURL + "/reports/feed.atom"},
+				{Rel: "alternate", Type: "text/html", Href: baseURL + "/reports"},
+			},
+			Updated: time.Unix(0, 0).UTC().Format(time.RFC3339),
+		}
+		for i, rep := range reports {
+			updated := rep.PublishedAt.UTC().Format(time.RFC3339)
+			if i == 0 {
+				feed.Updated = updated
+			}
+			entry := atomEntry{
+				Title: rep.Title, ID: entryID(rep), Link: atomLink{Rel: "alternate", Href: rep.URL},
+				Published: updated, Updated: updated,
+			}
+			for _, a := range rep.Authors {
+				entry.Authors = append(entry.Authors, atomPerson{Name: a})
+			}
+			if rep.Abstract != "" {
+				entry.Summary = &atomText{Type: "text", Body: catalogue.PlainText(rep.Abstract, 1000)}
+			}
+			for _, k := range rep.Keywords {
+				entry.Categories = append(entry.Categories, atomCategory{Term: k})
+			}
+			feed.Entries = append(feed.Entries, entry)
+		}
+		w.Header().Set("Content-Type", "application/atom+xml; charset=utf-8")
+		w.Write([]byte(xml.Header))
+		enc := xml.NewEncoder(w)
+		enc.Indent("", "  ")
+		enc.Encode(feed)
+	}
+}
+
+// entryID is a stable IRI for a report: its guid when that is an absolute
+// URI, else a URN built from it.
+func entryID(r alertd.Report) string {
+	if u, err := url.Parse(r.GUID); err == nil && u.IsAbs() {
+		return r.GUID
+	}
+	return "urn:alertd:report:" + url.PathEscape(r.GUID)
+}
