@@ -9,7 +9,12 @@ CREATE TABLE digests (
     recipients INTEGER NOT NULL,
     sent       INTEGER NOT NULL DEFAULT 0,
     failed     INTEGER NOT NULL DEFAULT 0,
-    cancelled  INTEGER NOT NULL DEFAULT 0
+    cancelled  INTEGER NOT NULL DEFAULT 0,
+    -- The digest's deliveries are the outbox ids claim_from..claim_to
+    -- (one INSERT gives them consecutive ids); claim_from is the first one
+    -- never handed to a worker.
+    claim_from INTEGER NOT NULL DEFAULT 1,
+    claim_to   INTEGER NOT NULL DEFAULT 0
 );
 
 -- digest_id is set when a digest announces the report; backfilled reports

@@ -34,7 +34,7 @@ func (env *environment) previewDigest(ctx context.Context, args []string) error 
 	flags := flag.NewFlagSet("digest preview", flag.ContinueOnError)
 	flags.SetOutput(env.stderr)
 	asHTML := flags.Bool("html", false, "print the HTML part instead of the text part")
-	if err := flags.Parse(args); err != nil {
+	if err := parseFlags(flags, args); err != nil {
 		return err
 	}
 	a, err := env.newApp(ctx)
@@ -160,7 +160,7 @@ func (env *environment) listDigests(ctx context.Context, args []string) error {
 	flags := flag.NewFlagSet("digest list", flag.ContinueOnError)
 	flags.SetOutput(env.stderr)
 	limit := flags.Int("limit", 20, "how many of the most recent digests")
-	if err := flags.Parse(args); err != nil {
+	if err := parseFlags(flags, args); err != nil {
 		return err
 	}
 	st, err := env.openStore(ctx)

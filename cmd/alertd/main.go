@@ -49,6 +49,16 @@ func exitCode(err error) int {
 	return 1
 }
 
+// parseFlags parses a command's flags. The flag package's errors (an unknown
+// flag, a bad value) are bad usage, exit code 2, like any other.
+func parseFlags(flags *flag.FlagSet, args []string) error {
+	err := flags.Parse(args)
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return usageError{err.Error()}
+}
+
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 const usage = `Usage: alertd [-config FILE] COMMAND [flags]
@@ -81,7 +91,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	flags.SetOutput(stderr)
 	flags.Usage = func() { fmt.Fprint(stderr, usage) }
 	configFlag := flags.String("config", "", "configuration file (TOML)")
-	if err := flags.Parse(args); err != nil {
+	if err := parseFlags(flags, args); err != nil {
 		return err
 	}
 	args = flags.Args()

@@ -4,16 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/alertd/alertd/internal/mail/mailtest"
 )
@@ -311,5 +314,124 @@ func TestExitCodes(t *testing.T) {
 				t.Fatalf("reason is not one line: %q", err)
 			}
 		})
+	}
+}
+
+// runCommand runs one alertd command in-process with the instance's
+// environment and returns its output.
+func runCommand(t *testing.T, env map[string]string, args ...string) string {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), args, func(k string) string { return env[k] }, strings.NewReader(""), &stdout, &stderr); err != nil {
+		t.Fatalf("alertd %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String()
+}
+
+func adminPost(t *testing.T, app *instance, path, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", app.baseURL+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+app.env["ALERTD_ADMIN_TOKEN"])
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatalf("POST %s: %d, undecodable answer: %v", path, resp.StatusCode, err)
+	}
+	return resp.StatusCode, out
+}
+
+// TestDigestJourney follows a digest from the admin API to the readers'
+// inboxes: reports come in (one embargoed), a digest is compiled and sent
+// over SMTP to every confirmed subscriber with the list headers, and a
+// reader leaves with the digest's one-click unsubscribe.
+func TestDigestJourney(t *testing.T) {
+	smtp := mailtest.NewServer(t)
+	env := testEnv(t, smtp)
+	subscribersCSV := filepath.Join(t.TempDir(), "subscribers.csv")
+	if err := os.WriteFile(subscribersCSV, []byte("email\nAda@example.org\nbob@example.org\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	runCommand(t, env, "subscribers", "import", "--confirmed", subscribersCSV)
+	app := start(t, env)
+
+	now := time.Now().UTC()
+	reports := []string{
+		fmt.Sprintf(`{"title": "Water & <b>Energy</b> Outlook", "url": "https://example.org/r/1", "series": "Research Report", "number": "No. 26, 2026", "authors": ["A. Author"], "abstract": "<p>Findings.</p>", "published_at": %q}`, now.Add(-2*time.Hour).Format(time.RFC3339)),
+		fmt.Sprintf(`{"title": "<script>alert(1)</script> Trade", "url": "https://example.org/r/2", "published_at": %q}`, now.Add(-time.Hour).Format(time.RFC3339)),
+		fmt.Sprintf(`{"title": "Embargoed", "url": "https://example.org/r/3", "published_at": %q}`, now.Add(48*time.Hour).Format(time.RFC3339)),
+	}
+	for _, r := range reports {
+		if code, out := adminPost(t, app, "/api/v1/reports", r); code != http.StatusCreated {
+			t.Fatalf("add report: %d %v", code, out)
+		}
+	}
+	code, digest := adminPost(t, app, "/api/v1/digests", "")
+	if code != http.StatusCreated || digest["reports"] != float64(2) || digest["recipients"] != float64(2) {
+		t.Fatalf("compile digest: %d %v, want 2 reports for 2 recipients", code, digest)
+	}
+
+	byRecipient := map[string]mailtest.Parsed{}
+	for _, m := range smtp.Wait(t, 2) {
+		byRecipient[m.To[0]] = m.Parse(t)
+	}
+	ada, ok := byRecipient["Ada@example.org"]
+	if !ok {
+		t.Fatalf("no digest for Ada@example.org; got %v", byRecipient)
+	}
+	if ada.Subject != "New reports: 2 publications" {
+		t.Errorf("subject %q", ada.Subject)
+	}
+	for _, h := range []struct{ name, want string }{
+		{"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"},
+		{"Precedence", "bulk"},
+		{"Auto-Submitted", "auto-generated"},
+	} {
+		if got := ada.Header.Get(h.name); got != h.want {
+			t.Errorf("%s = %q, want %q", h.name, got, h.want)
+		}
+	}
+	if ada.Header.Get("List-Id") == "" {
+		t.Error("no List-Id")
+	}
+	if strings.Contains(ada.HTML, "<script>") || !strings.Contains(ada.HTML, "&lt;script&gt;") {
+		t.Error("the hostile title is not escaped in the HTML part")
+	}
+	if strings.Contains(ada.Text+ada.HTML, "Embargoed") {
+		t.Error("the embargoed report was announced")
+	}
+	if !strings.Contains(ada.Text, "https://example.org/r/1") || !strings.Contains(ada.Text, "No. 26, 2026") {
+		t.Errorf("the text part lacks the report's link or number:\n%s", ada.Text)
+	}
+	oneClick := strings.Trim(ada.Header.Get("List-Unsubscribe"), "<>")
+	if !strings.Contains(ada.Text, oneClick) || !strings.Contains(ada.HTML, oneClick) {
+		t.Errorf("the unsubscribe link %q is not visible in both parts", oneClick)
+	}
+
+	resp, _ := do(t, "POST", oneClick, "multipart/form-data; boundary=b",
+		"--b\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n--b--\r\n")
+	if resp.StatusCode != 200 {
+		t.Fatalf("one-click from the digest: %d", resp.StatusCode)
+	}
+	if status := adminSubscriber(t, app, "ada@example.org")["status"]; status != "unsubscribed" {
+		t.Fatalf("after one-click, Ada is %v", status)
+	}
+	if status := adminSubscriber(t, app, "bob@example.org")["status"]; status != "confirmed" {
+		t.Fatalf("Bob is %v; only Ada left", status)
+	}
+
+	if code, out := adminPost(t, app, "/api/v1/digests", ""); code != http.StatusOK || out["skipped"] != "no new reports" {
+		t.Fatalf("second compile: %d %v, want skipped", code, out)
+	}
+	if err := app.stop(); err != nil {
+		t.Fatal(err)
+	}
+	list := runCommand(t, env, "digest", "list")
+	if !regexp.MustCompile(`(?m)^1\s.*\sdone\s+2\s+2\s+2\s+0\s+0\s+0\s*$`).MatchString(list) {
+		t.Fatalf("digest list after delivery:\n%s", list)
 	}
 }

@@ -54,7 +54,7 @@ func (env *environment) addReport(ctx context.Context, args []string) error {
 	flags.StringVar(&in.Abstract, "abstract", "", "abstract")
 	keywords := flags.String("keywords", "", "comma-separated keywords")
 	topics := flags.String("topics", "", "comma-separated topic ids")
-	if err := flags.Parse(args); err != nil {
+	if err := parseFlags(flags, args); err != nil {
 		return err
 	}
 	if flags.NArg() > 0 {
@@ -93,7 +93,7 @@ func (env *environment) importReports(ctx context.Context, args []string) error 
 	flags.SetOutput(env.stderr)
 	formatName := flags.String("format", "", "json, jsonl, csv or feed (default: from the file name)")
 	backfill := flags.Bool("backfill", false, "mark the reports as already announced: an archive must not flood the next digest")
-	if err := flags.Parse(args); err != nil {
+	if err := parseFlags(flags, args); err != nil {
 		return err
 	}
 	if flags.NArg() != 1 {
@@ -137,7 +137,7 @@ func (env *environment) listReports(ctx context.Context, args []string) error {
 	flags := flag.NewFlagSet("reports list", flag.ContinueOnError)
 	flags.SetOutput(env.stderr)
 	limit := flags.Int("limit", 20, "how many of the newest reports")
-	if err := flags.Parse(args); err != nil {
+	if err := parseFlags(flags, args); err != nil {
 		return err
 	}
 	if *limit < 1 {

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/alertd/alertd/internal/catalogue"
 	"github.com/alertd/alertd/internal/config"
 	"github.com/alertd/alertd/internal/schedule"
 	"github.com/alertd/alertd/internal/web"
@@ -38,6 +39,14 @@ func (env *environment) serve(ctx context.Context, args []string) error {
 	}, time.Now, a.log)
 	if err != nil {
 		return &config.Error{Key: "digest.schedule", Msg: err.Error()}
+	}
+	var sources []schedule.Source
+	for _, src := range cfg.Sources {
+		sources = append(sources, schedule.Source{URL: src.URL, Schedule: src.Schedule})
+	}
+	feeds, err := schedule.NewSources(sources, cfg.Digest.Location, a.pollFeed, a.log)
+	if err != nil {
+		return &config.Error{Key: "sources", Msg: err.Error()}
 	}
 	handler, err := web.NewServer(web.Deps{
 		Config: web.Config{
@@ -74,6 +83,7 @@ func (env *environment) serve(ctx context.Context, args []string) error {
 	background.Go(func() { a.engine.Run(workCtx) })
 	background.Go(func() { a.purgeLoop(workCtx) })
 	background.Go(func() { digests.Run(workCtx) })
+	background.Go(func() { feeds.Run(workCtx) })
 	a.engine.Wake()
 
 	serveErr := make(chan error, 1)
@@ -92,6 +102,26 @@ func (env *environment) serve(ctx context.Context, args []string) error {
 		err = nil
 	}
 	return err
+}
+
+// pollFeed imports what is new in a feed source; reports already known by
+// guid are left as they are.
+func (a *app) pollFeed(ctx context.Context, url string) error {
+	body, err := catalogue.Open(ctx, &http.Client{Timeout: time.Minute}, url)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	result, err := a.catalogue.Import(ctx, body, catalogue.FormatFeed, false)
+	if err != nil {
+		return err
+	}
+	a.log.Info("polled feed source", "url", url, "added", result.Added, "unchanged", result.Unchanged,
+		"rejected", len(result.Rejected))
+	for _, r := range result.Rejected {
+		a.log.Warn("feed item rejected", "url", url, "item", r.Line, "reason", r.Reason)
+	}
+	return nil
 }
 
 func (a *app) purgeLoop(ctx context.Context) {

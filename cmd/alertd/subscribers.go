@@ -67,7 +67,7 @@ func (env *environment) listSubscribers(ctx context.Context, args []string) erro
 	flags := flag.NewFlagSet("subscribers list", flag.ContinueOnError)
 	flags.SetOutput(env.stderr)
 	status := flags.String("status", "", "only this status: pending, confirmed, unsubscribed or bounced")
-	if err := flags.Parse(args); err != nil {
+	if err := parseFlags(flags, args); err != nil {
 		return err
 	}
 	if *status != "" && !alertd.SubscriberStatus(*status).Valid() {
@@ -101,7 +101,7 @@ func (env *environment) importSubscribers(ctx context.Context, args []string) er
 	flags := flag.NewFlagSet("subscribers import", flag.ContinueOnError)
 	flags.SetOutput(env.stderr)
 	confirmed := flags.Bool("confirmed", false, "trust the file's consent: add as confirmed, send no mail")
-	if err := flags.Parse(args); err != nil {
+	if err := parseFlags(flags, args); err != nil {
 		return err
 	}
 	if flags.NArg() != 1 {

@@ -161,7 +161,7 @@ func (e *Engine) idle(ctx context.Context, wake <-chan struct{}, timeout time.Du
 // falls due, and never so long that another process's abandoned lease waits.
 func (e *Engine) untilNextDue(ctx context.Context) time.Duration {
 	const longest = 30 * time.Second
-	next, ok, err := e.store.NextDue(ctx)
+	next, ok, err := e.store.NextDue(ctx, e.now())
 	if err != nil || !ok {
 		return longest
 	}

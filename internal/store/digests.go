@@ -97,6 +97,10 @@ func (s *Store) CompileDigest(ctx context.Context, rules DigestRules) (d Digest,
 		if _, err := t.exec("UPDATE reports SET digest_id = ? WHERE "+where, append([]any{d.ID}, args...)...); err != nil {
 			return err
 		}
+		var firstID int64
+		if err := t.queryRow("SELECT coalesce(max(id), 0) + 1 FROM outbox").Scan(&firstID); err != nil {
+			return err
+		}
 		res, err := t.exec(`INSERT INTO outbox (kind, subscriber_id, digest_id, next_attempt_at, created_at)
 			SELECT 'digest', s.id, ?1, ?2, ?2 FROM subscribers s
 			WHERE s.status = 'confirmed' AND (s.topics = '[]' OR EXISTS (
@@ -111,7 +115,8 @@ func (s *Store) CompileDigest(ctx context.Context, rules DigestRules) (d Digest,
 		if err != nil {
 			return err
 		}
-		if _, err := t.exec("UPDATE digests SET recipients = ? WHERE id = ?", recipients, d.ID); err != nil {
+		if _, err := t.exec("UPDATE digests SET recipients = ?, claim_from = ?, claim_to = ? WHERE id = ?",
+			recipients, firstID, firstID+recipients-1, d.ID); err != nil {
 			return err
 		}
 		d.CreatedAt, d.Reports, d.Recipients, d.Pending, d.Status = rules.Now.UTC(), count, int(recipients), int(recipients), "sending"

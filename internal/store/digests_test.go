@@ -209,3 +209,82 @@ func TestDigestDeliveries(t *testing.T) {
 		t.Fatalf("deliveries to %v, want %v", got, want)
 	}
 }
+
+// TestDigestDeliveriesAreClaimedOnce proves the claim path of fresh digest
+// deliveries: each is handed out once, a released one comes back, one whose
+// worker vanished comes back when its lease ends, and the digest's counts
+// follow the outcomes exactly.
+func TestDigestDeliveriesAreClaimedOnce(t *testing.T) {
+	st := openStore(t)
+	var subscribers []fixtureSubscriber
+	for _, name := range []string{"a", "b", "c", "d", "e"} {
+		subscribers = append(subscribers, fixtureSubscriber{email: name + "@example.org", status: alertd.StatusConfirmed})
+	}
+	seed(t, st, []fixtureReport{{guid: "r", published: day0.Add(-time.Hour)}}, subscribers)
+	ctx := context.Background()
+	d, _, err := st.CompileDigest(ctx, store.DigestRules{Now: day0, FirstWindow: time.Hour * 24})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lease := time.Minute
+	claim := func(at time.Time, n int) []store.Message {
+		t.Helper()
+		ms, err := st.ClaimMessages(ctx, at, at.Add(lease), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ms
+	}
+	record := func(status string, ms ...store.Message) {
+		t.Helper()
+		var outcomes []store.Outcome
+		for _, m := range ms {
+			outcomes = append(outcomes, store.Outcome{ID: m.ID, SubscriberID: m.SubscriberID, Status: status})
+		}
+		if err := st.RecordOutcomes(ctx, day0, outcomes); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	first := claim(day0, 2)
+	second := claim(day0, 2)
+	if len(first) != 2 || len(second) != 2 || first[0].ID == second[0].ID || first[1].ID == second[1].ID {
+		t.Fatalf("claims overlap or fall short: %v %v", first, second)
+	}
+	record("sent", first...)
+
+	// A graceful stop hands second[1] back; a crash abandons second[0].
+	if err := st.ReleaseMessages(ctx, day0, []int64{second[1].ID}); err != nil {
+		t.Fatal(err)
+	}
+	third := claim(day0, 5)
+	if len(third) != 2 {
+		t.Fatalf("after the release, claimed %d, want the released one and the last fresh one", len(third))
+	}
+	for _, m := range third {
+		if m.Attempts != 1 {
+			t.Errorf("message %d has %d attempts; a released claim must not count as one", m.ID, m.Attempts)
+		}
+	}
+	record("sent", third...)
+	if again := claim(day0.Add(lease/2), 5); len(again) != 0 {
+		t.Fatalf("claimed %v while the abandoned lease still runs", again)
+	}
+	recovered := claim(day0.Add(lease), 5)
+	if len(recovered) != 1 || recovered[0].ID != second[0].ID || recovered[0].Attempts != 2 {
+		t.Fatalf("after the lease, claimed %+v, want the abandoned message on its second attempt", recovered)
+	}
+	record("failed", recovered...)
+	record("sent", recovered...) // a late duplicate report changes nothing
+
+	got, err := st.Digest(ctx, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Sent != 4 || got.Failed != 1 || got.Pending != 0 || got.Status != "done" {
+		t.Fatalf("digest counts %+v, want 4 sent, 1 failed, done", got)
+	}
+	if _, ok, err := st.NextDue(ctx, day0.Add(time.Hour)); err != nil || ok {
+		t.Fatalf("NextDue = %v, %v; want an empty queue", ok, err)
+	}
+}

@@ -32,16 +32,37 @@ func (t *Tx) Enqueue(kind string, subscriberID int64, payload string, now time.T
 	return res.LastInsertId()
 }
 
-// ClaimMessages leases up to limit due messages (queued and due, or claimed
-// by a worker whose lease ran out) until leaseUntil and returns them.
+// dueCondition matches the partial index outbox_due: transactional mail,
+// and digest deliveries once first claimed.
+const dueCondition = `status IN ('queued', 'sending') AND (digest_id IS NULL OR attempts > 0)`
+
+// ClaimMessages leases up to limit due messages until leaseUntil and returns
+// them: first those due by time (new transactional mail, retries, and
+// deliveries whose worker's lease ran out), then fresh digest deliveries in
+// id order.
 func (s *Store) ClaimMessages(ctx context.Context, now, leaseUntil time.Time, limit int) ([]Message, error) {
 	var claimed []Message
 	err := s.Write(ctx, func(tx *Tx) error {
 		claimed = claimed[:0]
-		rows, err := tx.query(`UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?
-			WHERE id IN (SELECT id FROM outbox WHERE status IN ('queued', 'sending') AND next_attempt_at <= ?
-			             ORDER BY next_attempt_at, id LIMIT ?)
-			RETURNING id, kind, subscriber_id, coalesce(digest_id, 0), coalesce(payload, ''), attempts`, millis(leaseUntil), millis(now), limit)
+		ids, err := tx.ids(`SELECT id FROM outbox WHERE `+dueCondition+` AND next_attempt_at <= ?
+			ORDER BY next_attempt_at, id LIMIT ?`, millis(now), limit)
+		if err != nil {
+			return err
+		}
+		if len(ids) < limit {
+			fresh, err := tx.freshDigestDeliveries(limit - len(ids))
+			if err != nil {
+				return err
+			}
+			ids = append(ids, fresh...)
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		rows, err := tx.tx.QueryContext(tx.ctx, `UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?
+			WHERE id IN (`+placeholders(len(ids))+`)
+			RETURNING id, kind, subscriber_id, coalesce(digest_id, 0), coalesce(payload, ''), attempts`,
+			append([]any{millis(leaseUntil)}, int64sToAny(ids)...)...)
 		if err != nil {
 			return err
 		}
@@ -59,6 +80,78 @@ func (s *Store) ClaimMessages(ctx context.Context, now, leaseUntil time.Time, li
 		return nil, fmt.Errorf("claim messages: %w", err)
 	}
 	return claimed, nil
+}
+
+// freshDigestDeliveries takes up to limit never-attempted digest deliveries,
+// oldest digest first, and moves the digests' claim_from past them.
+func (tx *Tx) freshDigestDeliveries(limit int) ([]int64, error) {
+	type span struct{ digest, from, to int64 }
+	rows, err := tx.query("SELECT id, claim_from, claim_to FROM digests WHERE claim_from <= claim_to ORDER BY id")
+	if err != nil {
+		return nil, err
+	}
+	var spans []span
+	for rows.Next() {
+		var sp span
+		if err := rows.Scan(&sp.digest, &sp.from, &sp.to); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		spans = append(spans, sp)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var ids []int64
+	for _, sp := range spans {
+		if len(ids) == limit {
+			break
+		}
+		found, err := tx.ids(`SELECT id FROM outbox WHERE id BETWEEN ? AND ? AND digest_id = ?
+			AND status = 'queued' AND attempts = 0 ORDER BY id LIMIT ?`, sp.from, sp.to, sp.digest, limit-len(ids))
+		if err != nil {
+			return nil, err
+		}
+		next := sp.to + 1
+		if len(found) == limit-len(ids) {
+			next = found[len(found)-1] + 1
+		}
+		if _, err := tx.exec("UPDATE digests SET claim_from = ? WHERE id = ?", next, sp.digest); err != nil {
+			return nil, err
+		}
+		ids = append(ids, found...)
+	}
+	return ids, nil
+}
+
+func (tx *Tx) ids(query string, args ...any) ([]int64, error) {
+	rows, err := tx.query(query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+func placeholders(n int) string {
+	return "?" + strings.Repeat(", ?", n-1)
+}
+
+func int64sToAny(ids []int64) []any {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	return args
 }
 
 // Outcome is what became of one claimed message.
@@ -127,26 +220,59 @@ func (tx *Tx) recordOutcome(now time.Time, o Outcome) error {
 	return err
 }
 
-// ReleaseMessages hands claimed but unsent messages back to the queue, undoing
-// their attempt, so a graceful stop neither loses nor delays them.
+// ReleaseMessages hands claimed but unsent messages back to the queue,
+// undoing their attempt, so a graceful stop neither loses nor delays them. A
+// digest delivery back at no attempts goes back under its digest's
+// claim_from, where fresh deliveries are claimed.
 func (s *Store) ReleaseMessages(ctx context.Context, now time.Time, ids []int64) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	args := []any{millis(now)}
-	for _, id := range ids {
-		args = append(args, id)
-	}
-	_, err := s.write.ExecContext(ctx, `UPDATE outbox SET status = 'queued', attempts = attempts - 1, next_attempt_at = ?
-		WHERE status = 'sending' AND id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, args...)
-	return err
+	return s.Write(ctx, func(tx *Tx) error {
+		rows, err := tx.tx.QueryContext(tx.ctx, `UPDATE outbox SET status = 'queued', attempts = attempts - 1, next_attempt_at = ?
+			WHERE status = 'sending' AND id IN (`+placeholders(len(ids))+`)
+			RETURNING id, coalesce(digest_id, 0), attempts`, append([]any{millis(now)}, int64sToAny(ids)...)...)
+		if err != nil {
+			return err
+		}
+		type fresh struct{ id, digest int64 }
+		var back []fresh
+		for rows.Next() {
+			var f fresh
+			var attempts int
+			if err := rows.Scan(&f.id, &f.digest, &attempts); err != nil {
+				rows.Close()
+				return err
+			}
+			if f.digest != 0 && attempts == 0 {
+				back = append(back, f)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, f := range back {
+			if _, err := tx.exec("UPDATE digests SET claim_from = min(claim_from, ?) WHERE id = ?", f.id, f.digest); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
-// NextDue returns when the earliest queued message falls due, or false when
-// the queue is empty.
-func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+// NextDue returns when the earliest queued message falls due (now, when a
+// digest has fresh deliveries), or false when the queue is empty.
+func (s *Store) NextDue(ctx context.Context, now time.Time) (time.Time, bool, error) {
+	var fresh int
+	if err := s.readRow(ctx, "SELECT count(*) FROM digests WHERE claim_from <= claim_to").Scan(&fresh); err != nil {
+		return time.Time{}, false, err
+	}
+	if fresh > 0 {
+		return now, true, nil
+	}
 	var next sql.NullInt64
-	err := s.readRow(ctx, `SELECT min(next_attempt_at) FROM outbox WHERE status IN ('queued', 'sending')`).Scan(&next)
+	err := s.readRow(ctx, `SELECT min(next_attempt_at) FROM outbox WHERE `+dueCondition).Scan(&next)
 	if err != nil || !next.Valid {
 		return time.Time{}, false, err
 	}

@@ -70,33 +70,23 @@ func (s *Service) ImportConfirmed(ctx context.Context, rows []ImportRow, source 
 		counts   ImportCounts
 		rejected []ImportRejection
 	)
-	err := s.store.Write(ctx, func(tx *store.Tx) error {
-		counts, rejected = ImportCounts{}, nil
-		for _, row := range rows {
-			topics, err := s.checkTopics(row.Topics)
-			if err != nil {
-				rejected = append(rejected, ImportRejection{Line: row.Line, Reason: err.Error()})
-				continue
-			}
-			confirmed := row.ConfirmedAt
-			if confirmed.IsZero() {
-				confirmed = now
-			}
-			added, err := tx.InsertImported(AddressKey(row.Email), alertd.Subscriber{
-				Email: row.Email, Status: alertd.StatusConfirmed, Topics: topics, CreatedAt: now,
-				ConfirmedAt: &confirmed,
-				Consent:     alertd.Consent{SignupAt: confirmed, FormURL: source, ConsentVersion: "imported"},
-			}, suppressionHash(row.Email))
-			if err != nil {
-				return err
-			}
-			if added {
-				counts.Added++
-			} else {
-				counts.Unchanged++
-			}
+	imported := make([]store.Imported, 0, len(rows))
+	for _, row := range rows {
+		topics, err := s.checkTopics(row.Topics)
+		if err != nil {
+			rejected = append(rejected, ImportRejection{Line: row.Line, Reason: err.Error()})
+			continue
 		}
-		return nil
+		confirmed := row.ConfirmedAt
+		if confirmed.IsZero() {
+			confirmed = now
+		}
+		imported = append(imported, store.NewImported(row.Email, AddressKey(row.Email), suppressionHash(row.Email), topics, confirmed))
+	}
+	err := s.store.Write(ctx, func(tx *store.Tx) error {
+		added, err := tx.InsertImported(imported, source, now)
+		counts = ImportCounts{Added: int(added), Unchanged: len(imported) - int(added)}
+		return err
 	})
 	return counts, rejected, err
 }

@@ -21,6 +21,12 @@ func handleCreateReport(cat *catalogue.Service) http.HandlerFunc {
 				jsonError(w, http.StatusRequestEntityTooLarge, "the request body is over 64 KiB")
 				return
 			}
+			// A report that is well-formed JSON but wrong in a field is
+			// not "invalid JSON": say only what is wrong with the field.
+			if catalogue.IsInvalid(err) {
+				jsonError(w, http.StatusBadRequest, err.Error())
+				return
+			}
 			jsonError(w, http.StatusBadRequest, "invalid JSON: "+err.Error())
 			return
 		}

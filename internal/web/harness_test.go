@@ -72,6 +72,7 @@ type harness struct {
 	clock *clock
 	store *store.Store
 	subs  *subscription.Service
+	cat   *catalogue.Service
 	smtp  *mailtest.Server // nil without options.Mail
 	// clients by the loopback address they send from
 	clients map[string]*http.Client
@@ -113,6 +114,7 @@ func newHarness(t *testing.T, opts options) *harness {
 	r := rules
 	r.Topics = opts.Topics
 	h.subs = subscription.NewService(st, r, signer, h.clock.Now, rand.Reader, queued)
+	h.cat = catalogue.NewService(st, catalogue.Rules{FirstWindow: 168 * time.Hour, Topics: opts.Topics}, h.clock.Now, queued)
 	handler, err := web.NewServer(web.Deps{
 		Config: web.Config{
 			ServiceName: "Research Alerts", TrustedOrigins: opts.TrustedOrigins, TrustedProxies: opts.TrustedProxies,
@@ -121,7 +123,7 @@ func newHarness(t *testing.T, opts options) *harness {
 		Templates:     alertd.Templates(),
 		Store:         st,
 		Subscriptions: h.subs,
-		Catalogue:     catalogue.NewService(st, catalogue.Rules{Topics: opts.Topics}, h.clock.Now, func() {}),
+		Catalogue:     h.cat,
 		NextDigest:    func() time.Time { return h.clock.Now().Add(24 * time.Hour) },
 		Log:           log,
 	})
