@@ -163,6 +163,9 @@ func (env *environment) listDigests(ctx context.Context, args []string) error {
 	if err := parseFlags(flags, args); err != nil {
 		return err
 	}
+	if *limit < 1 {
+		return usagef("--limit must be at least 1")
+	}
 	st, err := env.openStore(ctx)
 	if err != nil {
 		return err

@@ -54,7 +54,7 @@ func Open(ctx context.Context, path string, migrations fs.FS) (*Store, error) {
 	// A large page cache keeps a digest's million-row transaction from
 	// spilling pages to the WAL before it commits, and an in-memory temp
 	// store keeps the savepoint journal of group commit off the disk.
-	write, err := sql.Open("sqlite", dsn+"&_txlock=immediate&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)")
+	write, err := sql.Open("sqlite", dsn+"&_txlock=immediate&_pragma=cache_size(-16384)&_pragma=temp_store(MEMORY)")
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
