@@ -1,16 +1,17 @@
 -- wrk script: POST /subscribe with a distinct address on every request.
 -- Usage: wrk -t2 -c64 -d20s --latency -s bench/subscribe.lua http://127.0.0.1:8080
 local counter = 0
-local thread_id = 0
-local next_id = 0
+local threads = 0
 
 function setup(thread)
-  next_id = next_id + 1
-  thread:set("thread_id", next_id)
+  threads = threads + 1
+  thread:set("id", threads)
 end
 
 function request()
   counter = counter + 1
-  local body = "email=reader" .. thread_id .. "-" .. counter .. "-" .. math.random(1, 1e9) .. "%40example.org"
+  -- id is set per thread by setup; together with the counter it makes every
+  -- address distinct across threads and runs of the same process.
+  local body = "email=reader" .. id .. "-" .. counter .. "-" .. os.time() .. "%40example.org"
   return wrk.format("POST", "/subscribe", {["Content-Type"] = "application/x-www-form-urlencoded"}, body)
 end

@@ -23,20 +23,20 @@ CREATE TABLE subscribers (
     confirm_ip      TEXT    NOT NULL DEFAULT '',
     confirm_ua      TEXT    NOT NULL DEFAULT '',
     unsubscribed_at INTEGER,
-    bounced_at      INTEGER
+    bounced_at      INTEGER,
+    -- The live confirmation link: the SHA-256 of its secret part (the link
+    -- itself is never stored) and when it expires. A new confirmation e-mail
+    -- replaces it. Kept on the row, not in a table of its own keyed by the
+    -- random hash, because a sign-up then writes one row, not two at random
+    -- places in the file: that doubled the sign-ups per second.
+    confirm_hash       TEXT    NOT NULL DEFAULT '',
+    confirm_expires_at INTEGER,
+    -- When the confirmation e-mails of the last 24 hours were queued (a JSON
+    -- array of times): the history behind the cool-down and the daily cap.
+    confirm_sends      TEXT    NOT NULL DEFAULT '[]'
 );
 -- Covers the digest's scan of confirmed subscribers and their topics.
 CREATE INDEX subscribers_status ON subscribers (status, id, topics);
-
--- Each row is one confirmation e-mail sent; the token itself is never stored.
--- The rows double as the send history behind the cool-down and the daily cap.
-CREATE TABLE confirmations (
-    token_hash    TEXT    PRIMARY KEY,
-    subscriber_id INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
-    created_at    INTEGER NOT NULL,
-    expires_at    INTEGER NOT NULL
-);
-CREATE INDEX confirmations_subscriber ON confirmations (subscriber_id, created_at);
 
 -- Erased addresses, kept only as a SHA-256 of the lower-cased address.
 CREATE TABLE suppressions (

@@ -53,7 +53,7 @@ func seed(t *testing.T, st *store.Store, reports []fixtureReport, subscribers []
 			id, _, err := tx.InsertSubscriber(s.email, alertd.Subscriber{
 				Email: s.email, Status: s.status, Topics: s.topics, CreatedAt: day0,
 				Consent: alertd.Consent{SignupAt: day0},
-			})
+			}, store.Confirmation{})
 			if err != nil {
 				return err
 			}

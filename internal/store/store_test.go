@@ -159,7 +159,7 @@ func TestWriteGroupCommitRollsBackOnlyTheFailingWrites(t *testing.T) {
 				id, _, err := tx.InsertSubscriber(email(i), alertd.Subscriber{
 					Email: email(i), Status: alertd.StatusPending, CreatedAt: now,
 					Consent: alertd.Consent{SignupAt: now},
-				})
+				}, Confirmation{})
 				if err != nil {
 					return err
 				}

@@ -63,24 +63,88 @@ func (t *Tx) SubscriberByID(id int64) (alertd.Subscriber, error) {
 	return scanSubscriber(t.queryRow("SELECT "+subscriberColumns+" FROM subscribers WHERE id = ?", id))
 }
 
-// InsertSubscriber adds a subscriber unless the address key is taken, and
-// returns its id; inserted is false (and id 0) when the key was taken.
-func (t *Tx) InsertSubscriber(key string, sub alertd.Subscriber) (id int64, inserted bool, err error) {
-	c := sub.Consent
-	err = t.queryRow(`INSERT INTO subscribers
-		(email, email_key, status, topics, created_at, signup_at, signup_ip, signup_ua, form_url, consent_version,
-		 confirmed_at, confirm_ip, confirm_ua)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (email_key) DO NOTHING RETURNING id`,
-		sub.Email, key, sub.Status, topicsJSON(sub.Topics), millis(sub.CreatedAt), millis(c.SignupAt),
-		c.SignupIP, c.SignupUA, c.FormURL, c.ConsentVersion, nullMillis(sub.ConfirmedAt), c.ConfirmIP, c.ConfirmUA).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, false, nil
+// Confirmation is a subscriber's live confirmation link, by the hash of its
+// secret, and the times of the confirmation e-mails of the last day.
+type Confirmation struct {
+	Hash      string
+	ExpiresAt time.Time
+	Sends     []time.Time
+}
+
+func sendsJSON(sends []time.Time) string {
+	ms := make([]int64, len(sends))
+	for i, t := range sends {
+		ms[i] = millis(t)
 	}
+	b, _ := json.Marshal(ms) // an []int64 always marshals
+	return string(b)
+}
+
+// InsertSubscriber adds a subscriber, with its first confirmation link when
+// c has one, unless the address key is taken; it returns the new id, or
+// inserted = false (and id 0) when the key was taken.
+func (t *Tx) InsertSubscriber(key string, sub alertd.Subscriber, c Confirmation) (id int64, inserted bool, err error) {
+	consent := sub.Consent
+	var expires sql.NullInt64
+	if c.Hash != "" {
+		expires = sql.NullInt64{Int64: millis(c.ExpiresAt), Valid: true}
+	}
+	res, err := t.exec(`INSERT INTO subscribers
+		(email, email_key, status, topics, created_at, signup_at, signup_ip, signup_ua, form_url, consent_version,
+		 confirmed_at, confirm_ip, confirm_ua, confirm_hash, confirm_expires_at, confirm_sends)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (email_key) DO NOTHING`,
+		sub.Email, key, sub.Status, topicsJSON(sub.Topics), millis(sub.CreatedAt), millis(consent.SignupAt),
+		consent.SignupIP, consent.SignupUA, consent.FormURL, consent.ConsentVersion, nullMillis(sub.ConfirmedAt),
+		consent.ConfirmIP, consent.ConfirmUA, c.Hash, expires, sendsJSON(c.Sends))
 	if err != nil {
 		return 0, false, fmt.Errorf("insert subscriber: %w", err)
 	}
-	return id, true, nil
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return 0, false, err
+	}
+	id, err = res.LastInsertId()
+	return id, err == nil, err
+}
+
+// SetConfirmation replaces a subscriber's confirmation link and send history.
+func (t *Tx) SetConfirmation(id int64, c Confirmation) error {
+	_, err := t.exec("UPDATE subscribers SET confirm_hash = ?, confirm_expires_at = ?, confirm_sends = ? WHERE id = ?",
+		c.Hash, millis(c.ExpiresAt), sendsJSON(c.Sends), id)
+	return err
+}
+
+const confirmationQuery = "SELECT confirm_hash, confirm_expires_at, confirm_sends FROM subscribers WHERE id = ?"
+
+func scanConfirmation(row rowScanner) (Confirmation, error) {
+	var (
+		c       Confirmation
+		expires sql.NullInt64
+		sends   string
+	)
+	err := row.Scan(&c.Hash, &expires, &sends)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, ErrNotFound
+	}
+	if err != nil {
+		return c, err
+	}
+	if expires.Valid {
+		c.ExpiresAt = time.UnixMilli(expires.Int64).UTC()
+	}
+	var ms []int64
+	if err := json.Unmarshal([]byte(sends), &ms); err != nil {
+		return c, fmt.Errorf("confirmation sends: %w", err)
+	}
+	for _, m := range ms {
+		c.Sends = append(c.Sends, time.UnixMilli(m).UTC())
+	}
+	return c, nil
+}
+
+// Confirmation returns a subscriber's confirmation link and send history.
+func (t *Tx) Confirmation(id int64) (Confirmation, error) {
+	return scanConfirmation(t.queryRow(confirmationQuery, id))
 }
 
 // RestartSignup turns an existing row into a fresh pending sign-up, replacing
@@ -92,37 +156,6 @@ func (t *Tx) RestartSignup(id int64, email string, topics []string, c alertd.Con
 		WHERE id = ?`,
 		email, topicsJSON(topics), millis(c.SignupAt), c.SignupIP, c.SignupUA, c.FormURL, c.ConsentVersion, id)
 	return err
-}
-
-// ConfirmationHistory returns when the last confirmation to the subscriber
-// was sent (zero when never) and how many were sent since since.
-func (t *Tx) ConfirmationHistory(subscriberID int64, since time.Time) (last time.Time, count int, err error) {
-	var lastMillis sql.NullInt64
-	err = t.queryRow(`SELECT max(created_at), count(*) FILTER (WHERE created_at > ?)
-		FROM confirmations WHERE subscriber_id = ?`, millis(since), subscriberID).Scan(&lastMillis, &count)
-	if lastMillis.Valid {
-		last = time.UnixMilli(lastMillis.Int64)
-	}
-	return last, count, err
-}
-
-// InsertConfirmation records a sent confirmation by the hash of its token.
-func (t *Tx) InsertConfirmation(tokenHash string, subscriberID int64, created, expires time.Time) error {
-	_, err := t.exec(`INSERT INTO confirmations (token_hash, subscriber_id, created_at, expires_at)
-		VALUES (?, ?, ?, ?)`, tokenHash, subscriberID, millis(created), millis(expires))
-	return err
-}
-
-// ConfirmationByHash returns the subscriber a token hash belongs to and when
-// the token expires.
-func (t *Tx) ConfirmationByHash(tokenHash string) (subscriberID int64, expires time.Time, err error) {
-	var exp int64
-	err = t.queryRow("SELECT subscriber_id, expires_at FROM confirmations WHERE token_hash = ?", tokenHash).
-		Scan(&subscriberID, &exp)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, time.Time{}, ErrNotFound
-	}
-	return subscriberID, time.UnixMilli(exp), err
 }
 
 // Confirm marks a pending subscriber confirmed with the confirming request's
@@ -166,7 +199,7 @@ func (t *Tx) Unsuppress(emailHash string) error {
 }
 
 // Erase deletes everything held about a subscriber — the row, its
-// confirmations, its messages (whose errors may quote the address) — and
+// messages (whose errors may quote the address) — and
 // keeps the address hash on the suppression list. Its undelivered digest
 // copies count as cancelled.
 func (t *Tx) Erase(id int64, emailHash string, at time.Time) error {
@@ -253,16 +286,9 @@ func (s *Store) CountSubscribers(ctx context.Context) (map[alertd.SubscriberStat
 	return counts, rows.Err()
 }
 
-// ConfirmationByHash reads the subscriber a token hash belongs to and when the
-// token expires.
-func (s *Store) ConfirmationByHash(ctx context.Context, tokenHash string) (subscriberID int64, expires time.Time, err error) {
-	var exp int64
-	err = s.readRow(ctx, "SELECT subscriber_id, expires_at FROM confirmations WHERE token_hash = ?", tokenHash).
-		Scan(&subscriberID, &exp)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, time.Time{}, ErrNotFound
-	}
-	return subscriberID, time.UnixMilli(exp), err
+// Confirmation reads a subscriber's confirmation link and send history.
+func (s *Store) Confirmation(ctx context.Context, id int64) (Confirmation, error) {
+	return scanConfirmation(s.readRow(ctx, confirmationQuery, id))
 }
 
 // SubscriberMessages lists the e-mails queued or sent to a subscriber, for an
@@ -339,10 +365,4 @@ func (t *Tx) InsertImported(rows []Imported, source string, now time.Time) (int6
 		return 0, fmt.Errorf("import subscribers: %w", err)
 	}
 	return res.RowsAffected()
-}
-
-// PurgeConfirmations deletes confirmation records that expired before cutoff.
-func (t *Tx) PurgeConfirmations(cutoff time.Time) error {
-	_, err := t.exec("DELETE FROM confirmations WHERE expires_at < ?", millis(cutoff))
-	return err
 }

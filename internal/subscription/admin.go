@@ -3,7 +3,6 @@ package subscription
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/store"
@@ -91,17 +90,15 @@ func (s *Service) ImportConfirmed(ctx context.Context, rows []ImportRow, source 
 	return counts, rejected, err
 }
 
-// Purge deletes pending sign-ups older than the rules allow, and confirmation
-// records no cap or link needs any more. It returns how many sign-ups went.
+// Purge deletes pending sign-ups older than the rules allow and returns how
+// many went.
 func (s *Service) Purge(ctx context.Context) (int64, error) {
 	now := s.now()
 	var purged int64
 	err := s.store.Write(ctx, func(tx *store.Tx) error {
 		var err error
-		if purged, err = tx.PurgeUnconfirmed(now.Add(-s.rules.PurgeUnconfirmedAfter)); err != nil {
-			return err
-		}
-		return tx.PurgeConfirmations(now.Add(-24 * time.Hour))
+		purged, err = tx.PurgeUnconfirmed(now.Add(-s.rules.PurgeUnconfirmedAfter))
+		return err
 	})
 	return purged, err
 }

@@ -7,6 +7,7 @@ package subscription
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -95,7 +96,7 @@ func (s *Service) Subscribe(ctx context.Context, req Request) error {
 	if err != nil {
 		return err
 	}
-	token, hash, err := NewConfirmationToken(s.random)
+	secret, hash, err := NewConfirmationToken(s.random)
 	if err != nil {
 		return fmt.Errorf("confirmation token: %w", err)
 	}
@@ -104,18 +105,15 @@ func (s *Service) Subscribe(ctx context.Context, req Request) error {
 		SignupAt: now, SignupIP: req.IP, SignupUA: req.UserAgent,
 		FormURL: req.FormURL, ConsentVersion: s.rules.ConsentVersion,
 	}
+	link := store.Confirmation{Hash: hash, ExpiresAt: now.Add(s.rules.ConfirmTTL)}
 	var queued bool
 	err = s.store.Write(ctx, func(tx *store.Tx) error {
 		queued = false
-		id, send, err := s.recordSignup(tx, email, topics, consent)
+		id, send, err := s.recordSignup(tx, email, topics, consent, link)
 		if err != nil || !send {
 			return err
 		}
-		expires := now.Add(s.rules.ConfirmTTL)
-		if err := tx.InsertConfirmation(hash, id, now, expires); err != nil {
-			return err
-		}
-		payload, err := json.Marshal(ConfirmationPayload{Token: token, ExpiresAt: expires})
+		payload, err := json.Marshal(ConfirmationPayload{Token: ConfirmationLinkToken(id, secret), ExpiresAt: link.ExpiresAt})
 		if err != nil {
 			return err
 		}
@@ -134,14 +132,16 @@ func (s *Service) Subscribe(ctx context.Context, req Request) error {
 	return nil
 }
 
-// recordSignup brings the subscriber row in line with a new sign-up and
-// reports whether a confirmation may be sent now.
-func (s *Service) recordSignup(tx *store.Tx, email string, topics []string, consent alertd.Consent) (id int64, send bool, err error) {
+// recordSignup brings the subscriber row in line with a new sign-up and,
+// when the rules allow a confirmation e-mail now, stores link as the live
+// confirmation link and reports send.
+func (s *Service) recordSignup(tx *store.Tx, email string, topics []string, consent alertd.Consent, link store.Confirmation) (id int64, send bool, err error) {
 	now := consent.SignupAt
 	key := AddressKey(email)
+	link.Sends = []time.Time{now}
 	id, inserted, err := tx.InsertSubscriber(key, alertd.Subscriber{
 		Email: email, Status: alertd.StatusPending, Topics: topics, CreatedAt: now, Consent: consent,
-	})
+	}, link)
 	if err != nil || inserted {
 		return id, inserted, err
 	}
@@ -164,12 +164,22 @@ func (s *Service) recordSignup(tx *store.Tx, email string, topics []string, cons
 			}
 		}
 	}
-	last, today, err := tx.ConfirmationHistory(sub.ID, now.Add(-24*time.Hour))
+	previous, err := tx.Confirmation(sub.ID)
 	if err != nil {
 		return 0, false, err
 	}
-	allowed := (last.IsZero() || now.Sub(last) >= s.rules.ResendCooldown) && today < s.rules.MaxConfirmationsPerDay
-	return sub.ID, allowed, nil
+	var today []time.Time
+	for _, sent := range previous.Sends {
+		if now.Sub(sent) < 24*time.Hour {
+			today = append(today, sent)
+		}
+	}
+	if len(today) >= s.rules.MaxConfirmationsPerDay ||
+		(len(today) > 0 && now.Sub(slices.MaxFunc(today, time.Time.Compare)) < s.rules.ResendCooldown) {
+		return sub.ID, false, nil
+	}
+	link.Sends = append(today, now)
+	return sub.ID, true, tx.SetConfirmation(sub.ID, link)
 }
 
 func (s *Service) checkTopics(chosen []string) ([]string, error) {
@@ -201,8 +211,12 @@ func (s *Service) Confirm(ctx context.Context, req ConfirmRequest) (alertd.Subsc
 	)
 	err := s.store.Write(ctx, func(tx *store.Tx) error {
 		queued = false
-		id, expires, err := tx.ConfirmationByHash(HashConfirmationToken(req.Token))
-		if errors.Is(err, store.ErrNotFound) || (err == nil && now.After(expires)) {
+		id, secret, ok := ParseConfirmationToken(req.Token)
+		if !ok {
+			return ErrTokenExpired
+		}
+		link, err := tx.Confirmation(id)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && !linkValid(link, secret, now)) {
 			return ErrTokenExpired
 		}
 		if err != nil {
@@ -245,8 +259,12 @@ func (s *Service) Confirm(ctx context.Context, req ConfirmRequest) (alertd.Subsc
 // CheckConfirmation reports whether a confirmation token would still work,
 // without changing anything (GET pages must not change state).
 func (s *Service) CheckConfirmation(ctx context.Context, token string) error {
-	id, expires, err := s.store.ConfirmationByHash(ctx, HashConfirmationToken(token))
-	if errors.Is(err, store.ErrNotFound) || (err == nil && s.now().After(expires)) {
+	id, secret, ok := ParseConfirmationToken(token)
+	if !ok {
+		return ErrTokenExpired
+	}
+	link, err := s.store.Confirmation(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !linkValid(link, secret, s.now())) {
 		return ErrTokenExpired
 	}
 	if err != nil {
@@ -260,6 +278,13 @@ func (s *Service) CheckConfirmation(ctx context.Context, token string) error {
 		return ErrTokenExpired
 	}
 	return nil
+}
+
+// linkValid reports whether secret is the live link's, in constant time,
+// and the link has not expired.
+func linkValid(link store.Confirmation, secret string, now time.Time) bool {
+	match := subtle.ConstantTimeCompare([]byte(HashConfirmationToken(secret)), []byte(link.Hash)) == 1
+	return match && link.Hash != "" && now.Before(link.ExpiresAt)
 }
 
 // UnsubscribeToken returns the link token for a subscriber.

@@ -15,25 +15,49 @@ import (
 // twice the 128 that make guessing hopeless, for the price of 11 characters.
 const confirmationTokenBytes = 32
 
-// NewConfirmationToken draws a confirmation token from random (crypto/rand.Reader
-// in production) and returns it with its hash. The token goes into the
-// e-mail's link and nowhere else; only the hash is stored, so a copy of the
-// database cannot be used to confirm anyone.
-func NewConfirmationToken(random io.Reader) (token, hash string, err error) {
+// NewConfirmationToken draws the secret of a confirmation link from random
+// (crypto/rand.Reader in production) and returns it with its hash. The
+// secret goes into the e-mail's link and nowhere else; only the hash is
+// stored, so a copy of the database cannot be used to confirm anyone.
+func NewConfirmationToken(random io.Reader) (secret, hash string, err error) {
 	var raw [confirmationTokenBytes]byte
 	if _, err := io.ReadFull(random, raw[:]); err != nil {
 		return "", "", fmt.Errorf("draw confirmation token: %w", err)
 	}
-	token = base64.RawURLEncoding.EncodeToString(raw[:])
-	return token, HashConfirmationToken(token), nil
+	secret = base64.RawURLEncoding.EncodeToString(raw[:])
+	return secret, HashConfirmationToken(secret), nil
 }
 
-// HashConfirmationToken returns the hex SHA-256 of token: the form under
-// which a confirmation token is stored and looked up. A plain hash suffices
-// because the token itself carries 256 random bits.
-func HashConfirmationToken(token string) string {
-	sum := sha256.Sum256([]byte(token))
+// HashConfirmationToken returns the hex SHA-256 of a confirmation secret:
+// the form under which it is stored. A plain hash suffices because the
+// secret itself carries 256 random bits.
+func HashConfirmationToken(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
 	return hex.EncodeToString(sum[:])
+}
+
+// ConfirmationLinkToken is the token in a confirmation link: the
+// subscriber's id, which says where to look, and the secret, which proves
+// the link was mailed to the address.
+func ConfirmationLinkToken(subscriberID int64, secret string) string {
+	return strconv.FormatInt(subscriberID, 10) + "." + secret
+}
+
+// ParseConfirmationToken splits a link token into the subscriber's id and
+// the secret; ok is false for anything ConfirmationLinkToken cannot have made.
+func ParseConfirmationToken(token string) (subscriberID int64, secret string, ok bool) {
+	idText, secret, found := strings.Cut(token, ".")
+	if !found || len(secret) != base64.RawURLEncoding.EncodedLen(confirmationTokenBytes) {
+		return 0, "", false
+	}
+	id, err := strconv.ParseInt(idText, 10, 64)
+	if err != nil || id < 1 || strconv.FormatInt(id, 10) != idText {
+		return 0, "", false
+	}
+	if _, err := base64.RawURLEncoding.Strict().DecodeString(secret); err != nil {
+		return 0, "", false
+	}
+	return id, secret, true
 }
 
 const (

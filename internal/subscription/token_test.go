@@ -239,3 +239,51 @@ func FuzzVerifyUnsubscribeToken(f *testing.F) {
 		}
 	})
 }
+
+func TestParseConfirmationToken(t *testing.T) {
+	secret, _, err := NewConfirmationToken(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		token string
+		id    int64
+		ok    bool
+	}{
+		{"as made", ConfirmationLinkToken(42, secret), 42, true},
+		{"no dot", "42" + secret, 0, false},
+		{"no id", "." + secret, 0, false},
+		{"zero id", "0." + secret, 0, false},
+		{"negative id", "-4." + secret, 0, false},
+		{"leading zero", "042." + secret, 0, false},
+		{"plus sign", "+42." + secret, 0, false},
+		{"short secret", "42." + secret[1:], 0, false},
+		{"long secret", "42." + secret + "A", 0, false},
+		{"not base64url", "42." + strings.Repeat("*", len(secret)), 0, false},
+		{"empty", "", 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			id, got, ok := ParseConfirmationToken(tc.token)
+			if ok != tc.ok || id != tc.id || (ok && got != secret) {
+				t.Fatalf("ParseConfirmationToken(%q) = %d, %q, %v; want %d, %v", tc.token, id, got, ok, tc.id, tc.ok)
+			}
+		})
+	}
+}
+
+// FuzzParseConfirmationToken: parsing never panics, and whatever parses is
+// exactly what ConfirmationLinkToken makes of its parts.
+func FuzzParseConfirmationToken(f *testing.F) {
+	f.Add("1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+	f.Add("9223372036854775807.abcdefghijklmnopqrstuvwxyz0123456789-_ABCDEFG")
+	f.Add("")
+	f.Add("1..")
+	f.Fuzz(func(t *testing.T, token string) {
+		id, secret, ok := ParseConfirmationToken(token)
+		if ok && ConfirmationLinkToken(id, secret) != token {
+			t.Fatalf("%q parsed as %d, %q, which makes %q", token, id, secret, ConfirmationLinkToken(id, secret))
+		}
+	})
+}

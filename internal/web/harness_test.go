@@ -321,7 +321,7 @@ func (h *harness) confirmed(email string, topics ...string) string {
 	return "/unsubscribe/" + h.subs.UnsubscribeToken(sub.ID)
 }
 
-var confirmPath = regexp.MustCompile(`/confirm/[A-Za-z0-9_-]+`)
+var confirmPath = regexp.MustCompile(`/confirm/[A-Za-z0-9_.-]+`)
 
 // confirmationLink waits for the first confirmation mail to the address and
 // returns the path of its link.
