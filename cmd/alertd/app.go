@@ -19,6 +19,7 @@ import (
 	"github.com/alertd/alertd/internal/config"
 	"github.com/alertd/alertd/internal/delivery"
 	alertmail "github.com/alertd/alertd/internal/mail"
+	"github.com/alertd/alertd/internal/metrics"
 	"github.com/alertd/alertd/internal/store"
 	"github.com/alertd/alertd/internal/subscription"
 )
@@ -66,6 +67,7 @@ type app struct {
 	catalogue     *catalogue.Service
 	renderer      delivery.MailRenderer
 	engine        *delivery.Engine
+	metrics       *metrics.Metrics
 	log           *slog.Logger
 }
 
@@ -124,9 +126,16 @@ func (env *environment) wire(ctx context.Context, a *app) error {
 		},
 		Now: time.Now,
 	}
+	a.metrics = metrics.New(func() float64 {
+		n, err := a.store.QueueDepth(context.Background())
+		if err != nil {
+			a.log.Error("queue depth for metrics", "err", err)
+		}
+		return float64(n)
+	})
 	a.engine = delivery.New(a.store, transport, a.renderer, delivery.Settings{
 		Workers: cfg.SMTP.Connections, RatePerSecond: cfg.SMTP.RatePerSecond, RetrySchedule: cfg.Delivery.RetrySchedule,
-	}, time.Now, a.log)
+	}, time.Now, a.log, a.metrics)
 	a.subscriptions = subscription.NewService(a.store, subscription.Rules{
 		ConfirmTTL: cfg.Subscribe.ConfirmTTL, ResendCooldown: cfg.Subscribe.ResendCooldown,
 		MaxConfirmationsPerDay: cfg.Subscribe.MaxConfirmationsPerDay,

@@ -1,7 +1,7 @@
 // Package delivery is the outbox's engine: workers claim due messages from
 // the database, check that the recipient still wants them, render and send
 // them over their own reusable connection, classify the reply and record the
-// outcome before taking the next one.
+// outcome durably before the next message goes out.
 package delivery
 
 import (
@@ -16,6 +16,7 @@ import (
 
 	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/mail"
+	"github.com/alertd/alertd/internal/metrics"
 	"github.com/alertd/alertd/internal/store"
 )
 
@@ -35,6 +36,10 @@ type Settings struct {
 	// Lease is how long a claimed message stays with a worker before another
 	// worker or process may take it (a crashed worker's messages come back).
 	Lease time.Duration
+	// Backoff is a worker's first pause after its connection failed (a 421,
+	// a network error, a refused connect); it doubles up to MaxBackoff while
+	// the trouble lasts. Only that worker pauses; the others go on.
+	Backoff, MaxBackoff time.Duration
 }
 
 // Engine runs the delivery workers.
@@ -46,16 +51,27 @@ type Engine struct {
 	limiter   *rate.Limiter
 	now       func() time.Time
 	log       *slog.Logger
+	metrics   *metrics.Metrics
 	wake      []chan struct{}
 }
 
-// New returns an engine; Run starts it.
-func New(st *store.Store, transport mail.Transport, render Renderer, s Settings, now func() time.Time, log *slog.Logger) *Engine {
+// New returns an engine; Run or Drain starts it. With m nil the engine
+// counts into collectors nobody reads.
+func New(st *store.Store, transport mail.Transport, render Renderer, s Settings, now func() time.Time, log *slog.Logger, m *metrics.Metrics) *Engine {
+	if m == nil {
+		m = metrics.New(func() float64 { return 0 })
+	}
 	s.Workers = max(1, s.Workers)
 	if s.Lease <= 0 {
 		s.Lease = 5 * time.Minute
 	}
-	e := &Engine{store: st, transport: transport, render: render, settings: s, now: now, log: log}
+	if s.Backoff <= 0 {
+		s.Backoff = time.Second
+	}
+	if s.MaxBackoff < s.Backoff {
+		s.MaxBackoff = max(s.Backoff, time.Minute)
+	}
+	e := &Engine{store: st, transport: transport, render: render, settings: s, now: now, log: log, metrics: m}
 	e.limiter = rate.NewLimiter(rate.Inf, 1)
 	if s.RatePerSecond > 0 {
 		e.limiter = rate.NewLimiter(rate.Limit(s.RatePerSecond), 1)
@@ -76,29 +92,21 @@ func (e *Engine) Wake() {
 	}
 }
 
-// Run delivers until ctx is cancelled, then lets each worker finish the
-// message it is sending and hands the rest of its claim back to the queue.
-func (e *Engine) Run(ctx context.Context) {
-	done := make(chan struct{})
-	for i := range e.settings.Workers {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			e.work(ctx, e.wake[i], false)
-		}()
-	}
-	for range e.settings.Workers {
-		<-done
-	}
-}
+// Run delivers until ctx is cancelled, then lets each worker finish and
+// record the message it is sending and hands the rest of its claim back.
+func (e *Engine) Run(ctx context.Context) { e.start(ctx, false) }
 
 // Drain delivers until no message is due (only retries due later remain)
 // and returns; for commands that send and exit.
-func (e *Engine) Drain(ctx context.Context) {
+func (e *Engine) Drain(ctx context.Context) { e.start(ctx, true) }
+
+func (e *Engine) start(ctx context.Context, stopWhenIdle bool) {
 	done := make(chan struct{})
 	for i := range e.settings.Workers {
 		go func() {
 			defer func() { done <- struct{}{} }()
-			e.work(ctx, e.wake[i], true)
+			w := &worker{engine: e, wake: e.wake[i]}
+			w.run(ctx, stopWhenIdle)
 		}()
 	}
 	for range e.settings.Workers {
@@ -108,10 +116,23 @@ func (e *Engine) Drain(ctx context.Context) {
 
 // claimSize is how many messages a worker leases at a time: enough to keep
 // claiming cheap, few enough that a crash strands little for long.
-const claimSize = 8
+const claimSize = 16
 
-func (e *Engine) work(ctx context.Context, wake <-chan struct{}, stopWhenIdle bool) {
-	w := &worker{engine: e}
+// worker owns one connection and sends one message at a time over it.
+type worker struct {
+	engine  *Engine
+	wake    <-chan struct{}
+	conn    mail.Conn
+	backoff time.Duration
+	// recorded yields the result of recording the previous message's
+	// outcome. The next message is not sent before it arrives, so at most
+	// one message per worker is ever sent but not yet recorded: after a
+	// crash, duplicates are bounded by the number of workers.
+	recorded <-chan error
+}
+
+func (w *worker) run(ctx context.Context, stopWhenIdle bool) {
+	e := w.engine
 	defer w.close()
 	for ctx.Err() == nil {
 		now := e.now()
@@ -120,16 +141,13 @@ func (e *Engine) work(ctx context.Context, wake <-chan struct{}, stopWhenIdle bo
 			if ctx.Err() == nil {
 				e.log.Error("claim messages", "err", err)
 			}
-			if !e.idle(ctx, wake, time.Second) {
+			if !w.idle(ctx, time.Second) {
 				return
 			}
 			continue
 		}
 		if len(claimed) == 0 {
-			if stopWhenIdle {
-				return
-			}
-			if !e.idle(ctx, wake, e.untilNextDue(ctx)) {
+			if stopWhenIdle || !w.idle(ctx, e.untilNextDue(ctx)) {
 				return
 			}
 			continue
@@ -145,13 +163,14 @@ func (e *Engine) work(ctx context.Context, wake <-chan struct{}, stopWhenIdle bo
 }
 
 // idle waits for a wake-up, the timeout or the end; it reports false at the end.
-func (e *Engine) idle(ctx context.Context, wake <-chan struct{}, timeout time.Duration) bool {
+func (w *worker) idle(ctx context.Context, timeout time.Duration) bool {
+	w.awaitRecorded()
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	select {
 	case <-ctx.Done():
 		return false
-	case <-wake:
+	case <-w.wake:
 	case <-timer.C:
 	}
 	return true
@@ -178,29 +197,37 @@ func (e *Engine) release(ms []store.Message) {
 	}
 }
 
-// worker owns one connection.
-type worker struct {
-	engine *Engine
-	conn   mail.Conn
-}
-
 func (w *worker) close() {
+	w.awaitRecorded()
 	if w.conn != nil {
 		w.conn.Close()
 	}
 }
 
-// deliver sends one message and records what became of it. Once a send has
+func (w *worker) awaitRecorded() {
+	if w.recorded == nil {
+		return
+	}
+	if err := <-w.recorded; err != nil {
+		w.engine.log.Error("record delivery outcome", "err", err)
+	}
+	w.recorded = nil
+}
+
+// deliver sends one message and has its outcome recorded. Once a send has
 // started it is finished and recorded even if ctx ends meanwhile, so a
-// graceful stop leaves no message sent but unrecorded.
+// graceful stop leaves no message sent but unrecorded. Recording overlaps
+// with preparing the next message.
 func (w *worker) deliver(ctx context.Context, m store.Message) {
 	e := w.engine
 	keep := context.WithoutCancel(ctx)
 	outcome := w.attempt(keep, m)
 	outcome.ID, outcome.SubscriberID = m.ID, m.SubscriberID
-	if err := e.store.RecordOutcomes(keep, e.now(), []store.Outcome{outcome}); err != nil {
-		e.log.Error("record delivery outcome", "message", m.ID, "err", err)
-	}
+	e.count(m, outcome)
+	w.awaitRecorded()
+	w.recorded = e.store.Submit(keep, func(tx *store.Tx) error {
+		return tx.RecordOutcome(e.now(), outcome)
+	})
 }
 
 // wantedStatus is the status a subscriber must still have, at send time, to
@@ -228,17 +255,25 @@ func (w *worker) attempt(ctx context.Context, m store.Message) store.Outcome {
 		e.log.Error("render message", "message", m.ID, "kind", m.Kind, "err", err)
 		return e.retry(m, fmt.Errorf("render: %w", err))
 	}
+	w.awaitRecorded()
+	if err := w.pause(ctx); err != nil {
+		return e.retry(m, err)
+	}
 	if err := e.limiter.Wait(ctx); err != nil {
 		return e.retry(m, err)
 	}
 	if w.conn == nil {
 		if w.conn, err = e.transport.Dial(ctx); err != nil {
 			w.conn = nil
+			w.troubled(err)
 			return e.retry(m, err)
 		}
 	}
+	start := time.Now()
 	err = w.conn.Send(ctx, msg)
+	e.metrics.SendSeconds.Observe(time.Since(start).Seconds())
 	if err == nil {
+		w.backoff = 0
 		return store.Outcome{Status: "sent"}
 	}
 	switch mail.Classify(err) {
@@ -248,8 +283,37 @@ func (w *worker) attempt(ctx context.Context, m store.Message) store.Outcome {
 	case mail.Permanent:
 		e.log.Warn("message refused", "message", m.ID, "err", err)
 		return store.Outcome{Status: "failed", Error: err.Error()}
-	default:
-		return e.retry(m, err)
+	}
+	if mail.ConnectionTrouble(err) {
+		w.troubled(err)
+	}
+	return e.retry(m, err)
+}
+
+// troubled drops the connection and makes this worker pause before it
+// dials again, doubling the pause while the trouble lasts.
+func (w *worker) troubled(err error) {
+	s := w.engine.settings
+	w.backoff = min(s.MaxBackoff, max(s.Backoff, 2*w.backoff))
+	w.engine.log.Warn("SMTP connection trouble; this connection pauses", "pause", w.backoff, "err", err)
+	if w.conn != nil {
+		w.conn.Close()
+		w.conn = nil
+	}
+}
+
+// pause waits out the worker's backoff, if any.
+func (w *worker) pause(ctx context.Context) error {
+	if w.backoff == 0 || w.conn != nil {
+		return nil
+	}
+	timer := time.NewTimer(w.backoff)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
 	}
 }
 
@@ -258,9 +322,34 @@ func (w *worker) attempt(ctx context.Context, m store.Message) store.Outcome {
 func (e *Engine) retry(m store.Message, err error) store.Outcome {
 	if m.Attempts > len(e.settings.RetrySchedule) {
 		e.log.Warn("message failed after retries", "message", m.ID, "attempts", m.Attempts, "err", err)
-		return store.Outcome{Status: "failed", Error: err.Error()}
+		return store.Outcome{Status: "failed", Error: err.Error(), RetriesExhausted: true}
 	}
 	wait := e.settings.RetrySchedule[m.Attempts-1]
 	e.log.Info("message deferred", "message", m.ID, "attempt", m.Attempts, "retry_in", wait, "err", err)
-	return store.Outcome{Status: "queued", RetryAt: e.now().Add(wait), Error: err.Error()}
+	return store.Outcome{Status: "queued", RetryAt: e.now().Add(wait), Error: err.Error(), Connection: mail.ConnectionTrouble(err)}
+}
+
+// count reports an outcome to the metrics.
+func (e *Engine) count(m store.Message, o store.Outcome) {
+	switch o.Status {
+	case "sent":
+		e.metrics.MessagesSent.WithLabelValues(m.Kind).Inc()
+	case "cancelled":
+		e.metrics.MessagesCancelled.WithLabelValues(m.Kind).Inc()
+	case "queued":
+		reason := "temporary"
+		if o.Connection {
+			reason = "connection"
+		}
+		e.metrics.MessagesRetried.WithLabelValues(reason).Inc()
+	case "failed":
+		reason := "permanent"
+		switch {
+		case o.Bounced:
+			reason = "bad_address"
+		case o.RetriesExhausted:
+			reason = "retries_exhausted"
+		}
+		e.metrics.MessagesFailed.WithLabelValues(m.Kind, reason).Inc()
+	}
 }

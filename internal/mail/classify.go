@@ -76,6 +76,19 @@ func Classify(err error) Outcome {
 	return Permanent
 }
 
+// ConnectionTrouble reports whether a failed send means trouble with the
+// connection or the relay itself (a 421 "closing", a network error, a failed
+// connect or login) rather than with this one message: the sender should
+// drop the connection and back off before it tries again.
+func ConnectionTrouble(err error) bool {
+	var connectErr *ConnectError
+	if errors.As(err, &connectErr) {
+		return true
+	}
+	code, _, _ := reply(err)
+	return code == 0 || code == 421
+}
+
 // reply extracts the SMTP reply code and enhanced status code from err, and
 // whether the reply answered RCPT TO. Code 0 means err holds no SMTP reply.
 func reply(err error) (code int, enhanced string, atRcpt bool) {

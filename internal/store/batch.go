@@ -26,18 +26,45 @@ type batchItem struct {
 }
 
 // Write runs fn in a write transaction and returns once it is durably
-// committed. Concurrent calls are group-committed: each runs inside its own
-// savepoint of a shared transaction, so one failing fn rolls back only its own
-// changes, and the batch pays for a single fsync.
+// committed. Concurrent calls are group-committed: they share one
+// transaction, each in its own savepoint when any of them fails, so one
+// failing fn rolls back only its own changes, and the batch pays for a
+// single fsync.
 func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
+	item, err := s.enqueue(ctx, fn)
+	if err != nil {
+		return err
+	}
+	return s.await(item)
+}
+
+// Submit is Write without the wait: it queues fn and returns a channel that
+// yields Write's result once the batch is committed, so the caller can get
+// on with other work meanwhile.
+func (s *Store) Submit(ctx context.Context, fn func(*Tx) error) <-chan error {
+	result := make(chan error, 1)
+	item, err := s.enqueue(ctx, fn)
+	if err != nil {
+		result <- err
+		return result
+	}
+	go func() { result <- s.await(item) }()
+	return result
+}
+
+func (s *Store) enqueue(ctx context.Context, fn func(*Tx) error) (*batchItem, error) {
 	item := &batchItem{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
 	case s.batches <- item:
+		return item, nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	case <-s.done:
-		return errors.New("store is closed")
+		return nil, errClosed
 	}
+}
+
+func (s *Store) await(item *batchItem) error {
 	select {
 	case err := <-item.done:
 		return err
@@ -48,10 +75,12 @@ func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
 		case err := <-item.done:
 			return err
 		default:
-			return errors.New("store is closed")
+			return errClosed
 		}
 	}
 }
+
+var errClosed = errors.New("store is closed")
 
 func (s *Store) runBatches() {
 	defer close(s.stopped)

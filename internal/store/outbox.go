@@ -164,6 +164,9 @@ type Outcome struct {
 	// Bounced marks the subscriber bounced (a permanent bad-address reply).
 	Bounced      bool
 	SubscriberID int64
+	// RetriesExhausted and Connection say why, for the metrics: a failure
+	// after the last retry, and a retry caused by connection trouble.
+	RetriesExhausted, Connection bool
 }
 
 // RecordOutcomes stores the results of sending claimed messages. It is
@@ -173,7 +176,7 @@ type Outcome struct {
 func (s *Store) RecordOutcomes(ctx context.Context, now time.Time, outcomes []Outcome) error {
 	return s.Write(ctx, func(tx *Tx) error {
 		for _, o := range outcomes {
-			if err := tx.recordOutcome(now, o); err != nil {
+			if err := tx.RecordOutcome(now, o); err != nil {
 				return fmt.Errorf("record outcome of message %d: %w", o.ID, err)
 			}
 		}
@@ -181,7 +184,8 @@ func (s *Store) RecordOutcomes(ctx context.Context, now time.Time, outcomes []Ou
 	})
 }
 
-func (tx *Tx) recordOutcome(now time.Time, o Outcome) error {
+// RecordOutcome stores the result of sending one claimed message.
+func (tx *Tx) RecordOutcome(now time.Time, o Outcome) error {
 	if o.Status == "queued" {
 		_, err := tx.exec(`UPDATE outbox SET status = 'queued', next_attempt_at = ?, last_error = ?
 			WHERE id = ? AND status = 'sending'`, millis(o.RetryAt), o.Error, o.ID)
@@ -296,4 +300,16 @@ func (s *Store) MessageCounts(ctx context.Context) (map[string]int, error) {
 		counts[status] = n
 	}
 	return counts, rows.Err()
+}
+
+// QueueDepth returns how many messages wait to be sent: those in the due
+// index (transactional mail, retries, claimed ones) and the digests'
+// deliveries not yet handed to a worker. It reads no more than the queue.
+func (s *Store) QueueDepth(ctx context.Context) (int, error) {
+	var due, fresh int
+	if err := s.readRow(ctx, "SELECT count(*) FROM outbox WHERE "+dueCondition).Scan(&due); err != nil {
+		return 0, err
+	}
+	err := s.readRow(ctx, "SELECT coalesce(sum(claim_to - claim_from + 1), 0) FROM digests WHERE claim_from <= claim_to").Scan(&fresh)
+	return due + fresh, err
 }

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/alertd/alertd/internal/subscription"
 )
 
@@ -45,8 +47,10 @@ func handleCheckEmail(p *pages) http.HandlerFunc {
 
 // handleSubscribe answers every acceptable sign-up the same way, whatever
 // state the address is in, so the form reveals nothing about who subscribes.
-func handleSubscribe(p *pages, subs *subscription.Service, ips clientIPs) http.HandlerFunc {
+func handleSubscribe(p *pages, subs *subscription.Service, ips clientIPs, outcomes *prometheus.CounterVec) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		outcome := "accepted"
+		defer func() { outcomes.WithLabelValues(outcome).Inc() }()
 		asJSON := wantsJSON(r)
 		var body subscribeBody
 		var honeypot string
@@ -59,15 +63,19 @@ func handleSubscribe(p *pages, subs *subscription.Service, ips clientIPs) http.H
 		}
 		switch {
 		case isTooLarge(err):
+			outcome = "too_large"
 			refuse(w, r, p, asJSON, http.StatusRequestEntityTooLarge, body, "The request is too large.")
 			return
 		case err != nil:
+			outcome = "invalid"
 			refuse(w, r, p, asJSON, http.StatusBadRequest, body, "The request could not be read: "+err.Error())
 			return
 		}
 		// Bots fill the field people cannot see; they get the usual answer
 		// and nothing happens.
-		if honeypot == "" {
+		if honeypot != "" {
+			outcome = "honeypot"
+		} else {
 			err = subs.Subscribe(r.Context(), subscription.Request{
 				Email: body.Email, Topics: body.Topics,
 				IP: ips.of(r), UserAgent: r.UserAgent(), FormURL: r.Referer(),
@@ -75,8 +83,10 @@ func handleSubscribe(p *pages, subs *subscription.Service, ips clientIPs) http.H
 		}
 		switch {
 		case errors.Is(err, subscription.ErrInvalidAddress), errors.Is(err, subscription.ErrUnknownTopic):
+			outcome = "invalid"
 			refuse(w, r, p, asJSON, http.StatusBadRequest, body, err.Error())
 		case err != nil:
+			outcome = "error"
 			p.serverError(w, r, err)
 		case asJSON:
 			writeJSON(w, http.StatusAccepted, map[string]string{"status": "check-email"})

@@ -24,6 +24,7 @@ import (
 	"github.com/alertd/alertd/internal/delivery"
 	"github.com/alertd/alertd/internal/mail"
 	"github.com/alertd/alertd/internal/mail/mailtest"
+	"github.com/alertd/alertd/internal/metrics"
 	"github.com/alertd/alertd/internal/store"
 	"github.com/alertd/alertd/internal/subscription"
 	"github.com/alertd/alertd/internal/web"
@@ -74,6 +75,8 @@ type harness struct {
 	subs  *subscription.Service
 	cat   *catalogue.Service
 	smtp  *mailtest.Server // nil without options.Mail
+	// metrics counts what the handlers do, as GET /metrics shows it
+	metrics *metrics.Metrics
 	// clients by the loopback address they send from
 	clients map[string]*http.Client
 }
@@ -89,6 +92,7 @@ func newHarness(t *testing.T, opts options) *harness {
 	t.Helper()
 	ctx := context.Background()
 	h := &harness{t: t, clients: map[string]*http.Client{}, clock: &clock{now: time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)}}
+	h.metrics = metrics.New(func() float64 { return 0 })
 	log := slog.New(slog.NewTextHandler(t.Output(), nil))
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "alertd.db"), alertd.Migrations())
 	if err != nil {
@@ -124,6 +128,7 @@ func newHarness(t *testing.T, opts options) *harness {
 		Store:         st,
 		Subscriptions: h.subs,
 		Catalogue:     h.cat,
+		Metrics:       h.metrics,
 		NextDigest:    func() time.Time { return h.clock.Now().Add(24 * time.Hour) },
 		Log:           log,
 	})
@@ -156,7 +161,7 @@ func (h *harness) startDelivery(st *store.Store, signer subscription.Unsubscribe
 		LatestReports: func(context.Context) ([]alertd.Report, error) { return nil, nil },
 		Now:           h.clock.Now,
 	}
-	engine := delivery.New(st, transport, renderer, delivery.Settings{Workers: 1}, h.clock.Now, log)
+	engine := delivery.New(st, transport, renderer, delivery.Settings{Workers: 1}, h.clock.Now, log, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
 	go func() {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/catalogue"
+	"github.com/alertd/alertd/internal/metrics"
 	"github.com/alertd/alertd/internal/store"
 	"github.com/alertd/alertd/internal/subscription"
 )
@@ -42,6 +43,7 @@ type Deps struct {
 	Catalogue     *catalogue.Service
 	// NextDigest tells when the schedule fires next.
 	NextDigest func() time.Time
+	Metrics    *metrics.Metrics
 	Log        *slog.Logger
 }
 
@@ -76,6 +78,7 @@ func NewServer(d Deps) (http.Handler, error) {
 		perIP = httprate.Limit(d.Config.PerIPPerHour, time.Hour,
 			httprate.WithKeyFuncs(func(r *http.Request) (string, error) { return ips.of(r), nil }),
 			httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
+				d.Metrics.SubscribeRequests.WithLabelValues("rate_limited").Inc()
 				tooManyRequests(w, r, pages)
 			}))
 	}
@@ -90,7 +93,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	})
 
 	r.Get("/", handleForm(pages, d.Catalogue.Published))
-	r.With(perIP).Post("/subscribe", handleSubscribe(pages, d.Subscriptions, ips))
+	r.With(perIP).Post("/subscribe", handleSubscribe(pages, d.Subscriptions, ips, d.Metrics.SubscribeRequests))
 	// A reload of a refused form arrives here as a GET: show the form.
 	r.Get("/subscribe", http.RedirectHandler("/", http.StatusSeeOther).ServeHTTP)
 	r.Get("/subscribe/check-email", handleCheckEmail(pages))
@@ -106,6 +109,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	r.Handle("/static/*", http.StripPrefix("/static/", http.FileServerFS(static)))
 	r.Get("/healthz", handleHealth(d.Store))
 	r.Head("/healthz", handleHealth(d.Store))
+	r.Handle("/metrics", d.Metrics.Handler())
 
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(requireAdmin(d.Config.AdminToken))
