@@ -249,6 +249,9 @@ func (w *worker) attempt(ctx context.Context, m store.Message) store.Outcome {
 		return e.retry(m, fmt.Errorf("read subscriber: %w", err))
 	}
 	msg, err := e.render.Render(ctx, m, sub)
+	if errors.Is(err, ErrNothingToSend) {
+		return store.Outcome{Status: "cancelled", Error: err.Error()}
+	}
 	if err != nil {
 		// Rendering reads the database too; a broken template fails the
 		// message once the retries are used up.

@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"text/template"
@@ -56,18 +57,28 @@ func (r MailRenderer) Render(ctx context.Context, m store.Message, sub alertd.Su
 			To: sub.Email, UnsubscribeURL: r.unsubscribeURL(sub.ID), Reports: reports,
 		}, r.Now())
 	case KindDigest:
-		reports, err := r.Digests.Reports(ctx, m.DigestID)
+		prepared, err := r.Digests.Prepared(ctx, m.DigestID, sub.Topics, r.prepareDigest)
 		if err != nil {
 			return nil, err
 		}
-		d, err := r.DigestFor(reports, sub.Topics)
-		if err != nil {
-			return nil, err
-		}
-		d.To, d.UnsubscribeURL = sub.Email, r.unsubscribeURL(sub.ID)
-		return r.Composer.Digest(d, r.Now())
+		return prepared.Message(sub.Email, r.unsubscribeURL(sub.ID), r.Now())
 	}
 	return nil, fmt.Errorf("unknown message kind %q", m.Kind)
+}
+
+// ErrNothingToSend means the digest holds no report for the subscriber's
+// topics any more (they changed their choice after it was compiled).
+var ErrNothingToSend = errors.New("no report in this digest matches the subscriber's topics")
+
+func (r MailRenderer) prepareDigest(reports []alertd.Report, topics []string) (*mail.PreparedDigest, error) {
+	d, err := r.DigestFor(reports, topics)
+	if err != nil {
+		return nil, err
+	}
+	if len(d.Reports) == 0 {
+		return nil, ErrNothingToSend
+	}
+	return r.Composer.PrepareDigest(d)
 }
 
 // DigestFor picks, from a digest's reports, what a subscriber with the chosen

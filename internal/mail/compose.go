@@ -240,7 +240,11 @@ func (c *Composer) compose(name, to string, data templateData, now time.Time) (*
 	if err != nil {
 		return nil, err
 	}
+	return c.build(rcpt, subject, text, html, now), nil
+}
 
+// build makes the message from its rendered parts.
+func (c *Composer) build(rcpt *netmail.Address, subject, text, html string, now time.Time) *gomail.Msg {
 	m := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
 	m.FromMailAddress(c.from)
 	m.ToMailAddress(rcpt)
@@ -254,7 +258,7 @@ func (c *Composer) compose(name, to string, data templateData, now time.Time) (*
 	m.SetGenHeader("Auto-Submitted", "auto-generated")
 	m.SetBodyString(gomail.TypeTextPlain, text)
 	m.AddAlternativeString(gomail.TypeTextHTML, html)
-	return m, nil
+	return m
 }
 
 // subject is the caller's subject when given, else the "subject" template
