@@ -124,6 +124,10 @@ type worker struct {
 	wake    <-chan struct{}
 	conn    mail.Conn
 	backoff time.Duration
+	// paused is set once the backoff has been waited out, so that a
+	// message given up after the pause does not make the next one wait
+	// again before the dial.
+	paused bool
 	// recorded yields the result of recording the previous message's
 	// outcome. The next message is not sent before it arrives, so at most
 	// one message per worker is ever sent but not yet recorded: after a
@@ -136,7 +140,8 @@ func (w *worker) run(ctx context.Context, stopWhenIdle bool) {
 	defer w.close()
 	for ctx.Err() == nil {
 		now := e.now()
-		claimed, err := e.store.ClaimMessages(ctx, now, now.Add(e.settings.Lease), claimSize)
+		leaseUntil := now.Add(e.settings.Lease)
+		claimed, err := e.store.ClaimMessages(ctx, now, leaseUntil, claimSize)
 		if err != nil {
 			if ctx.Err() == nil {
 				e.log.Error("claim messages", "err", err)
@@ -157,8 +162,21 @@ func (w *worker) run(ctx context.Context, stopWhenIdle bool) {
 				e.release(claimed[i:])
 				return
 			}
-			w.deliver(ctx, m)
+			if !w.deliver(ctx, m, leaseUntil) {
+				w.handBack(claimed[i:], leaseUntil)
+				break
+			}
 		}
+	}
+}
+
+// handBack gives up the rest of a claim whose lease runs short. While the
+// lease lasts the messages are still this worker's to release; once it has
+// run out another worker may have claimed them already, so they are left
+// alone: they are due again anyway.
+func (w *worker) handBack(ms []store.Message, leaseUntil time.Time) {
+	if w.engine.now().Before(leaseUntil) {
+		w.engine.release(ms)
 	}
 }
 
@@ -217,18 +235,32 @@ func (w *worker) awaitRecorded() {
 // deliver sends one message and has its outcome recorded. Once a send has
 // started it is finished and recorded even if ctx ends meanwhile, so a
 // graceful stop leaves no message sent but unrecorded. Recording overlaps
-// with preparing the next message.
-func (w *worker) deliver(ctx context.Context, m store.Message) {
+// with preparing the next message. It reports false, having neither sent
+// nor recorded anything, when the claim's lease ran too short to send or
+// the engine is stopping.
+func (w *worker) deliver(ctx context.Context, m store.Message, leaseUntil time.Time) bool {
 	e := w.engine
 	keep := context.WithoutCancel(ctx)
-	outcome := w.attempt(keep, m)
+	// Once the lease has run out another worker may claim the message and
+	// send it too; a send begun with half the lease left has ample time to
+	// finish and be recorded before that.
+	outcome := w.attempt(ctx, m, leaseUntil.Add(-e.settings.Lease/2))
+	if outcome.Status == notSent.Status {
+		return false
+	}
 	outcome.ID, outcome.SubscriberID = m.ID, m.SubscriberID
 	e.count(m, outcome)
 	w.awaitRecorded()
 	w.recorded = e.store.Submit(keep, func(tx *store.Tx) error {
 		return tx.RecordOutcome(e.now(), outcome)
 	})
+	return true
 }
+
+// notSent is attempt's answer when the message was not sent because its
+// claim's lease ran too short meanwhile or the engine is stopping; nothing
+// is recorded, and the claim is handed back.
+var notSent = store.Outcome{Status: "not sent"}
 
 // wantedStatus is the status a subscriber must still have, at send time, to
 // receive a message of the kind.
@@ -239,8 +271,12 @@ func wantedStatus(kind string) alertd.SubscriberStatus {
 	return alertd.StatusConfirmed
 }
 
-func (w *worker) attempt(ctx context.Context, m store.Message) store.Outcome {
+// attempt tries to send m, starting the send no later than sendBy. The
+// waits before the send (a backoff pause, the rate limit, the dial) end
+// when ctx does; once the send starts it runs to its end.
+func (w *worker) attempt(stop context.Context, m store.Message, sendBy time.Time) store.Outcome {
 	e := w.engine
+	ctx := context.WithoutCancel(stop)
 	sub, err := e.store.SubscriberByID(ctx, m.SubscriberID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && sub.Status != wantedStatus(m.Kind)) {
 		return store.Outcome{Status: "cancelled", Error: "recipient no longer subscribed"}
@@ -259,14 +295,14 @@ func (w *worker) attempt(ctx context.Context, m store.Message) store.Outcome {
 		return e.retry(m, fmt.Errorf("render: %w", err))
 	}
 	w.awaitRecorded()
-	if err := w.pause(ctx); err != nil {
-		return e.retry(m, err)
-	}
-	if err := e.limiter.Wait(ctx); err != nil {
-		return e.retry(m, err)
+	if w.pause(stop) != nil || e.limiter.Wait(stop) != nil || e.now().After(sendBy) {
+		return notSent
 	}
 	if w.conn == nil {
-		if w.conn, err = e.transport.Dial(ctx); err != nil {
+		if w.conn, err = e.transport.Dial(stop); err != nil {
+			if stop.Err() != nil {
+				return notSent
+			}
 			w.conn = nil
 			w.troubled(err)
 			return e.retry(m, err)
@@ -298,6 +334,7 @@ func (w *worker) attempt(ctx context.Context, m store.Message) store.Outcome {
 func (w *worker) troubled(err error) {
 	s := w.engine.settings
 	w.backoff = min(s.MaxBackoff, max(s.Backoff, 2*w.backoff))
+	w.paused = false
 	w.engine.log.Warn("SMTP connection trouble; this connection pauses", "pause", w.backoff, "err", err)
 	if w.conn != nil {
 		w.conn.Close()
@@ -307,7 +344,7 @@ func (w *worker) troubled(err error) {
 
 // pause waits out the worker's backoff, if any.
 func (w *worker) pause(ctx context.Context) error {
-	if w.backoff == 0 || w.conn != nil {
+	if w.backoff == 0 || w.conn != nil || w.paused {
 		return nil
 	}
 	timer := time.NewTimer(w.backoff)
@@ -316,6 +353,7 @@ func (w *worker) pause(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-timer.C:
+		w.paused = true
 		return nil
 	}
 }

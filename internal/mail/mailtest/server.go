@@ -11,7 +11,11 @@
 //	p := msgs[0].Parse(t)           // headers, decoded subject, text and HTML parts
 //
 // Failures are injected with RejectRcpt and RejectData, a relay's idle
-// timeout with DropConnections; Connections counts the connections accepted.
+// timeout with DropConnections, a relay that is down with RefuseConnections
+// and AcceptConnections; OnRcpt and OnData hooks decide per recipient and
+// attempt (a 4xx the first time, a connection cut in the middle of DATA, a
+// slow relay). Connections counts the connections accepted, Deliveries the
+// messages accepted per recipient, so tests can prove exactly-once delivery.
 // With WithAuth the server requires AUTH PLAIN; with WithStartTLS or
 // WithImplicitTLS it speaks TLS with a throw-away certificate that
 // ClientTLSConfig trusts. The server stops when the test ends.
@@ -29,6 +33,7 @@ import (
 	"errors"
 	"io"
 	"log"
+	"maps"
 	"math/big"
 	"mime"
 	"mime/multipart"
@@ -36,6 +41,7 @@ import (
 	"net"
 	netmail "net/mail"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -62,13 +68,23 @@ type Server struct {
 	username  string
 	password  string
 
-	mu          sync.Mutex
-	messages    []Message
-	arrived     chan struct{} // closed and replaced whenever a message arrives
-	connections int
-	open        map[net.Conn]struct{}
-	rcptRejects map[string]reject
-	dataReject  *reject
+	t        testing.TB
+	listener *switchListener
+
+	mu           sync.Mutex
+	messages     []Message
+	arrived      chan struct{} // closed and replaced whenever a message arrives
+	connections  int
+	open         map[net.Conn]struct{}
+	hungUp       chan struct{} // closed and replaced whenever a connection closes
+	rcptRejects  map[string]reject
+	dataReject   *reject
+	refusing     bool // RefuseConnections: 421 to MAIL FROM
+	rcptHook     func(rcpt string, attempt int) error
+	dataHook     func(to []string, attempt int) error
+	rcptAttempts map[string]int // by lower-case address
+	dataAttempts map[string]int // by lower-case recipients
+	deliveries   map[string]int // accepted messages by lower-case recipient
 }
 
 // Message is one mail as the server received it.
@@ -107,10 +123,15 @@ func WithImplicitTLS() Option {
 func NewServer(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	s := &Server{
-		Host:        "127.0.0.1",
-		arrived:     make(chan struct{}),
-		open:        make(map[net.Conn]struct{}),
-		rcptRejects: make(map[string]reject),
+		Host:         "127.0.0.1",
+		t:            t,
+		arrived:      make(chan struct{}),
+		open:         make(map[net.Conn]struct{}),
+		hungUp:       make(chan struct{}),
+		rcptRejects:  make(map[string]reject),
+		rcptAttempts: make(map[string]int),
+		dataAttempts: make(map[string]int),
+		deliveries:   make(map[string]int),
 	}
 	for _, opt := range opts {
 		opt(s)
@@ -123,7 +144,8 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 	}
 	s.Addr = l.Addr().String()
 	s.Port = l.Addr().(*net.TCPAddr).Port
-	l = &countingListener{Listener: l, server: s}
+	s.listener = newSwitchListener(l, s)
+	l = s.listener
 	if s.implicit {
 		l = tls.NewListener(l, s.tlsConfig)
 	}
@@ -177,21 +199,77 @@ func (s *Server) Messages() []Message {
 // them all; it fails the test after WaitTimeout.
 func (s *Server) Wait(t testing.TB, n int) []Message {
 	t.Helper()
-	timeout := time.NewTimer(WaitTimeout)
-	defer timeout.Stop()
+	s.WaitCount(t, n, WaitTimeout)
+	return s.Messages()
+}
+
+// WaitCount blocks until at least n messages have arrived in total and
+// returns how many have; it fails the test after timeout. Unlike Wait it
+// copies nothing, for tests that watch thousands of messages go by.
+func (s *Server) WaitCount(t testing.TB, n int, timeout time.Duration) int {
+	t.Helper()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
 	for {
 		s.mu.Lock()
 		got, arrived := len(s.messages), s.arrived
 		s.mu.Unlock()
 		if got >= n {
-			return s.Messages()
+			return got
 		}
 		select {
 		case <-arrived:
-		case <-timeout.C:
-			t.Fatalf("mailtest: waited %v for %d messages, %d arrived", WaitTimeout, n, got)
+		case <-timer.C:
+			t.Fatalf("mailtest: waited %v for %d messages, %d arrived", timeout, n, got)
 		}
 	}
+}
+
+// WaitDisconnected blocks until no client is connected any more, so that
+// every message a client finished sending before it went away has been
+// taken in or refused; it fails the test after timeout. A test that kills
+// a client waits here before it counts what arrived.
+func (s *Server) WaitDisconnected(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		open, hungUp := len(s.open), s.hungUp
+		s.mu.Unlock()
+		if open == 0 {
+			return
+		}
+		select {
+		case <-hungUp:
+		case <-timer.C:
+			t.Fatalf("mailtest: %d clients still connected after %v", open, timeout)
+		}
+	}
+}
+
+// Received returns how many messages the server has accepted.
+func (s *Server) Received() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.messages)
+}
+
+// Deliveries returns, by recipient address in lower case, how many
+// messages the server accepted for it. A message cut off or refused is not
+// counted: exactly-once delivery means every count is 1.
+func (s *Server) Deliveries() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.deliveries)
+}
+
+// RcptAttempts returns how many times a client has given addr (compared
+// without regard to case) in RCPT TO, whatever the answer was.
+func (s *Server) RcptAttempts(addr string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rcptAttempts[strings.ToLower(addr)]
 }
 
 // Connections returns how many connections the server has accepted.
@@ -213,6 +291,74 @@ func (s *Server) DropConnections() {
 	for _, c := range open {
 		_ = c.Close() // the point is to break the connection
 	}
+}
+
+// RefuseConnections takes the server down as a relay that is shutting down
+// for a while: its port is closed, so connecting fails with "connection
+// refused", and the open connections answer the next MAIL FROM with
+// "421 4.3.2 Service shutting down". A message already under way is
+// finished first, so the outage itself never leaves a client unsure
+// whether a message arrived (DropConnections does). AcceptConnections
+// brings the server back on the same port.
+func (s *Server) RefuseConnections() {
+	s.mu.Lock()
+	s.refusing = true
+	s.mu.Unlock()
+	s.listener.down()
+}
+
+// AcceptConnections listens again on the server's port after
+// RefuseConnections; it fails the test if the port cannot be had back.
+func (s *Server) AcceptConnections() {
+	s.mu.Lock()
+	s.refusing = false
+	s.mu.Unlock()
+	if err := s.listener.up(); err != nil {
+		s.t.Errorf("mailtest: listen again on %s: %v", s.Addr, err)
+	}
+}
+
+// ErrDropConnection, returned by an OnRcpt or OnData hook, makes the server
+// close the connection without a reply. At DATA it first reads part of the
+// message, so the client is cut off in the middle of the transfer and
+// cannot know whether the message arrived (it did not).
+var ErrDropConnection = errors.New("mailtest: drop the connection")
+
+// Reply is an SMTP reply for a hook to refuse with: code and a message,
+// which may start with an enhanced status code (see RejectRcpt).
+func Reply(code int, message string) error {
+	return newReject(code, message).err()
+}
+
+// OnRcpt makes the server ask hook about every RCPT TO that RejectRcpt does
+// not refuse, with the address as given and the number of times it has
+// been given so far, this one included (from 1). A nil result accepts the
+// recipient; a Reply refuses it; ErrDropConnection cuts the connection.
+// The hook may be called from several connections at once.
+//
+//	srv.OnRcpt(func(rcpt string, attempt int) error {
+//		if attempt == 1 {
+//			return mailtest.Reply(451, "4.3.0 Try again later")
+//		}
+//		return nil
+//	})
+func (s *Server) OnRcpt(hook func(rcpt string, attempt int) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rcptHook = hook
+}
+
+// OnData makes the server ask hook about every message at DATA, before it
+// reads the message, with its recipients and the number of times DATA has
+// begun for the same recipients, this one included (from 1). A nil result
+// accepts the message (unless RejectData refuses it); a Reply refuses it;
+// ErrDropConnection cuts the connection in the middle of the transfer. The
+// hook may block to play a slow relay, and may be called from several
+// connections at once.
+func (s *Server) OnData(hook func(to []string, attempt int) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dataHook = hook
 }
 
 // RejectRcpt makes the server answer RCPT TO for addr (compared without
@@ -267,22 +413,110 @@ func (r reject) err() error {
 	return &smtp.SMTPError{Code: r.code, EnhancedCode: r.enhanced, Message: r.message}
 }
 
-type countingListener struct {
-	net.Listener
+// switchListener counts and tracks the connections it accepts, and can
+// close its port and open it again while the SMTP server goes on serving
+// it: while the port is closed, Accept waits instead of failing.
+type switchListener struct {
 	server *Server
+	addr   string
+
+	mu     sync.Mutex
+	inner  net.Listener  // nil while the port is closed
+	opened chan struct{} // closed when the port is open again
+	closed chan struct{} // closed by Close: the server is stopping
+	once   sync.Once
 }
 
-func (l *countingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
+func newSwitchListener(l net.Listener, s *Server) *switchListener {
+	return &switchListener{server: s, addr: l.Addr().String(), inner: l, opened: make(chan struct{}), closed: make(chan struct{})}
+}
+
+func (l *switchListener) Accept() (net.Conn, error) {
+	for {
+		l.mu.Lock()
+		inner, opened := l.inner, l.opened
+		l.mu.Unlock()
+		if inner == nil {
+			select {
+			case <-opened:
+				continue
+			case <-l.closed:
+				return nil, net.ErrClosed
+			}
+		}
+		c, err := inner.Accept()
+		l.mu.Lock()
+		current := l.inner == inner
+		l.mu.Unlock()
+		if !current {
+			// The port was closed on purpose meanwhile: a connection
+			// that slipped in goes the way of the others.
+			if c != nil {
+				_ = c.Close()
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return l.server.track(c), nil
 	}
-	l.server.mu.Lock()
-	defer l.server.mu.Unlock()
-	l.server.connections++
-	tracked := &trackedConn{Conn: c, server: l.server, number: l.server.connections}
-	l.server.open[tracked] = struct{}{}
-	return tracked, nil
+}
+
+func (l *switchListener) down() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.inner == nil {
+		return
+	}
+	_ = l.inner.Close() // the point is to close the port
+	l.inner = nil
+	l.opened = make(chan struct{})
+}
+
+func (l *switchListener) up() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.inner != nil {
+		return nil
+	}
+	inner, err := net.Listen("tcp", l.addr)
+	if err != nil {
+		return err
+	}
+	l.inner = inner
+	close(l.opened)
+	return nil
+}
+
+func (l *switchListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.inner == nil {
+		return nil
+	}
+	return l.inner.Close()
+}
+
+func (l *switchListener) Addr() net.Addr {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.inner == nil {
+		addr, _ := net.ResolveTCPAddr("tcp", l.addr) // l.addr came from a listener
+		return addr
+	}
+	return l.inner.Addr()
+}
+
+// track counts an accepted connection and keeps it for DropConnections.
+func (s *Server) track(c net.Conn) net.Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.connections++
+	tracked := &trackedConn{Conn: c, server: s, number: s.connections}
+	s.open[tracked] = struct{}{}
+	return tracked
 }
 
 // trackedConn lets DropConnections find the connection and the session
@@ -296,6 +530,8 @@ type trackedConn struct {
 func (c *trackedConn) Close() error {
 	c.server.mu.Lock()
 	delete(c.server.open, c)
+	close(c.server.hungUp)
+	c.server.hungUp = make(chan struct{})
 	c.server.mu.Unlock()
 	return c.Conn.Close()
 }
@@ -311,15 +547,16 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	if tracked, ok := conn.(*trackedConn); ok {
 		number = tracked.number
 	}
-	return &session{server: b.server, conn: number}, nil
+	return &session{server: b.server, conn: number, netConn: c.Conn()}, nil
 }
 
 type session struct {
-	server *Server
-	conn   int
-	authed bool
-	from   string
-	to     []string
+	server  *Server
+	conn    int
+	netConn net.Conn // closed to drop the connection
+	authed  bool
+	from    string
+	to      []string
 }
 
 func (s *session) AuthMechanisms() []string {
@@ -343,22 +580,61 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 	if s.server.username != "" && !s.authed {
 		return smtp.ErrAuthRequired
 	}
+	s.server.mu.Lock()
+	refusing := s.server.refusing
+	s.server.mu.Unlock()
+	if refusing {
+		return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "Service shutting down"}
+	}
 	s.from = from
 	return nil
 }
 
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	key := strings.ToLower(to)
 	s.server.mu.Lock()
-	r, rejected := s.server.rcptRejects[strings.ToLower(to)]
+	s.server.rcptAttempts[key]++
+	attempt, hook := s.server.rcptAttempts[key], s.server.rcptHook
+	r, rejected := s.server.rcptRejects[key]
 	s.server.mu.Unlock()
 	if rejected {
 		return r.err()
+	}
+	if hook != nil {
+		if err := hook(to, attempt); err != nil {
+			return s.fail(err)
+		}
 	}
 	s.to = append(s.to, to)
 	return nil
 }
 
+// fail answers a hook's error: a reply, or a cut connection.
+func (s *session) fail(err error) error {
+	if errors.Is(err, ErrDropConnection) {
+		_ = s.netConn.Close() // the point is to cut the client off
+	}
+	return err
+}
+
+// cutAfter is how much of a message the server reads before it drops the
+// connection in the middle of DATA.
+const cutAfter = 64
+
 func (s *session) Data(r io.Reader) error {
+	key := strings.ToLower(strings.Join(s.to, ","))
+	s.server.mu.Lock()
+	s.server.dataAttempts[key]++
+	attempt, hook := s.server.dataAttempts[key], s.server.dataHook
+	s.server.mu.Unlock()
+	if hook != nil {
+		if err := hook(slices.Clone(s.to), attempt); err != nil {
+			if errors.Is(err, ErrDropConnection) {
+				_, _ = io.CopyN(io.Discard, r, cutAfter) // part of the message, then the cut
+			}
+			return s.fail(err)
+		}
+	}
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return err
@@ -371,6 +647,9 @@ func (s *session) Data(r io.Reader) error {
 	s.server.messages = append(s.server.messages, Message{
 		From: s.from, To: append([]string(nil), s.to...), Data: data, Conn: s.conn,
 	})
+	for _, to := range s.to {
+		s.server.deliveries[strings.ToLower(to)]++
+	}
 	close(s.server.arrived)
 	s.server.arrived = make(chan struct{})
 	return nil
