@@ -3,30 +3,25 @@
 //	alertd-bench sink -listen 127.0.0.1:2525     an SMTP sink that accepts and discards mail
 //	alertd-bench csv -rows 1000000 > subs.csv     a subscriber import file
 //	alertd-bench compile -subscribers 1000000     times compiling a digest for that many
+//	alertd-bench deliver -subscribers 1000000     alertd's delivery against the transport limit
 //
 // The sink accepts as fast as it can, so that measurements of alertd are not
 // measurements of a relay.
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
-	"io"
-	"log"
 	"os"
-	"os/signal"
 	"runtime/pprof"
-	"sync/atomic"
-	"syscall"
-	"time"
-
-	"github.com/emersion/go-smtp"
 )
 
 const usage = `usage:
   alertd-bench sink [-listen ADDR]
   alertd-bench csv [-rows N]
-  alertd-bench compile [-subscribers N] [-db FILE]`
+  alertd-bench compile [-subscribers N] [-db FILE]
+  alertd-bench deliver [-subscribers N] [-connections C] [-alertd PATH]`
 
 func main() {
 	if len(os.Args) < 2 {
@@ -70,6 +65,13 @@ func main() {
 		flags.Parse(os.Args[2:])
 		startProfile()
 		err = benchCompile(*db, *subscribers)
+	case "deliver":
+		subscribers := flags.Int("subscribers", 20_000, "confirmed subscribers to deliver a digest to")
+		connections := flags.Int("connections", 4, "SMTP connections, for alertd and for the minimal client alike")
+		alertdPath := flags.String("alertd", "", "alertd binary to measure (default: build ./cmd/alertd, run from the repository root)")
+		flags.Parse(os.Args[2:])
+		startProfile()
+		err = benchDeliver(context.Background(), *alertdPath, *subscribers, *connections)
 	default:
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
@@ -78,47 +80,4 @@ func main() {
 		fmt.Fprintln(os.Stderr, "alertd-bench:", err)
 		os.Exit(1)
 	}
-}
-
-// sink counts what it accepts and throws it away.
-type sink struct{ messages atomic.Int64 }
-
-func (s *sink) NewSession(*smtp.Conn) (smtp.Session, error) { return &sinkSession{sink: s}, nil }
-
-type sinkSession struct{ sink *sink }
-
-func (*sinkSession) Mail(string, *smtp.MailOptions) error { return nil }
-func (*sinkSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
-func (s *sinkSession) Data(r io.Reader) error {
-	if _, err := io.Copy(io.Discard, r); err != nil {
-		return err
-	}
-	s.sink.messages.Add(1)
-	return nil
-}
-func (*sinkSession) Reset()        {}
-func (*sinkSession) Logout() error { return nil }
-
-func runSink(addr string) error {
-	backend := &sink{}
-	server := smtp.NewServer(backend)
-	server.Addr = addr
-	server.Domain = "sink.localhost"
-	server.AllowInsecureAuth = true
-	server.MaxRecipients = 1000
-	server.ReadTimeout = time.Minute
-	server.WriteTimeout = time.Minute
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-stop
-		server.Close()
-	}()
-	log.Printf("sink: accepting SMTP on %s", addr)
-	err := server.ListenAndServe()
-	log.Printf("sink: accepted %d messages", backend.messages.Load())
-	if err == smtp.ErrServerClosed {
-		return nil
-	}
-	return err
 }

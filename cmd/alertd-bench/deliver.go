@@ -1,0 +1,256 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/textproto"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// benchDeliver measures, against one in-process sink and with the same
+// number of connections, (a) the real alertd binary delivering a digest to
+// that many confirmed subscribers and (b) the transport limit: a minimal
+// pipelined client pushing as many messages of the digest's size.
+func benchDeliver(ctx context.Context, alertdPath string, subscribers, connections int) error {
+	dir, err := os.MkdirTemp("", "alertd-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if alertdPath == "" {
+		alertdPath = filepath.Join(dir, "alertd")
+		build := exec.CommandContext(ctx, "go", "build", "-o", alertdPath, "./cmd/alertd")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("building alertd (run from the repository root, or pass -alertd PATH): %w", err)
+		}
+	}
+	if err := fillDatabase(ctx, filepath.Join(dir, "alertd.db"), subscribers); err != nil {
+		return err
+	}
+
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	received := newSink()
+	server := newSinkServer(received)
+	go server.Serve(listener)
+	defer server.Close()
+
+	// (a) first: the digest mail it sends is what (b) replays.
+	run, err := runAlertd(ctx, alertdPath, dir, listener.Addr().(*net.TCPAddr).Port, connections)
+	if err != nil {
+		return err
+	}
+	delivered := received.take()
+	if delivered.first == nil {
+		return errors.New("alertd sent nothing to the sink; see its output above")
+	}
+
+	start := time.Now()
+	if err := pushPipelined(listener.Addr().String(), delivered.first, subscribers, connections); err != nil {
+		return fmt.Errorf("minimal client: %w", err)
+	}
+	transport := time.Since(start)
+	pushed := received.take()
+	if missing, duplicates, unexpected := exactlyOnce(pushed.recipients, subscribers); missing+duplicates+unexpected > 0 {
+		return fmt.Errorf("minimal client: the sink counted %d missing, %d duplicates, %d unexpected", missing, duplicates, unexpected)
+	}
+
+	perSecond := func(d time.Duration) float64 { return float64(subscribers) / d.Seconds() }
+	sending := run.total - run.compiled
+	transportRate := perSecond(transport)
+	missing, duplicates, unexpected := exactlyOnce(delivered.recipients, subscribers)
+	fmt.Printf(`deliver: %d subscribers, %d connections, digest mail %d bytes (replayed as %d)
+  (b) transport limit: %d messages in %s = %.0f msgs/s
+  (a) alertd digest send: %s in all = %.0f msgs/s; compiled after %s, then sent in %s = %.0f msgs/s
+      alertd/transport: %.2f sending, %.2f overall
+      peak RSS %.1f MB, CPU time %s
+      sink: %d messages, %d missing, %d duplicates, %d unexpected
+`,
+		subscribers, connections, len(delivered.first), len(pushed.first),
+		subscribers, transport.Round(time.Millisecond), transportRate,
+		run.total.Round(time.Millisecond), perSecond(run.total), run.compiled.Round(time.Millisecond),
+		sending.Round(time.Millisecond), perSecond(sending),
+		perSecond(sending)/transportRate, perSecond(run.total)/transportRate,
+		float64(run.maxRSS)/(1<<20), run.cpu.Round(time.Millisecond),
+		delivered.messages, missing, duplicates, unexpected)
+	if missing+duplicates+unexpected > 0 {
+		return errors.New("alertd did not deliver exactly once to every subscriber")
+	}
+	return nil
+}
+
+// exactlyOnce compares a sink's per-recipient counts with the bench
+// subscribers 0..subscribers-1.
+func exactlyOnce(recipients map[string]int, subscribers int) (missing, duplicates, unexpected int) {
+	unexpected = len(recipients)
+	for i := range subscribers {
+		n, ok := recipients[subscriberAddress(i)]
+		if !ok {
+			missing++
+			continue
+		}
+		unexpected--
+		duplicates += n - 1
+	}
+	return missing, duplicates, unexpected
+}
+
+// alertdRun is what one 'alertd digest send' took.
+type alertdRun struct {
+	total    time.Duration // process start to exit
+	compiled time.Duration // process start to its "digest N: ... recipients" line
+	cpu      time.Duration // user and system: far below total means it waits, not works
+	maxRSS   int64         // bytes
+}
+
+// runAlertd runs 'alertd digest send' on the database in dir, configured by
+// the environment alone, against the sink on 127.0.0.1:port.
+func runAlertd(ctx context.Context, path, dir string, port, connections int) (alertdRun, error) {
+	cmd := exec.CommandContext(ctx, path, "digest", "send")
+	cmd.Dir = dir // where no ./config.toml can be picked up
+	cmd.Env = append(os.Environ(),
+		"ALERTD_DATABASE_PATH="+filepath.Join(dir, "alertd.db"),
+		"ALERTD_SMTP_HOST=127.0.0.1",
+		"ALERTD_SMTP_PORT="+strconv.Itoa(port),
+		"ALERTD_SMTP_TLS=none",
+		"ALERTD_SMTP_CONNECTIONS="+strconv.Itoa(connections),
+		"ALERTD_MAIL_FROM=Report Alerts <alerts@example.org>",
+		"ALERTD_SERVER_BASE_URL=https://alerts.example.org",
+	)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return alertdRun{}, err
+	}
+	var run alertdRun
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return run, err
+	}
+	lines := bufio.NewScanner(stdout)
+	for lines.Scan() {
+		fmt.Println("alertd:", lines.Text())
+		if run.compiled == 0 && strings.HasSuffix(lines.Text(), " recipients") {
+			run.compiled = time.Since(start)
+		}
+	}
+	err = errors.Join(lines.Err(), cmd.Wait())
+	run.total = time.Since(start)
+	if err != nil {
+		return run, fmt.Errorf("alertd digest send: %w", err)
+	}
+	// Maxrss is in KiB on Linux, the platform these numbers are taken on.
+	run.maxRSS = cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10
+	run.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	return run, nil
+}
+
+// pushPipelined sends count copies of message, each to its own bench
+// subscriber, over connections parallel SMTP connections that each carry
+// many messages. It pipelines the envelope (RFC 2920: MAIL, RCPT and DATA in
+// one write, their three replies read together) and then sends the content:
+// two round trips per message, the fewest for a client that still waits for
+// each message's reply before the next, which makes it the transport limit
+// alertd is measured against.
+func pushPipelined(addr string, message []byte, count, connections int) error {
+	var wire bytes.Buffer
+	w := textproto.NewWriter(bufio.NewWriter(&wire))
+	dot := w.DotWriter()
+	dot.Write(message)
+	// Closing writes the final "." line and flushes into wire.
+	if err := dot.Close(); err != nil {
+		return err
+	}
+	var next atomic.Int64
+	errs := make([]error, connections)
+	var wg sync.WaitGroup
+	for c := range connections {
+		wg.Go(func() { errs[c] = pushOn(addr, wire.Bytes(), count, &next) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// pushOn sends messages over one connection, taking recipient numbers from
+// next until count is reached.
+func pushOn(addr string, content []byte, count int, next *atomic.Int64) error {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	r, w := bufio.NewReader(conn), bufio.NewWriter(conn)
+	if _, err := readReply(r, 220); err != nil {
+		return err
+	}
+	w.WriteString("EHLO bench.localhost\r\n")
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	ehlo, err := readReply(r, 250)
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(ehlo, "PIPELINING") {
+		return errors.New("the sink does not offer PIPELINING")
+	}
+	for i := int(next.Add(1)) - 1; i < count; i = int(next.Add(1)) - 1 {
+		fmt.Fprintf(w, "MAIL FROM:<alerts@example.org>\r\nRCPT TO:<%s>\r\nDATA\r\n", subscriberAddress(i))
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		for _, code := range []int{250, 250, 354} {
+			if _, err := readReply(r, code); err != nil {
+				return err
+			}
+		}
+		w.Write(content)
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		if _, err := readReply(r, 250); err != nil {
+			return err
+		}
+	}
+	w.WriteString("QUIT\r\n")
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	_, err = readReply(r, 221)
+	return err
+}
+
+// readReply reads one SMTP reply, possibly of several lines, and fails
+// unless its code is want.
+func readReply(r *bufio.Reader, want int) (string, error) {
+	code := strconv.Itoa(want)
+	var text strings.Builder
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return "", err
+		}
+		if len(line) < 4 || line[:3] != code {
+			return "", fmt.Errorf("the sink replied %q, want %d", strings.TrimSpace(line), want)
+		}
+		text.WriteString(line)
+		if line[3] == ' ' {
+			return text.String(), nil
+		}
+	}
+}
