@@ -109,6 +109,8 @@ func reply(err error) (code int, enhanced string, atRcpt bool) {
 		}
 		code = protoErr.Code
 		enhanced = enhancedCode.FindString(protoErr.Msg)
+		var rcptErr *RcptError
+		atRcpt = errors.As(err, &rcptErr)
 	}
 	// An enhanced code of another class than the reply is not to be
 	// trusted (RFC 3463 §2: the classes must agree).

@@ -1,11 +1,13 @@
 package mail
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
+	"net/textproto"
 	"strconv"
 	"sync"
 	"time"
@@ -196,43 +198,90 @@ func (c *smtpConn) Send(ctx context.Context, m *gomail.Msg) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	// The message is written out (and signed) before any SMTP traffic,
+	// and handed to the connection in one piece: go-mail's own Send writes
+	// it part by part through the socket, a system call per part, and
+	// wraps each message in a NOOP and a RSET, two round trips more.
+	var raw bytes.Buffer
+	if _, err := m.WriteTo(&raw); err != nil {
+		return fmt.Errorf("write the message: %w", err)
+	}
+	from, err := m.GetSender(false)
+	if err != nil {
+		return fmt.Errorf("message sender: %w", err)
+	}
+	rcpts, err := m.GetRecipients()
+	if err != nil {
+		return fmt.Errorf("message recipients: %w", err)
+	}
 	if c.conn == nil {
 		if err := c.dial(ctx); err != nil {
 			return err
 		}
 	}
-	err := c.send(m)
-	var sendErr *gomail.SendError
-	if errors.As(err, &sendErr) && sendErr.Reason == gomail.ErrConnCheck {
-		// The NOOP before MAIL FROM failed: nothing of m was sent, so a
-		// fresh connection can carry it without risk of a duplicate.
+	err = c.send(from, rcpts, raw.Bytes())
+	var stale *staleConnError
+	if errors.As(err, &stale) {
+		// MAIL FROM failed on the connection itself (an idle connection
+		// the relay closed): nothing of the message was sent, so a fresh
+		// connection can carry it without risk of a duplicate.
 		c.drop()
 		if err := c.dial(ctx); err != nil {
 			return err
 		}
-		err = c.send(m)
+		err = c.send(from, rcpts, raw.Bytes())
 	}
 	if err == nil {
-		return nil
-	}
-	if m.IsDelivered() {
-		// The relay accepted m; only the RSET that follows failed.
-		c.drop()
 		return nil
 	}
 	c.recover()
 	return err
 }
 
-func (c *smtpConn) send(m *gomail.Msg) error {
-	// go-mail renews the deadline only after its NOOP succeeds, so without
-	// this the NOOP of an idle connection would run into the deadline left
-	// over from the previous message.
+// send runs one SMTP transaction for raw. It returns a *staleConnError when
+// the connection failed before anything was sent, a *RcptError for a
+// refused recipient, and the relay's reply (a *textproto.Error) or the
+// network error otherwise.
+func (c *smtpConn) send(from string, rcpts []string, raw []byte) error {
 	if err := c.conn.UpdateDeadline(c.timeout); err != nil {
-		return &gomail.SendError{Reason: gomail.ErrConnCheck}
+		return &staleConnError{err}
 	}
-	return c.client.SendWithSMTPClient(c.conn, m)
+	if err := c.conn.Mail(from); err != nil {
+		var reply *textproto.Error
+		if !errors.As(err, &reply) {
+			return &staleConnError{err}
+		}
+		return err
+	}
+	for _, rcpt := range rcpts {
+		if err := c.conn.Rcpt(rcpt); err != nil {
+			return &RcptError{Rcpt: rcpt, Err: err}
+		}
+	}
+	w, err := c.conn.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(raw); err != nil {
+		return err
+	}
+	return w.Close()
 }
+
+// staleConnError is a connection that failed before a transaction began.
+type staleConnError struct{ err error }
+
+func (e *staleConnError) Error() string { return "SMTP connection lost: " + e.err.Error() }
+func (e *staleConnError) Unwrap() error { return e.err }
+
+// RcptError is a relay's refusal of one recipient (RCPT TO).
+type RcptError struct {
+	Rcpt string
+	Err  error
+}
+
+func (e *RcptError) Error() string { return fmt.Sprintf("recipient %s refused: %v", e.Rcpt, e.Err) }
+func (e *RcptError) Unwrap() error { return e.Err }
 
 // recover makes the connection fit for the next message after a failed
 // one: go-mail resets after a refused MAIL or RCPT but not after a refused

@@ -14,9 +14,9 @@ const maxBatch = 256
 // Tx is a write transaction handed to a Write function. Its methods hold the
 // SQL; callers hold the rules.
 type Tx struct {
-	ctx      context.Context
-	tx       *sql.Tx
-	prepared map[string]*sql.Stmt
+	ctx   context.Context
+	tx    *sql.Tx
+	stmts *txStatements
 }
 
 type batchItem struct {
@@ -118,13 +118,22 @@ func (s *Store) drain() {
 	}
 }
 
+// errGiveUp abandons the optimistic path of a batch.
+var errGiveUp = errors.New("a write failed; commit the batch write by write")
+
 func (s *Store) commitBatch(batch []*batchItem) {
+	stmts := s.txStatements()
+	defer s.warmUp(stmts)
+	if len(batch) > 1 && s.commitTogether(batch, stmts) {
+		return
+	}
+	stmts = s.txStatements()
+	defer s.warmUp(stmts)
 	results := make([]error, len(batch))
 	err := s.inTx(context.Background(), func(tx *sql.Tx) error {
-		prepared := map[string]*sql.Stmt{}
 		for i, item := range batch {
 			var broken error
-			results[i], broken = runSavepoint(tx, prepared, item)
+			results[i], broken = runSavepoint(tx, stmts, item)
 			if broken != nil {
 				// The transaction's state is unknown: commit nothing.
 				return broken
@@ -140,20 +149,46 @@ func (s *Store) commitBatch(batch []*batchItem) {
 	}
 }
 
+// commitTogether runs a batch in one transaction without savepoints, which
+// saves two statements per write. Almost every write succeeds; at the first
+// one that fails it rolls everything back and reports false, and the batch
+// runs again with a savepoint per write. Write functions set their results
+// afresh on every run, so running one twice is harmless.
+func (s *Store) commitTogether(batch []*batchItem, stmts *txStatements) bool {
+	err := s.inTx(context.Background(), func(tx *sql.Tx) error {
+		for _, item := range batch {
+			if item.ctx.Err() != nil {
+				return errGiveUp
+			}
+			if err := item.fn(&Tx{ctx: item.ctx, tx: tx, stmts: stmts}); err != nil {
+				return errGiveUp
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return false
+	}
+	for _, item := range batch {
+		item.done <- nil
+	}
+	return true
+}
+
 // runSavepoint runs one item in its own savepoint and returns the item's
 // error; broken is set when the savepoint could not be closed, which leaves
 // the whole transaction in doubt.
-func runSavepoint(tx *sql.Tx, prepared map[string]*sql.Stmt, item *batchItem) (err, broken error) {
+func runSavepoint(tx *sql.Tx, stmts *txStatements, item *batchItem) (err, broken error) {
 	if err := item.ctx.Err(); err != nil {
 		return err, nil
 	}
 	// The savepoint itself must be closed even when the caller has given
 	// up, or its half-done changes would be committed with the batch.
-	control := &Tx{ctx: context.WithoutCancel(item.ctx), tx: tx, prepared: prepared}
+	control := &Tx{ctx: context.WithoutCancel(item.ctx), tx: tx, stmts: stmts}
 	if _, err := control.exec("SAVEPOINT item"); err != nil {
 		return nil, err
 	}
-	if err := item.fn(&Tx{ctx: item.ctx, tx: tx, prepared: prepared}); err != nil {
+	if err := item.fn(&Tx{ctx: item.ctx, tx: tx, stmts: stmts}); err != nil {
 		_, rollbackErr := control.exec("ROLLBACK TO item")
 		_, releaseErr := control.exec("RELEASE item")
 		return err, errors.Join(rollbackErr, releaseErr)

@@ -6,7 +6,7 @@ import (
 	"sync"
 )
 
-// statements caches the readers' prepared statements by their SQL text.
+// statements caches prepared statements by their SQL text.
 // Parsing SQL is a fifth of the cost of a small statement in SQLite, and the
 // same few statements run thousands of times a second under load.
 type statements struct {
@@ -33,6 +33,14 @@ func (c *statements) get(ctx context.Context, query string) (*sql.Stmt, error) {
 	return stmt, nil
 }
 
+// lookup returns the statement for query if it has been prepared.
+func (c *statements) lookup(query string) (*sql.Stmt, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	stmt, ok := c.bySQL[query]
+	return stmt, ok
+}
+
 func (c *statements) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -41,19 +49,50 @@ func (c *statements) close() {
 	}
 }
 
-// stmt returns query prepared in the transaction. A batch shares one
-// transaction, so each statement is parsed once per batch however many
-// writes of the batch run it. (The writer has a single connection, which the
-// transaction holds, so statements cannot be prepared on the pool.)
+// txStatements are the statements of one transaction: those the writer
+// connection has kept from earlier batches (warm), bound to the
+// transaction, and those prepared in it for the first time (cold), which
+// warmUp keeps for the next batches once the connection is free again. (The
+// writer has a single connection, which a transaction holds, so a statement
+// cannot be prepared on the pool during one.)
+type txStatements struct {
+	warm  *statements // nil in a reader's transaction
+	bound map[string]*sql.Stmt
+	cold  []string
+}
+
+func (s *Store) txStatements() *txStatements {
+	return &txStatements{warm: s.writeStmts, bound: map[string]*sql.Stmt{}}
+}
+
+// warmUp prepares on the writer connection, now free, the statements a
+// batch had to prepare for itself.
+func (s *Store) warmUp(stmts *txStatements) {
+	for _, query := range stmts.cold {
+		// A statement that fails to prepare failed in the batch too.
+		_, _ = s.writeStmts.get(context.Background(), query)
+	}
+}
+
 func (t *Tx) stmt(query string) (*sql.Stmt, error) {
-	if stmt, ok := t.prepared[query]; ok {
+	if stmt, ok := t.stmts.bound[query]; ok {
 		return stmt, nil
+	}
+	if t.stmts.warm != nil {
+		if warm, ok := t.stmts.warm.lookup(query); ok {
+			stmt := t.tx.StmtContext(context.WithoutCancel(t.ctx), warm)
+			t.stmts.bound[query] = stmt
+			return stmt, nil
+		}
 	}
 	stmt, err := t.tx.PrepareContext(context.WithoutCancel(t.ctx), query)
 	if err != nil {
 		return nil, err
 	}
-	t.prepared[query] = stmt
+	t.stmts.bound[query] = stmt
+	if t.stmts.warm != nil {
+		t.stmts.cold = append(t.stmts.cold, query)
+	}
 	return stmt, nil
 }
 

@@ -29,9 +29,11 @@ type Store struct {
 	write     *sql.DB
 	read      *sql.DB
 	readStmts *statements
-	batches   chan *batchItem
-	done      chan struct{}
-	stopped   chan struct{}
+	// writeStmts are prepared on the writer connection between batches.
+	writeStmts *statements
+	batches    chan *batchItem
+	done       chan struct{}
+	stopped    chan struct{}
 }
 
 // Open opens (creating if needed) the database at path and applies the
@@ -70,12 +72,13 @@ func Open(ctx context.Context, path string, migrations fs.FS) (*Store, error) {
 	read.SetMaxIdleConns(readers)
 
 	s := &Store{
-		write:     write,
-		read:      read,
-		readStmts: newStatements(read),
-		batches:   make(chan *batchItem, 1024),
-		done:      make(chan struct{}),
-		stopped:   make(chan struct{}),
+		write:      write,
+		read:       read,
+		readStmts:  newStatements(read),
+		writeStmts: newStatements(write),
+		batches:    make(chan *batchItem, 1024),
+		done:       make(chan struct{}),
+		stopped:    make(chan struct{}),
 	}
 	if err := s.migrate(ctx, migrations); err != nil {
 		s.closeDBs()
@@ -94,6 +97,7 @@ func (s *Store) Close() error {
 
 func (s *Store) closeDBs() error {
 	s.readStmts.close()
+	s.writeStmts.close()
 	return errors.Join(s.read.Close(), s.write.Close())
 }
 
@@ -161,7 +165,7 @@ func (s *Store) readTx(ctx context.Context, fn func(*Tx) error) error {
 		return err
 	}
 	defer tx.Rollback()
-	return fn(&Tx{ctx: ctx, tx: tx, prepared: map[string]*sql.Stmt{}})
+	return fn(&Tx{ctx: ctx, tx: tx, stmts: &txStatements{bound: map[string]*sql.Stmt{}}})
 }
 
 // inTx runs fn in its own write transaction, outside the batch writer.
