@@ -148,6 +148,23 @@ func (env *environment) wire(ctx context.Context, a *app) error {
 	return nil
 }
 
+// dkimSigner reads the DKIM key when dkim.* is configured; nil otherwise.
+func (env *environment) dkimSigner() (*alertmail.DKIMSigner, error) {
+	d := env.cfg.DKIM
+	if !d.Enabled() {
+		return nil, nil
+	}
+	keyPEM, err := os.ReadFile(d.PrivateKeyFile)
+	if err != nil {
+		return nil, &config.Error{Key: "dkim.private_key_file", Msg: err.Error()}
+	}
+	signer, err := alertmail.NewDKIMSigner(d.Domain, d.Selector, keyPEM)
+	if err != nil {
+		return nil, &config.Error{Key: "dkim.private_key_file", Msg: err.Error()}
+	}
+	return signer, nil
+}
+
 // secret is the key that signs unsubscribe links: security.secret, or one
 // generated on first use and kept in the database.
 func (env *environment) secret(ctx context.Context, st *store.Store) ([]byte, error) {
@@ -173,18 +190,27 @@ func consentVersion(templates fs.FS) (string, error) {
 }
 
 func (env *environment) transport() (alertmail.Transport, error) {
-	cfg := env.cfg
-	if cfg.Mail.Transport == config.TransportFile {
-		return alertmail.NewFileTransport(cfg.Mail.Dir), nil
+	if env.cfg.Mail.Transport == config.TransportFile {
+		dkim, err := env.dkimSigner()
+		if err != nil {
+			return nil, err
+		}
+		t := alertmail.NewFileTransport(env.cfg.Mail.Dir)
+		t.DKIM = dkim
+		return t, nil
 	}
 	return env.smtpTransport()
 }
 
 func (env *environment) smtpTransport() (*alertmail.SMTPTransport, error) {
+	dkim, err := env.dkimSigner()
+	if err != nil {
+		return nil, err
+	}
 	s := env.cfg.SMTP
 	return alertmail.NewSMTPTransport(alertmail.SMTPSettings{
 		Host: s.Host, Port: s.Port, Username: s.Username, Password: s.Password,
-		TLS: string(s.TLS), Timeout: s.Timeout,
+		TLS: string(s.TLS), Timeout: s.Timeout, DKIM: dkim,
 	})
 }
 

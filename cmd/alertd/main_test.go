@@ -291,6 +291,10 @@ func TestExitCodes(t *testing.T) {
 		{"migrate", []string{"migrate"}, nil, 0, ""},
 		{"export unknown", []string{"subscribers", "export", "nobody@example.org"}, nil, 1, "nobody@example.org"},
 		{"list bad status", []string{"subscribers", "list", "--status", "happy"}, nil, 2, "--status"},
+		{"missing DKIM key", []string{"check"}, map[string]string{
+			"ALERTD_DKIM_DOMAIN": "example.org", "ALERTD_DKIM_SELECTOR": "alertd",
+			"ALERTD_DKIM_PRIVATE_KEY_FILE": filepath.Join(dir, "nope.pem"),
+		}, 2, "dkim.private_key_file"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

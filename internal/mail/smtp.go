@@ -1,7 +1,6 @@
 package mail
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -42,6 +41,8 @@ type SMTPSettings struct {
 	Timeout time.Duration
 	// HELO is the name given in EHLO; empty = this machine's host name.
 	HELO string
+	// DKIM signs every message when set.
+	DKIM *DKIMSigner
 	// TLSConfig replaces the default (system roots, ServerName = Host),
 	// e.g. to trust a test server's certificate.
 	TLSConfig *tls.Config
@@ -115,7 +116,7 @@ func (t *SMTPTransport) Dial(ctx context.Context) (Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("set up the SMTP client: %w", err)
 	}
-	c := &smtpConn{addr: t.addr(), tlsMode: t.settings.TLS, client: client, timeout: t.settings.Timeout}
+	c := &smtpConn{addr: t.addr(), tlsMode: t.settings.TLS, client: client, timeout: t.settings.Timeout, dkim: t.settings.DKIM}
 	if err := c.dial(ctx); err != nil {
 		return nil, err
 	}
@@ -157,6 +158,7 @@ type smtpConn struct {
 	tlsMode string
 	client  *gomail.Client
 	timeout time.Duration
+	dkim    *DKIMSigner
 
 	mu   sync.Mutex
 	conn *smtp.Client // nil after a failure that left the connection unusable
@@ -202,9 +204,9 @@ func (c *smtpConn) Send(ctx context.Context, m *gomail.Msg) error {
 	// and handed to the connection in one piece: go-mail's own Send writes
 	// it part by part through the socket, a system call per part, and
 	// wraps each message in a NOOP and a RSET, two round trips more.
-	var raw bytes.Buffer
-	if _, err := m.WriteTo(&raw); err != nil {
-		return fmt.Errorf("write the message: %w", err)
+	raw, err := encode(m, c.dkim)
+	if err != nil {
+		return err
 	}
 	from, err := m.GetSender(false)
 	if err != nil {
@@ -219,7 +221,7 @@ func (c *smtpConn) Send(ctx context.Context, m *gomail.Msg) error {
 			return err
 		}
 	}
-	err = c.send(from, rcpts, raw.Bytes())
+	err = c.send(from, rcpts, raw)
 	var stale *staleConnError
 	if errors.As(err, &stale) {
 		// MAIL FROM failed on the connection itself (an idle connection
@@ -229,7 +231,7 @@ func (c *smtpConn) Send(ctx context.Context, m *gomail.Msg) error {
 		if err := c.dial(ctx); err != nil {
 			return err
 		}
-		err = c.send(from, rcpts, raw.Bytes())
+		err = c.send(from, rcpts, raw)
 	}
 	if err == nil {
 		return nil

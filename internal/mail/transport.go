@@ -28,6 +28,8 @@ type Conn interface {
 // development and tests: open the files with any mail client.
 type FileTransport struct {
 	dir string
+	// DKIM signs every message when set, as on the wire.
+	DKIM *DKIMSigner
 }
 
 // NewFileTransport returns a transport writing into dir, which is created
@@ -41,11 +43,12 @@ func (t *FileTransport) Dial(ctx context.Context) (Conn, error) {
 	if err := os.MkdirAll(t.dir, 0o750); err != nil {
 		return nil, fmt.Errorf("create the mail directory (mail.dir): %w", err)
 	}
-	return fileConn{dir: t.dir}, nil
+	return fileConn{dir: t.dir, dkim: t.DKIM}, nil
 }
 
 type fileConn struct {
-	dir string
+	dir  string
+	dkim *DKIMSigner
 }
 
 // Send writes m to a temporary file and renames it into place, so that a
@@ -60,7 +63,12 @@ func (c fileConn) Send(ctx context.Context, m *gomail.Msg) error {
 		return fmt.Errorf("write message file: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // only matters when the rename did not happen
-	if _, err := m.WriteTo(tmp); err != nil {
+	raw, err := encode(m, c.dkim)
+	if err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(raw); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write message file %s: %w", tmp.Name(), err)
 	}
