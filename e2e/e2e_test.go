@@ -1,0 +1,333 @@
+// Package e2e proves alertd the way its users meet it: a real `alertd serve`
+// process, Debian's Chromium driven by chromedp, and mailpit as the SMTP
+// server, whose checks and SpamAssassin's score judge the mail it receives.
+//
+// Each outside tool is looked up when a test needs it; a test whose tool is
+// missing skips and says how to install it. .ci/run installs them all, so in
+// CI nothing skips.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// alertdBinary is the `alertd` program TestMain builds once for every test;
+// it is set before any test runs and never changed after.
+var alertdBinary string
+
+func TestMain(m *testing.M) {
+	os.Exit(buildAndRun(m))
+}
+
+func buildAndRun(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "alertd-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: make a directory for the alertd binary:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	root, err := moduleRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	alertdBinary = filepath.Join(dir, "alertd")
+	build := exec.Command("go", "build", "-o", alertdBinary, "./cmd/alertd")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: go build ./cmd/alertd: %v\n%s", err, out)
+		return 1
+	}
+	return m.Run()
+}
+
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("find the module root with `go env GOMOD`: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("not inside the alertd module: run the tests from the repository")
+	}
+	return filepath.Dir(gomod), nil
+}
+
+// findTool returns the path of an outside program, looked up on PATH and
+// then in the given directories, or skips the test with how to install it.
+func findTool(t *testing.T, names []string, install string, dirs ...string) string {
+	t.Helper()
+	for _, name := range names {
+		if path, err := exec.LookPath(name); err == nil {
+			return path
+		}
+		for _, dir := range dirs {
+			path := filepath.Join(dir, name)
+			if info, err := os.Stat(path); err == nil && !info.IsDir() && info.Mode()&0o111 != 0 {
+				return path
+			}
+		}
+	}
+	t.Skipf("%s is not installed, so this test cannot run: %s (.ci/run does)", names[0], install)
+	return ""
+}
+
+// freePort returns a loopback port nothing listens on.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// process is an outside program the test started and stops.
+type process struct {
+	name   string
+	cmd    *exec.Cmd
+	output *syncBuffer
+	done   chan struct{} // closed when the program has exited
+	err    error         // its exit status, once done is closed
+}
+
+// startProcess runs a program whose output is kept for failure messages,
+// and stops it with SIGTERM when the test ends.
+func startProcess(t *testing.T, name string, env []string, dir string, args ...string) *process {
+	t.Helper()
+	p := &process{name: filepath.Base(name), output: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(name, args...)
+	p.cmd.Env = env
+	p.cmd.Dir = dir
+	p.cmd.Stdout = p.output
+	p.cmd.Stderr = p.output
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+			t.Errorf("%s exited before the test ended: %v\n%s", p.name, p.err, p.output)
+			return
+		default:
+		}
+		if err := p.stop(); err != nil {
+			t.Errorf("%s did not stop cleanly on SIGTERM: %v\n%s", p.name, err, p.output)
+		}
+	})
+	return p
+}
+
+// stop asks the program to end as an operator's service manager would, and
+// kills it if it has not ended in time.
+func (p *process) stop() error {
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return fmt.Errorf("send SIGTERM: %w", err)
+	}
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(15 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+		return errors.New("still running 15s after SIGTERM; killed")
+	}
+}
+
+// waitReady polls url until it answers 200, failing the test when the
+// program exits first or the deadline passes.
+func (p *process) waitReady(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not ready at %s after 20s (last: %v)\n%s", p.name, url, describe(resp, err), p.output)
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("%s exited before it was ready: %v\n%s", p.name, p.err, p.output)
+		case <-tick.C:
+		}
+	}
+}
+
+func describe(resp *http.Response, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return resp.Status
+}
+
+// syncBuffer is a buffer a child process and the test can share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// app is `alertd serve` running as its own process.
+type app struct {
+	baseURL    string
+	adminToken string
+}
+
+// startAlertd runs `alertd serve` configured only through the environment,
+// as an operator could, sending its mail to catcher.
+func startAlertd(t *testing.T, catcher *mailpit) *app {
+	t.Helper()
+	port := freePort(t)
+	a := &app{baseURL: "http://127.0.0.1:" + strconv.Itoa(port), adminToken: "e2e-admin-token"}
+	env := map[string]string{
+		// Empty: no config file, whatever ./config.toml the developer has.
+		"ALERTD_CONFIG":                    "",
+		"ALERTD_DATABASE_PATH":             filepath.Join(t.TempDir(), "alertd.db"),
+		"ALERTD_SERVER_LISTEN":             "127.0.0.1:" + strconv.Itoa(port),
+		"ALERTD_SERVER_BASE_URL":           a.baseURL,
+		"ALERTD_SMTP_HOST":                 "127.0.0.1",
+		"ALERTD_SMTP_PORT":                 strconv.Itoa(catcher.smtpPort),
+		"ALERTD_SMTP_TLS":                  "none",
+		"ALERTD_MAIL_FROM":                 "Research Alerts <alerts@example.org>",
+		"ALERTD_ADMIN_TOKEN":               a.adminToken,
+		"ALERTD_SUBSCRIBE_PER_IP_PER_HOUR": "0",
+	}
+	p := startProcess(t, alertdBinary, environ(env), t.TempDir(), "serve")
+	p.waitReady(t, a.baseURL+"/healthz")
+	return a
+}
+
+// environ is the test's own environment without any ALERTD_ setting, so a
+// developer's shell cannot change the test, plus the given settings.
+func environ(set map[string]string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "ALERTD_") {
+			env = append(env, kv)
+		}
+	}
+	for k, v := range set {
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
+// adminPost calls the admin API and decodes its JSON answer.
+func (a *app) adminPost(t *testing.T, path, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, a.baseURL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+a.adminToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatalf("POST %s: %s, undecodable answer: %v", path, resp.Status, err)
+	}
+	return resp.StatusCode, out
+}
+
+// publishDigest adds one report through the admin API and compiles a digest
+// of it for every confirmed subscriber.
+func (a *app) publishDigest(t *testing.T) {
+	t.Helper()
+	report := fmt.Sprintf(`{"title": "Water and Energy Outlook 2026", "url": "https://example.org/reports/water-energy-2026",
+		"series": "Research Report", "number": "No. 26, 2026", "authors": ["A. Author", "B. Author"],
+		"abstract": "How water scarcity shapes the energy transition in river basins, with three regional case studies.",
+		"published_at": %q}`, time.Now().Add(-time.Hour).UTC().Format(time.RFC3339))
+	if code, out := a.adminPost(t, "/api/v1/reports", report); code != http.StatusCreated {
+		t.Fatalf("add a report: %d %v", code, out)
+	}
+	if code, out := a.adminPost(t, "/api/v1/digests", ""); code != http.StatusCreated {
+		t.Fatalf("compile a digest: %d %v", code, out)
+	}
+}
+
+// request sends one request as a browser's form would, without following
+// redirects.
+func request(t *testing.T, method, url, form string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(form))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if form != "" {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(body)
+}
+
+// eventually polls cond until it holds or the deadline passes. It is for
+// outside programs that offer no signal to wait on.
+func eventually(ctx context.Context, timeout time.Duration, cond func() (bool, error)) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ok, err := cond()
+		if ok || err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
