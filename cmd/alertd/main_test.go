@@ -439,3 +439,28 @@ func TestDigestJourney(t *testing.T) {
 		t.Fatalf("digest list after delivery:\n%s", list)
 	}
 }
+
+// TestBackupWhileServing proves `alertd backup FILE` writes a consistent,
+// usable copy of the database while `alertd serve` runs on it, and refuses
+// to overwrite a file.
+func TestBackupWhileServing(t *testing.T) {
+	smtp := mailtest.NewServer(t)
+	env := testEnv(t, smtp)
+	app := start(t, env)
+	resp, _ := do(t, "POST", app.baseURL+"/subscribe", "application/x-www-form-urlencoded", "email=kept%40example.org")
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("subscribe: %d", resp.StatusCode)
+	}
+	copyPath := filepath.Join(t.TempDir(), "copy.db")
+	runCommand(t, env, "backup", copyPath)
+
+	restored := map[string]string{"ALERTD_DATABASE_PATH": copyPath, "ALERTD_CONFIG": ""}
+	if out := runCommand(t, restored, "subscribers", "list"); !strings.Contains(out, "kept@example.org") {
+		t.Fatalf("the copy lacks the subscriber:\n%s", out)
+	}
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"backup", copyPath}, func(k string) string { return env[k] }, strings.NewReader(""), &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("backup over an existing file: %v", err)
+	}
+}

@@ -29,6 +29,8 @@ type Store struct {
 	write     *sql.DB
 	read      *sql.DB
 	readStmts *statements
+	// dsn opens the database with the pragmas every connection needs.
+	dsn string
 	// writeStmts are prepared on the writer connection between batches.
 	writeStmts *statements
 	batches    chan *batchItem
@@ -74,6 +76,7 @@ func Open(ctx context.Context, path string, migrations fs.FS) (*Store, error) {
 	s := &Store{
 		write:      write,
 		read:       read,
+		dsn:        dsn,
 		readStmts:  newStatements(read),
 		writeStmts: newStatements(write),
 		batches:    make(chan *batchItem, 1024),
@@ -113,7 +116,14 @@ func (s *Store) Backup(ctx context.Context, path string) error {
 	if _, err := os.Stat(path); err == nil {
 		return fmt.Errorf("backup: %s already exists; choose a new file name", path)
 	}
-	_, err := s.read.ExecContext(ctx, "VACUUM INTO ?", path)
+	// A connection of its own: the readers are query-only, and the writer
+	// must go on writing meanwhile.
+	db, err := sql.Open("sqlite", s.dsn)
+	if err != nil {
+		return fmt.Errorf("backup to %s: %w", path, err)
+	}
+	defer db.Close()
+	_, err = db.ExecContext(ctx, "VACUUM INTO ?", path)
 	if err != nil {
 		return fmt.Errorf("backup to %s: %w", path, err)
 	}
