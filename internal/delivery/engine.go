@@ -18,6 +18,7 @@ import (
 	"github.com/alertd/alertd/internal/mail"
 	"github.com/alertd/alertd/internal/metrics"
 	"github.com/alertd/alertd/internal/store"
+	"github.com/alertd/alertd/internal/subscription"
 )
 
 // Renderer turns a claimed outbox row into the message for its subscriber.
@@ -265,7 +266,7 @@ var notSent = store.Outcome{Status: "not sent"}
 // wantedStatus is the status a subscriber must still have, at send time, to
 // receive a message of the kind.
 func wantedStatus(kind string) alertd.SubscriberStatus {
-	if kind == "confirmation" {
+	if kind == subscription.KindConfirmation {
 		return alertd.StatusPending
 	}
 	return alertd.StatusConfirmed

@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/alertd/alertd"
-	"golang.org/x/net/html"
+	"github.com/alertd/alertd/internal/catalogue"
 )
 
 // abstractLimit is roughly how many characters of an abstract a mail shows:
@@ -44,7 +44,7 @@ func reportViews(reports []alertd.Report) []reportView {
 			Series:      oneLine(r.Series),
 			Number:      oneLine(r.Number),
 			Authors:     authors,
-			Abstract:    shortText(plainText(r.Abstract), abstractLimit),
+			Abstract:    catalogue.PlainText(r.Abstract, abstractLimit),
 		})
 	}
 	return views
@@ -72,55 +72,6 @@ func webURL(u string) string {
 		return ""
 	}
 	return parsed.String()
-}
-
-// plainText returns the text of s with any HTML markup removed and entities
-// decoded; script and style contents are dropped. Abstracts arrive both as
-// plain text and as HTML fragments, and both read well after this.
-func plainText(s string) string {
-	var b strings.Builder
-	z := html.NewTokenizer(strings.NewReader(s))
-	skip := 0 // depth inside <script> or <style>
-	for {
-		switch z.Next() {
-		case html.ErrorToken:
-			return oneLine(b.String())
-		case html.StartTagToken:
-			if name, _ := z.TagName(); isHidden(name) {
-				skip++
-			}
-			b.WriteByte(' ') // a tag separates words: "<p>a</p><p>b</p>"
-		case html.EndTagToken:
-			if name, _ := z.TagName(); isHidden(name) && skip > 0 {
-				skip--
-			}
-			b.WriteByte(' ')
-		case html.SelfClosingTagToken:
-			b.WriteByte(' ')
-		case html.TextToken:
-			if skip == 0 {
-				b.Write(z.Text())
-			}
-		}
-	}
-}
-
-func isHidden(tag []byte) bool {
-	return string(tag) == "script" || string(tag) == "style"
-}
-
-// shortText cuts s to at most limit characters at a word boundary and marks
-// the cut with an ellipsis.
-func shortText(s string, limit int) string {
-	if utf8.RuneCountInString(s) <= limit {
-		return s
-	}
-	runes := []rune(s)
-	cut := string(runes[:limit])
-	if i := strings.LastIndexByte(cut, ' '); i > 0 {
-		cut = cut[:i]
-	}
-	return strings.TrimRight(cut, " ,;:.-") + "…"
 }
 
 // wrap breaks s into lines of at most width characters (a longer word gets

@@ -97,10 +97,3 @@ func (s *Store) PublishedReports(ctx context.Context, now time.Time, limit int, 
 	return scanReports(s.readRows(ctx, "SELECT "+reportColumns+` FROM reports WHERE published_at <= ?
 		ORDER BY published_at DESC, id DESC LIMIT ?`, millis(now), limit))
 }
-
-// CountReports returns the number of reports in the catalogue.
-func (s *Store) CountReports(ctx context.Context) (int, error) {
-	var n int
-	err := s.readRow(ctx, "SELECT count(*) FROM reports").Scan(&n)
-	return n, err
-}
