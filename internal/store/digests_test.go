@@ -237,11 +237,15 @@ func TestDigestDeliveriesAreClaimedOnce(t *testing.T) {
 	}
 	record := func(status string, ms ...store.Message) {
 		t.Helper()
-		var outcomes []store.Outcome
-		for _, m := range ms {
-			outcomes = append(outcomes, store.Outcome{ID: m.ID, SubscriberID: m.SubscriberID, Status: status})
-		}
-		if err := st.RecordOutcomes(ctx, day0, outcomes); err != nil {
+		err := st.Write(ctx, func(tx *store.Tx) error {
+			for _, m := range ms {
+				if err := tx.RecordOutcome(day0, store.Outcome{ID: m.ID, SubscriberID: m.SubscriberID, Status: status}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
 			t.Fatal(err)
 		}
 	}

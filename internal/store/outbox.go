@@ -169,22 +169,8 @@ type Outcome struct {
 	RetriesExhausted, Connection bool
 }
 
-// RecordOutcomes stores the results of sending claimed messages. It is
-// group-committed with other writers, so workers that each record one
-// message at a time share fsyncs. A message's final outcome moves its
-// digest's counts in the same transaction, exactly once.
-func (s *Store) RecordOutcomes(ctx context.Context, now time.Time, outcomes []Outcome) error {
-	return s.Write(ctx, func(tx *Tx) error {
-		for _, o := range outcomes {
-			if err := tx.RecordOutcome(now, o); err != nil {
-				return fmt.Errorf("record outcome of message %d: %w", o.ID, err)
-			}
-		}
-		return nil
-	})
-}
-
-// RecordOutcome stores the result of sending one claimed message.
+// RecordOutcome stores the result of sending one claimed message. A final
+// outcome moves its digest's counts in the same transaction, exactly once.
 func (tx *Tx) RecordOutcome(now time.Time, o Outcome) error {
 	if o.Status == "queued" {
 		_, err := tx.exec(`UPDATE outbox SET status = 'queued', next_attempt_at = ?, last_error = ?
