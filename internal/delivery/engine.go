@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"time"
 
-	gomail "github.com/wneessen/go-mail"
 	"golang.org/x/time/rate"
 
 	"github.com/alertd/alertd"
@@ -23,7 +22,7 @@ import (
 
 // Renderer turns a claimed outbox row into the message for its subscriber.
 type Renderer interface {
-	Render(ctx context.Context, m store.Message, sub alertd.Subscriber) (*gomail.Msg, error)
+	Render(ctx context.Context, m store.Message, sub alertd.Subscriber) (mail.Message, error)
 }
 
 // Settings tune the engine.
@@ -130,9 +129,10 @@ type worker struct {
 	// again before the dial.
 	paused bool
 	// recorded yields the result of recording the previous message's
-	// outcome. The next message is not sent before it arrives, so at most
-	// one message per worker is ever sent but not yet recorded: after a
-	// crash, duplicates are bounded by the number of workers.
+	// outcome. The next message's transfer overlaps with the recording, but
+	// its end of data, at which the relay takes it, waits for the result:
+	// at most one message per worker is ever sent but not yet recorded, and
+	// after a crash duplicates are bounded by the number of workers.
 	recorded <-chan error
 }
 
@@ -236,9 +236,9 @@ func (w *worker) awaitRecorded() {
 // deliver sends one message and has its outcome recorded. Once a send has
 // started it is finished and recorded even if ctx ends meanwhile, so a
 // graceful stop leaves no message sent but unrecorded. Recording overlaps
-// with preparing the next message. It reports false, having neither sent
-// nor recorded anything, when the claim's lease ran too short to send or
-// the engine is stopping.
+// with preparing and transferring the next message. It reports false,
+// having neither sent nor recorded anything, when the claim's lease ran too
+// short to send or the engine is stopping.
 func (w *worker) deliver(ctx context.Context, m store.Message, leaseUntil time.Time) bool {
 	e := w.engine
 	keep := context.WithoutCancel(ctx)
@@ -295,7 +295,6 @@ func (w *worker) attempt(stop context.Context, m store.Message, sendBy time.Time
 		e.log.Error("render message", "message", m.ID, "kind", m.Kind, "err", err)
 		return e.retry(m, fmt.Errorf("render: %w", err))
 	}
-	w.awaitRecorded()
 	if w.pause(stop) != nil || e.limiter.Wait(stop) != nil || e.now().After(sendBy) {
 		return notSent
 	}
@@ -309,6 +308,7 @@ func (w *worker) attempt(stop context.Context, m store.Message, sendBy time.Time
 			return e.retry(m, err)
 		}
 	}
+	msg.BeforeEnd = w.awaitRecorded
 	start := time.Now()
 	err = w.conn.Send(ctx, msg)
 	e.metrics.SendSeconds.Observe(time.Since(start).Seconds())

@@ -38,32 +38,40 @@ type MailRenderer struct {
 }
 
 // Render builds the message for one outbox row.
-func (r MailRenderer) Render(ctx context.Context, m store.Message, sub alertd.Subscriber) (*gomail.Msg, error) {
+func (r MailRenderer) Render(ctx context.Context, m store.Message, sub alertd.Subscriber) (mail.Message, error) {
 	switch m.Kind {
 	case subscription.KindConfirmation:
 		var p subscription.ConfirmationPayload
 		if err := json.Unmarshal([]byte(m.Payload), &p); err != nil {
-			return nil, fmt.Errorf("confirmation payload: %w", err)
+			return mail.Message{}, fmt.Errorf("confirmation payload: %w", err)
 		}
-		return r.Composer.Confirmation(mail.Confirmation{
+		return encode(r.Composer.Confirmation(mail.Confirmation{
 			To: sub.Email, ConfirmURL: r.BaseURL + "/confirm/" + p.Token, ExpiresAt: p.ExpiresAt,
-		}, r.Now())
+		}, r.Now()))
 	case subscription.KindWelcome:
 		reports, err := r.LatestReports(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("latest reports: %w", err)
+			return mail.Message{}, fmt.Errorf("latest reports: %w", err)
 		}
-		return r.Composer.Welcome(mail.Welcome{
+		return encode(r.Composer.Welcome(mail.Welcome{
 			To: sub.Email, UnsubscribeURL: r.unsubscribeURL(sub.ID), Reports: reports,
-		}, r.Now())
+		}, r.Now()))
 	case KindDigest:
 		prepared, err := r.Digests.Prepared(ctx, m.DigestID, sub.Topics, r.prepareDigest)
 		if err != nil {
-			return nil, err
+			return mail.Message{}, err
 		}
 		return prepared.Message(sub.Email, r.unsubscribeURL(sub.ID), r.Now())
 	}
-	return nil, fmt.Errorf("unknown message kind %q", m.Kind)
+	return mail.Message{}, fmt.Errorf("unknown message kind %q", m.Kind)
+}
+
+// encode takes a composer's results, so that a call can be passed directly.
+func encode(m *gomail.Msg, err error) (mail.Message, error) {
+	if err != nil {
+		return mail.Message{}, err
+	}
+	return mail.Encode(m)
 }
 
 // ErrNothingToSend means the digest holds no report for the subscriber's

@@ -1,7 +1,6 @@
 package delivery_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -152,11 +151,7 @@ func TestRenderDigestBuildsTheWholeListMessage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var raw bytes.Buffer
-			if _, err := msg.WriteTo(&raw); err != nil {
-				t.Fatal(err)
-			}
-			m := mailtest.Message{Data: raw.Bytes()}.Parse(t)
+			m := mailtest.Message{Data: msg.Data}.Parse(t)
 
 			if m.Subject != tt.subject {
 				t.Errorf("subject %q, want %q", m.Subject, tt.subject)

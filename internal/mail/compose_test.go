@@ -103,7 +103,7 @@ func TestConfirmationHoldsExactlyOneLinkAndNoListHeaders(t *testing.T) {
 func TestSubjectWithNonASCIIIsEncodedPerRFC2047(t *testing.T) {
 	s := testSettings()
 	s.ServiceName = "Zentrum für Europäische Wirtschaftsforschung – Berichte und Analysen"
-	m := testMessage(t, newComposer(t, s), "reader@example.com")
+	m := confirmation(t, newComposer(t, s), "reader@example.com")
 	got := deliver(t, m)
 	p := got.Parse(t)
 
@@ -323,7 +323,7 @@ func TestMessageIDsAreUnique(t *testing.T) {
 	c := newComposer(t, testSettings())
 	seen := make(map[string]bool)
 	for range 50 {
-		id := testMessage(t, c, "r@example.com").GetMessageID()
+		id := confirmation(t, c, "r@example.com").GetMessageID()
 		if seen[id] {
 			t.Fatalf("Message-ID %s repeated", id)
 		}

@@ -40,19 +40,14 @@ func NewDKIMSigner(domain, selector string, keyPEM []byte) (*DKIMSigner, error) 
 	}}, nil
 }
 
-// encode writes m out, DKIM-signed when signer is set: the bytes that go
-// on the wire or into the file.
-func encode(m *gomail.Msg, signer *DKIMSigner) ([]byte, error) {
-	var raw bytes.Buffer
-	if _, err := m.WriteTo(&raw); err != nil {
-		return nil, fmt.Errorf("write the message: %w", err)
-	}
+// sign returns the message DKIM-signed, or as it is when signer is nil.
+func sign(data []byte, signer *DKIMSigner) ([]byte, error) {
 	if signer == nil {
-		return raw.Bytes(), nil
+		return data, nil
 	}
 	var signed bytes.Buffer
 	options := signer.options
-	if err := dkim.Sign(&signed, &raw, &options); err != nil {
+	if err := dkim.Sign(&signed, bytes.NewReader(data), &options); err != nil {
 		return nil, fmt.Errorf("DKIM-sign the message: %w", err)
 	}
 	return signed.Bytes(), nil

@@ -62,13 +62,29 @@ func deliver(t *testing.T, m *gomail.Msg) mailtest.Message {
 	t.Helper()
 	srv := mailtest.NewServer(t)
 	conn := dial(t, plainSMTP(t, srv))
-	if err := conn.Send(context.Background(), m); err != nil {
+	if err := conn.Send(context.Background(), encoded(t, m)); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
 	return srv.Wait(t, 1)[0]
 }
 
-func testMessage(t *testing.T, c *mail.Composer, to string) *gomail.Msg {
+// encoded is m as a connection sends it.
+func encoded(t *testing.T, m *gomail.Msg) mail.Message {
+	t.Helper()
+	raw, err := mail.Encode(m)
+	if err != nil {
+		t.Fatalf("Encode: %v", err)
+	}
+	return raw
+}
+
+// testMessage is a confirmation mail to to, ready to send.
+func testMessage(t *testing.T, c *mail.Composer, to string) mail.Message {
+	t.Helper()
+	return encoded(t, confirmation(t, c, to))
+}
+
+func confirmation(t *testing.T, c *mail.Composer, to string) *gomail.Msg {
 	t.Helper()
 	m, err := c.Confirmation(mail.Confirmation{
 		To: to, ConfirmURL: "https://reports.example.org/confirm/tok", ExpiresAt: now.Add(72 * time.Hour),

@@ -1,6 +1,7 @@
 package mail
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"net"
 	"net/textproto"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -194,34 +196,29 @@ func (c *smtpConn) dial(ctx context.Context) error {
 // Once under way a send is not abandoned when ctx ends: cutting a DATA
 // short leaves it unknown whether the relay took the message, the one way
 // to produce a duplicate. The per-command timeout bounds the wait instead.
-func (c *smtpConn) Send(ctx context.Context, m *gomail.Msg) error {
+func (c *smtpConn) Send(ctx context.Context, m Message) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	// The message is written out (and signed) before any SMTP traffic,
-	// and handed to the connection in one piece: go-mail's own Send writes
-	// it part by part through the socket, a system call per part, and
-	// wraps each message in a NOOP and a RSET, two round trips more.
-	raw, err := encode(m, c.dkim)
+	if strings.ContainsAny(m.From+m.To, "\r\n") {
+		return fmt.Errorf("%w: line break in the envelope %q, %q", ErrBadAddress, m.From, m.To)
+	}
+	data, err := sign(m.Data, c.dkim)
 	if err != nil {
 		return err
 	}
-	from, err := m.GetSender(false)
-	if err != nil {
-		return fmt.Errorf("message sender: %w", err)
-	}
-	rcpts, err := m.GetRecipients()
-	if err != nil {
-		return fmt.Errorf("message recipients: %w", err)
-	}
+	// The message is dot-stuffed here and written in one piece: go-mail's
+	// Data writer goes through net/textproto's byte-at-a-time dot writer,
+	// and its Send adds a NOOP and a RSET, two round trips, per message.
+	data = dotStuffed(data)
 	if c.conn == nil {
 		if err := c.dial(ctx); err != nil {
 			return err
 		}
 	}
-	err = c.send(from, rcpts, raw)
+	err = c.send(m, data)
 	var stale *staleConnError
 	if errors.As(err, &stale) {
 		// MAIL FROM failed on the connection itself (an idle connection
@@ -231,7 +228,7 @@ func (c *smtpConn) Send(ctx context.Context, m *gomail.Msg) error {
 		if err := c.dial(ctx); err != nil {
 			return err
 		}
-		err = c.send(from, rcpts, raw)
+		err = c.send(m, data)
 	}
 	if err == nil {
 		return nil
@@ -240,34 +237,133 @@ func (c *smtpConn) Send(ctx context.Context, m *gomail.Msg) error {
 	return err
 }
 
-// send runs one SMTP transaction for raw. It returns a *staleConnError when
-// the connection failed before anything was sent, a *RcptError for a
-// refused recipient, and the relay's reply (a *textproto.Error) or the
-// network error otherwise.
-func (c *smtpConn) send(from string, rcpts []string, raw []byte) error {
+// send runs one SMTP transaction for the dot-stuffed data. With a relay
+// that offers PIPELINING (RFC 2920) MAIL, RCPT and DATA go out in one
+// write and their replies are read together; otherwise each waits for its
+// reply. It returns a *staleConnError when the connection failed before
+// anything was sent, a *RcptError for a refused recipient, and the relay's
+// reply (a *textproto.Error) or the network error otherwise.
+func (c *smtpConn) send(m Message, data []byte) error {
 	if err := c.conn.UpdateDeadline(c.timeout); err != nil {
 		return &staleConnError{err}
 	}
-	if err := c.conn.Mail(from); err != nil {
-		var reply *textproto.Error
-		if !errors.As(err, &reply) {
-			return &staleConnError{err}
+	text := c.conn.Text
+	commands := [...]struct {
+		line string
+		code int
+	}{
+		{"MAIL FROM:" + m.From + c.mailParameters(), 250},
+		{"RCPT TO:" + m.To, 25},
+		{"DATA", 354},
+	}
+	pipelining, _ := c.conn.Extension("PIPELINING")
+	var replies [len(commands)]error
+	sent := 0
+	for i, cmd := range commands {
+		text.W.WriteString(cmd.line + "\r\n")
+		if pipelining && i < len(commands)-1 {
+			continue
 		}
+		if err := text.W.Flush(); err != nil {
+			return c.failed(sent, err)
+		}
+		for ; sent <= i; sent++ {
+			_, _, replies[sent] = text.ReadResponse(commands[sent].code)
+		}
+		if err := c.envelopeError(replies[:sent], m.To); err != nil {
+			if replies[len(replies)-1] == nil && sent == len(replies) {
+				// The relay took DATA although MAIL or RCPT failed and
+				// now reads the content: only closing ends that.
+				c.drop()
+			}
+			return err
+		}
+	}
+	if _, err := text.W.Write(data); err != nil {
 		return err
 	}
-	for _, rcpt := range rcpts {
-		if err := c.conn.Rcpt(rcpt); err != nil {
+	if m.BeforeEnd != nil {
+		if err := text.W.Flush(); err != nil {
+			return err
+		}
+		m.BeforeEnd()
+		if err := c.conn.UpdateDeadline(c.timeout); err != nil {
+			return err
+		}
+	}
+	text.W.WriteString(".\r\n")
+	if err := text.W.Flush(); err != nil {
+		return err
+	}
+	_, _, err := text.ReadResponse(250)
+	return err
+}
+
+// envelopeError is the first failure among the replies to MAIL, RCPT and
+// DATA read so far.
+func (c *smtpConn) envelopeError(replies []error, rcpt string) error {
+	for i, err := range replies {
+		if err == nil {
+			continue
+		}
+		var reply *textproto.Error
+		switch {
+		case !errors.As(err, &reply):
+			return c.failed(i, err)
+		case i == 1:
 			return &RcptError{Rcpt: rcpt, Err: err}
 		}
-	}
-	w, err := c.conn.Data()
-	if err != nil {
 		return err
 	}
-	if _, err := w.Write(raw); err != nil {
-		return err
+	return nil
+}
+
+// failed is a network error met before the reply to command i (0 = MAIL):
+// the connection is stale if the relay had not yet accepted anything.
+func (c *smtpConn) failed(i int, err error) error {
+	if i == 0 {
+		return &staleConnError{err}
 	}
-	return w.Close()
+	return err
+}
+
+// mailParameters are the MAIL FROM parameters go-mail would send: the
+// relay is told the body may be 8-bit and the addresses UTF-8 when it
+// accepts that.
+func (c *smtpConn) mailParameters() string {
+	var params string
+	if ok, _ := c.conn.Extension("8BITMIME"); ok {
+		params += " BODY=8BITMIME"
+	}
+	if ok, _ := c.conn.Extension("SMTPUTF8"); ok {
+		params += " SMTPUTF8"
+	}
+	return params
+}
+
+// dotStuffed makes data fit for the DATA phase (RFC 5321 §4.5.2): a period
+// that starts a line gets a second one, and the data ends in CRLF, after
+// which the end mark ".\r\n" can follow.
+func dotStuffed(data []byte) []byte {
+	periods := bytes.Count(data, []byte("\n."))
+	if bytes.HasPrefix(data, []byte(".")) {
+		periods++
+	}
+	complete := bytes.HasSuffix(data, []byte("\r\n"))
+	if periods == 0 && complete {
+		return data
+	}
+	out := make([]byte, 0, len(data)+periods+2)
+	for line := range bytes.Lines(data) {
+		if line[0] == '.' {
+			out = append(out, '.')
+		}
+		out = append(out, line...)
+	}
+	if !complete {
+		out = append(out, "\r\n"...)
+	}
+	return out
 }
 
 // staleConnError is a connection that failed before a transaction began.
@@ -289,6 +385,9 @@ func (e *RcptError) Unwrap() error { return e.Err }
 // one: go-mail resets after a refused MAIL or RCPT but not after a refused
 // DATA, and a network error leaves nothing to reset.
 func (c *smtpConn) recover() {
+	if c.conn == nil {
+		return
+	}
 	if c.conn.UpdateDeadline(c.timeout) != nil || c.conn.Reset() != nil {
 		c.drop()
 	}

@@ -185,3 +185,82 @@ func TestSendDoesNotStartOnACancelledContext(t *testing.T) {
 		t.Fatal("a message was sent on a cancelled context")
 	}
 }
+
+// The envelope goes out pipelined when the relay offers PIPELINING and a
+// command at a time when it does not; either way a refused recipient or
+// message leaves the connection in step for the next one.
+func TestSendKeepsInStepWithAndWithoutPipelining(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		opts []mailtest.Option
+	}{
+		{"pipelining", nil},
+		{"one command at a time", []mailtest.Option{mailtest.WithoutPipelining()}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := mailtest.NewServer(t, tt.opts...)
+			srv.RejectRcpt("gone@example.com", 550, "5.1.1 no such mailbox")
+			c := newComposer(t, testSettings())
+			conn := dial(t, plainSMTP(t, srv))
+			send := func(to string) error {
+				return conn.Send(context.Background(), testMessage(t, c, to))
+			}
+			if err := send("a@example.com"); err != nil {
+				t.Fatal(err)
+			}
+			if err := send("gone@example.com"); mail.Classify(err) != mail.BadAddress {
+				t.Fatalf("refused recipient: %v (%v), want a bad address", err, mail.Classify(err))
+			}
+			srv.RejectData(554, "5.7.1 rejected as spam")
+			if err := send("b@example.com"); mail.Classify(err) != mail.Permanent {
+				t.Fatalf("refused message: %v (%v), want permanent", err, mail.Classify(err))
+			}
+			srv.ClearRejections()
+			if err := send("c@example.com"); err != nil {
+				t.Fatal(err)
+			}
+			got := srv.Wait(t, 2)
+			if got[0].To[0] != "a@example.com" || got[1].To[0] != "c@example.com" || srv.Connections() != 1 {
+				t.Errorf("got mail for %v and %v over %d connections, want a and c over 1", got[0].To, got[1].To, srv.Connections())
+			}
+		})
+	}
+}
+
+// Lines that start with a period survive the DATA phase (RFC 5321 §4.5.2
+// dot-stuffing), as does content without a final line break.
+func TestSendDotStuffsTheContent(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	conn := dial(t, plainSMTP(t, srv))
+	content := ".first\r\nSubject: dots\r\n\r\n.\r\n..two\r\nmiddle . line\r\n.\r\nno final line break"
+	err := conn.Send(context.Background(), mail.Message{
+		From: "<alerts@example.org>", To: "<reader@example.com>", Data: []byte(content),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(srv.Wait(t, 1)[0].Data); got != content+"\r\n" {
+		t.Errorf("received %q, want %q", got, content+"\r\n")
+	}
+}
+
+// A worker's hook runs once the relay has the content, before the end of
+// data; the relay has not taken the message at that point.
+func TestSendCallsBeforeEndBeforeTheRelayTakesTheMessage(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	conn := dial(t, plainSMTP(t, srv))
+	m := testMessage(t, newComposer(t, testSettings()), "a@example.com")
+	calls := 0
+	m.BeforeEnd = func() {
+		calls++
+		if n := srv.Received(); n != 0 {
+			t.Errorf("the relay took %d messages before the end of data", n)
+		}
+	}
+	if err := conn.Send(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	if srv.Wait(t, 1); calls != 1 {
+		t.Errorf("BeforeEnd called %d times, want 1", calls)
+	}
+}

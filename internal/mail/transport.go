@@ -7,8 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"time"
-
-	gomail "github.com/wneessen/go-mail"
 )
 
 // Transport opens connections that carry messages away.
@@ -20,7 +18,7 @@ type Transport interface {
 // meant for one worker; its methods may be called from several goroutines
 // but then run one at a time.
 type Conn interface {
-	Send(ctx context.Context, m *gomail.Msg) error
+	Send(ctx context.Context, m Message) error
 	Close() error
 }
 
@@ -54,7 +52,7 @@ type fileConn struct {
 // Send writes m to a temporary file and renames it into place, so that a
 // reader watching the directory never sees half a message. The name starts
 // with the time so a listing shows the messages in order.
-func (c fileConn) Send(ctx context.Context, m *gomail.Msg) error {
+func (c fileConn) Send(ctx context.Context, m Message) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -63,7 +61,7 @@ func (c fileConn) Send(ctx context.Context, m *gomail.Msg) error {
 		return fmt.Errorf("write message file: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // only matters when the rename did not happen
-	raw, err := encode(m, c.dkim)
+	raw, err := sign(m.Data, c.dkim)
 	if err != nil {
 		tmp.Close()
 		return err
@@ -74,6 +72,9 @@ func (c fileConn) Send(ctx context.Context, m *gomail.Msg) error {
 	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write message file %s: %w", tmp.Name(), err)
+	}
+	if m.BeforeEnd != nil {
+		m.BeforeEnd()
 	}
 	name := time.Now().UTC().Format("20060102T150405.000000000Z") + "-" + rand.Text() + ".eml"
 	if err := os.Rename(tmp.Name(), filepath.Join(c.dir, name)); err != nil {

@@ -65,8 +65,10 @@ type Server struct {
 	served    chan struct{} // closed when Serve has returned
 	tlsConfig *tls.Config   // server side; nil without TLS
 	implicit  bool
-	username  string
-	password  string
+	// sequential hides PIPELINING from the EHLO reply.
+	sequential bool
+	username   string
+	password   string
 
 	t        testing.TB
 	listener *switchListener
@@ -116,6 +118,12 @@ func WithStartTLS() Option {
 // give ClientTLSConfig to the client.
 func WithImplicitTLS() Option {
 	return func(s *Server) { s.tlsConfig, s.implicit = newTLSConfig(), true }
+}
+
+// WithoutPipelining makes the server leave PIPELINING (RFC 2920) out of its
+// EHLO reply, as some relays do, so clients wait for each reply.
+func WithoutPipelining() Option {
+	return func(s *Server) { s.sequential = true }
 }
 
 // NewServer starts a server on 127.0.0.1 with a free port; it is closed
@@ -525,6 +533,16 @@ type trackedConn struct {
 	net.Conn
 	server *Server
 	number int
+}
+
+// pipeliningLine is how go-smtp offers PIPELINING, a line at a time.
+var pipeliningLine = []byte("250-PIPELINING\r\n")
+
+func (c *trackedConn) Write(b []byte) (int, error) {
+	if c.server.sequential && bytes.Equal(b, pipeliningLine) {
+		return len(b), nil
+	}
+	return c.Conn.Write(b)
 }
 
 func (c *trackedConn) Close() error {
