@@ -249,10 +249,10 @@ func (w *worker) deliver(ctx context.Context, m store.Message, leaseUntil time.T
 	if outcome.Status == notSent.Status {
 		return false
 	}
-	outcome.ID, outcome.SubscriberID = m.ID, m.SubscriberID
+	outcome.ID, outcome.SubscriberID, outcome.DigestID = m.ID, m.SubscriberID, m.DigestID
 	e.count(m, outcome)
 	w.awaitRecorded()
-	w.recorded = e.store.Submit(keep, func(tx *store.Tx) error {
+	w.recorded = e.store.SubmitLazy(keep, func(tx *store.Tx) error {
 		return tx.RecordOutcome(e.now(), outcome)
 	})
 	return true
@@ -278,14 +278,11 @@ func wantedStatus(kind string) alertd.SubscriberStatus {
 func (w *worker) attempt(stop context.Context, m store.Message, sendBy time.Time) store.Outcome {
 	e := w.engine
 	ctx := context.WithoutCancel(stop)
-	sub, err := e.store.SubscriberByID(ctx, m.SubscriberID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && sub.Status != wantedStatus(m.Kind)) {
+	// The send-time check: the claim read the recipient a moment ago.
+	if m.Recipient == nil || m.Recipient.Status != wantedStatus(m.Kind) {
 		return store.Outcome{Status: "cancelled", Error: "recipient no longer subscribed"}
 	}
-	if err != nil {
-		return e.retry(m, fmt.Errorf("read subscriber: %w", err))
-	}
-	msg, err := e.render.Render(ctx, m, sub)
+	msg, err := e.render.Render(ctx, m, *m.Recipient)
 	if errors.Is(err, ErrNothingToSend) {
 		return store.Outcome{Status: "cancelled", Error: err.Error()}
 	}

@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // maxBatch bounds how many writes share one commit, so one slow batch cannot
@@ -23,6 +25,7 @@ type batchItem struct {
 	ctx  context.Context
 	fn   func(*Tx) error
 	done chan error
+	lazy bool
 }
 
 // Write runs fn in a write transaction and returns once it is durably
@@ -31,7 +34,16 @@ type batchItem struct {
 // failing fn rolls back only its own changes, and the batch pays for a
 // single fsync.
 func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
-	item, err := s.enqueue(ctx, fn)
+	return s.write1(ctx, fn, false)
+}
+
+// WriteLazy is Write for a write that may be synced lazily (see SubmitLazy).
+func (s *Store) WriteLazy(ctx context.Context, fn func(*Tx) error) error {
+	return s.write1(ctx, fn, true)
+}
+
+func (s *Store) write1(ctx context.Context, fn func(*Tx) error, lazy bool) error {
+	item, err := s.enqueue(ctx, fn, lazy)
 	if err != nil {
 		return err
 	}
@@ -42,8 +54,27 @@ func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
 // yields Write's result once the batch is committed, so the caller can get
 // on with other work meanwhile.
 func (s *Store) Submit(ctx context.Context, fn func(*Tx) error) <-chan error {
+	return s.submit(ctx, fn, false)
+}
+
+// lazyWindow bounds how long a lazy write may go without a sync of the log.
+const lazyWindow = 100 * time.Millisecond
+
+// SubmitLazy is Submit for a write that must survive the process being
+// killed but, unlike every other write, need not survive the machine going
+// down (power loss, kernel panic): a batch of lazy writes commits without
+// syncing the log, unless the last sync is lazyWindow old. The write is
+// durable once the next sync happens, at most lazyWindow later. This is
+// what a mail server does with a delivered message's queue entry: the
+// delivery record is written at once and synced lazily, and a machine crash
+// can only make it send a message again, never lose one.
+func (s *Store) SubmitLazy(ctx context.Context, fn func(*Tx) error) <-chan error {
+	return s.submit(ctx, fn, true)
+}
+
+func (s *Store) submit(ctx context.Context, fn func(*Tx) error, lazy bool) <-chan error {
 	result := make(chan error, 1)
-	item, err := s.enqueue(ctx, fn)
+	item, err := s.enqueue(ctx, fn, lazy)
 	if err != nil {
 		result <- err
 		return result
@@ -52,8 +83,8 @@ func (s *Store) Submit(ctx context.Context, fn func(*Tx) error) <-chan error {
 	return result
 }
 
-func (s *Store) enqueue(ctx context.Context, fn func(*Tx) error) (*batchItem, error) {
-	item := &batchItem{ctx: ctx, fn: fn, done: make(chan error, 1)}
+func (s *Store) enqueue(ctx context.Context, fn func(*Tx) error, lazy bool) (*batchItem, error) {
+	item := &batchItem{ctx: ctx, fn: fn, done: make(chan error, 1), lazy: lazy}
 	select {
 	case s.batches <- item:
 		return item, nil
@@ -122,15 +153,19 @@ func (s *Store) drain() {
 var errGiveUp = errors.New("a write failed; commit the batch write by write")
 
 func (s *Store) commitBatch(batch []*batchItem) {
+	lazy := time.Since(s.lastSync) < lazyWindow
+	for _, item := range batch {
+		lazy = lazy && item.lazy
+	}
 	stmts := s.txStatements()
 	defer s.warmUp(stmts)
-	if len(batch) > 1 && s.commitTogether(batch, stmts) {
+	if s.commitTogether(batch, stmts, lazy) {
 		return
 	}
 	stmts = s.txStatements()
 	defer s.warmUp(stmts)
 	results := make([]error, len(batch))
-	err := s.inTx(context.Background(), func(tx *sql.Tx) error {
+	err := s.batchTx(lazy, func(tx *sql.Tx) error {
 		for i, item := range batch {
 			var broken error
 			results[i], broken = runSavepoint(tx, stmts, item)
@@ -153,19 +188,28 @@ func (s *Store) commitBatch(batch []*batchItem) {
 // saves two statements per write. Almost every write succeeds; at the first
 // one that fails it rolls everything back and reports false, and the batch
 // runs again with a savepoint per write. Write functions set their results
-// afresh on every run, so running one twice is harmless.
-func (s *Store) commitTogether(batch []*batchItem, stmts *txStatements) bool {
-	err := s.inTx(context.Background(), func(tx *sql.Tx) error {
+// afresh on every run, so running one twice is harmless. A batch of one
+// write needs no savepoint: it commits or fails here.
+func (s *Store) commitTogether(batch []*batchItem, stmts *txStatements, lazy bool) bool {
+	var failed error
+	err := s.batchTx(lazy, func(tx *sql.Tx) error {
 		for _, item := range batch {
-			if item.ctx.Err() != nil {
+			if failed = item.ctx.Err(); failed != nil {
 				return errGiveUp
 			}
-			if err := item.fn(&Tx{ctx: item.ctx, tx: tx, stmts: stmts}); err != nil {
+			if failed = item.fn(&Tx{ctx: item.ctx, tx: tx, stmts: stmts}); failed != nil {
 				return errGiveUp
 			}
 		}
 		return nil
 	})
+	if len(batch) == 1 && (failed != nil || err != nil) {
+		if failed == nil {
+			failed = fmt.Errorf("commit: %w", err)
+		}
+		batch[0].done <- failed
+		return true
+	}
 	if err != nil {
 		return false
 	}
@@ -173,6 +217,42 @@ func (s *Store) commitTogether(batch []*batchItem, stmts *txStatements) bool {
 		item.done <- nil
 	}
 	return true
+}
+
+// batchTx runs fn in a transaction of the writer connection. Unless lazy,
+// the commit syncs the log (synchronous = FULL, the connection's setting);
+// a lazy one does not (NORMAL), and the connection is set back after it.
+func (s *Store) batchTx(lazy bool, fn func(*sql.Tx) error) error {
+	ctx := context.Background()
+	if !lazy {
+		err := s.inTx(ctx, fn)
+		if err == nil {
+			s.lastSync = time.Now()
+		}
+		return err
+	}
+	conn, err := s.write.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
+		return err
+	}
+	defer func() {
+		if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = FULL"); err != nil {
+			// A writer left without syncs must not serve anyone else.
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		return errors.Join(err, tx.Rollback())
+	}
+	return tx.Commit()
 }
 
 // runSavepoint runs one item in its own savepoint and returns the item's

@@ -200,6 +200,10 @@ func TestDigestDeliveries(t *testing.T) {
 		if m.Kind != "digest" || m.DigestID != d.ID {
 			t.Fatalf("claimed %+v, want digest deliveries of digest %d", m, d.ID)
 		}
+		// The claim brings the recipient along, for the send-time check.
+		if m.Recipient == nil || m.Recipient.ID != m.SubscriberID || m.Recipient.Status != alertd.StatusConfirmed {
+			t.Fatalf("message %d claimed with recipient %+v, want confirmed subscriber %d", m.ID, m.Recipient, m.SubscriberID)
+		}
 		got = append(got, m.SubscriberID)
 	}
 	slices.Sort(got)
@@ -239,7 +243,7 @@ func TestDigestDeliveriesAreClaimedOnce(t *testing.T) {
 		t.Helper()
 		err := st.Write(ctx, func(tx *store.Tx) error {
 			for _, m := range ms {
-				if err := tx.RecordOutcome(day0, store.Outcome{ID: m.ID, SubscriberID: m.SubscriberID, Status: status}); err != nil {
+				if err := tx.RecordOutcome(day0, store.Outcome{ID: m.ID, DigestID: m.DigestID, SubscriberID: m.SubscriberID, Status: status}); err != nil {
 					return err
 				}
 			}

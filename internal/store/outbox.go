@@ -3,10 +3,12 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/alertd/alertd"
 )
 
 // Message is one outgoing e-mail as the outbox holds it.
@@ -20,6 +22,10 @@ type Message struct {
 	// link, say); it is cleared once the message is final.
 	Payload  string
 	Attempts int
+	// Recipient is the subscriber as the claim found them, in the same
+	// transaction that leased the message, a moment before the send; nil
+	// when the subscriber has been erased.
+	Recipient *alertd.Subscriber
 }
 
 // Enqueue adds a message to the outbox, due at once.
@@ -42,7 +48,9 @@ const dueCondition = `status IN ('queued', 'sending') AND (digest_id IS NULL OR 
 // id order.
 func (s *Store) ClaimMessages(ctx context.Context, now, leaseUntil time.Time, limit int) ([]Message, error) {
 	var claimed []Message
-	err := s.Write(ctx, func(tx *Tx) error {
+	// Lazily synced: were a claim lost with the machine, its messages would
+	// only be due again.
+	err := s.WriteLazy(ctx, func(tx *Tx) error {
 		claimed = claimed[:0]
 		ids, err := tx.ids(`SELECT id FROM outbox WHERE `+dueCondition+` AND next_attempt_at <= ?
 			ORDER BY next_attempt_at, id LIMIT ?`, millis(now), limit)
@@ -59,27 +67,56 @@ func (s *Store) ClaimMessages(ctx context.Context, now, leaseUntil time.Time, li
 		if len(ids) == 0 {
 			return nil
 		}
-		rows, err := tx.tx.QueryContext(tx.ctx, `UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?
-			WHERE id IN (`+placeholders(len(ids))+`)
+		rows, err := tx.query(`UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?
+			WHERE id IN (SELECT value FROM json_each(?))
 			RETURNING id, kind, subscriber_id, coalesce(digest_id, 0), coalesce(payload, ''), attempts`,
-			append([]any{millis(leaseUntil)}, int64sToAny(ids)...)...)
+			millis(leaseUntil), jsonIDs(ids))
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
 		for rows.Next() {
 			var m Message
 			if err := rows.Scan(&m.ID, &m.Kind, &m.SubscriberID, &m.DigestID, &m.Payload, &m.Attempts); err != nil {
+				rows.Close()
 				return err
 			}
 			claimed = append(claimed, m)
 		}
-		return rows.Err()
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return tx.addRecipients(claimed)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim messages: %w", err)
 	}
 	return claimed, nil
+}
+
+// addRecipients reads the subscribers the messages go to.
+func (tx *Tx) addRecipients(ms []Message) error {
+	ids := make([]int64, len(ms))
+	for i, m := range ms {
+		ids[i] = m.SubscriberID
+	}
+	rows, err := tx.query("SELECT "+subscriberColumns+" FROM subscribers WHERE id IN (SELECT value FROM json_each(?))", jsonIDs(ids))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	found := make(map[int64]*alertd.Subscriber, len(ms))
+	for rows.Next() {
+		sub, err := scanSubscriber(rows)
+		if err != nil {
+			return err
+		}
+		found[sub.ID] = &sub
+	}
+	for i := range ms {
+		ms[i].Recipient = found[ms[i].SubscriberID]
+	}
+	return rows.Err()
 }
 
 // freshDigestDeliveries takes up to limit never-attempted digest deliveries,
@@ -142,6 +179,19 @@ func (tx *Tx) ids(query string, args ...any) ([]int64, error) {
 	return ids, rows.Err()
 }
 
+// jsonIDs is ids as a JSON array, for json_each: one statement, prepared
+// once, for any number of ids.
+func jsonIDs(ids []int64) string {
+	b := []byte{'['}
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	return string(append(b, ']'))
+}
+
 func placeholders(n int) string {
 	return "?" + strings.Repeat(", ?", n-1)
 }
@@ -157,6 +207,9 @@ func int64sToAny(ids []int64) []any {
 // Outcome is what became of one claimed message.
 type Outcome struct {
 	ID int64
+	// DigestID is the message's digest, whose counts a final outcome
+	// moves; 0 for other mail.
+	DigestID int64
 	// Status is "sent", "failed", "cancelled" or "queued" (retry at RetryAt).
 	Status  string
 	RetryAt time.Time
@@ -188,18 +241,16 @@ func (tx *Tx) RecordOutcome(now time.Time, o Outcome) error {
 	default:
 		return fmt.Errorf("unknown outcome status %q", o.Status)
 	}
-	var digestID int64
-	err := tx.queryRow(`UPDATE outbox SET status = ?, payload = NULL, finished_at = ?, last_error = ?
-		WHERE id = ? AND status = 'sending' RETURNING coalesce(digest_id, 0)`,
-		o.Status, millis(now), o.Error, o.ID).Scan(&digestID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil // already recorded, or erased meanwhile
-	}
+	res, err := tx.exec(`UPDATE outbox SET status = ?, payload = NULL, finished_at = ?, last_error = ?
+		WHERE id = ? AND status = 'sending'`, o.Status, millis(now), o.Error, o.ID)
 	if err != nil {
 		return err
 	}
-	if digestID != 0 {
-		if _, err := tx.exec("UPDATE digests SET "+counter+" = "+counter+" + 1 WHERE id = ?", digestID); err != nil {
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return err // n = 0: already recorded, or erased meanwhile
+	}
+	if o.DigestID != 0 {
+		if _, err := tx.exec("UPDATE digests SET "+counter+" = "+counter+" + 1 WHERE id = ?", o.DigestID); err != nil {
 			return err
 		}
 	}

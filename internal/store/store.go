@@ -34,8 +34,11 @@ type Store struct {
 	// writeStmts are prepared on the writer connection between batches.
 	writeStmts *statements
 	batches    chan *batchItem
-	done       chan struct{}
-	stopped    chan struct{}
+	// lastSync is when a batch last synced the log; only the batch
+	// writer's goroutine uses it.
+	lastSync time.Time
+	done     chan struct{}
+	stopped  chan struct{}
 }
 
 // Open opens (creating if needed) the database at path and applies the

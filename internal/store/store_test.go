@@ -231,3 +231,44 @@ func TestWriteAfterCloseFailsInsteadOfHanging(t *testing.T) {
 		t.Fatal("Write after Close still waiting after 10s")
 	}
 }
+
+// TestLazyWritesSkipTheSyncOnlyWithinTheWindow proves how a lazy write
+// commits: synced when the log has not been synced for lazyWindow (here:
+// never), unsynced right after, synced whenever a batch holds any other
+// write; and the writer is left syncing for everyone else.
+func TestLazyWritesSkipTheSyncOnlyWithinTheWindow(t *testing.T) {
+	ctx := context.Background()
+	st := openAt(t, filepath.Join(t.TempDir(), "alertd.db"), alertd.Migrations())
+	defer st.Close()
+	const normal, full = 1, 2
+	// synchronous reads the setting the write commits with.
+	synchronous := func(write func(context.Context, func(*Tx) error) error) int {
+		t.Helper()
+		var level int
+		if err := write(ctx, func(tx *Tx) error {
+			// Not a cached statement: SQLite reads the setting when it
+			// prepares this one.
+			return tx.tx.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&level)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return level
+	}
+	submitLazy := func(ctx context.Context, fn func(*Tx) error) error { return <-st.SubmitLazy(ctx, fn) }
+	if got := synchronous(st.WriteLazy); got != full {
+		t.Errorf("first lazy write: synchronous = %d, want %d (the log was never synced)", got, full)
+	}
+	if got := synchronous(submitLazy); got != normal {
+		t.Errorf("lazy write right after a sync: synchronous = %d, want %d", got, normal)
+	}
+	if got := synchronous(st.Write); got != full {
+		t.Errorf("write after a lazy one: synchronous = %d, want %d", got, full)
+	}
+	errRefused := errors.New("refused")
+	if err := st.WriteLazy(ctx, func(*Tx) error { return errRefused }); !errors.Is(err, errRefused) {
+		t.Errorf("failing lazy write: %v, want its own error", err)
+	}
+	if got := synchronous(st.Write); got != full {
+		t.Errorf("write after a failed lazy one: synchronous = %d, want %d", got, full)
+	}
+}
