@@ -50,21 +50,24 @@ func benchDeliver(ctx context.Context, alertdPath string, subscribers, connectio
 	go server.Serve(listener)
 	defer server.Close()
 
-	// (a) first: the digest mail it sends is what (b) replays.
+	// (a) first: the digest mail it sends is what (b) replays. This
+	// process's CPU time meanwhile is the sink's.
+	sinkStart := selfCPU()
 	run, err := runAlertd(ctx, alertdPath, dir, listener.Addr().(*net.TCPAddr).Port, connections)
 	if err != nil {
 		return err
 	}
+	sinkCPU := selfCPU() - sinkStart
 	delivered := received.take()
 	if delivered.first == nil {
 		return errors.New("alertd sent nothing to the sink; see its output above")
 	}
 
-	start := time.Now()
+	start, pushStart := time.Now(), selfCPU()
 	if err := pushPipelined(listener.Addr().String(), delivered.first, subscribers, connections); err != nil {
 		return fmt.Errorf("minimal client: %w", err)
 	}
-	transport := time.Since(start)
+	transport, pushCPU := time.Since(start), selfCPU()-pushStart
 	pushed := received.take()
 	if missing, duplicates, unexpected := exactlyOnce(pushed.recipients, subscribers); missing+duplicates+unexpected > 0 {
 		return fmt.Errorf("minimal client: the sink counted %d missing, %d duplicates, %d unexpected", missing, duplicates, unexpected)
@@ -75,23 +78,37 @@ func benchDeliver(ctx context.Context, alertdPath string, subscribers, connectio
 	transportRate := perSecond(transport)
 	missing, duplicates, unexpected := exactlyOnce(delivered.recipients, subscribers)
 	fmt.Printf(`deliver: %d subscribers, %d connections, digest mail %d bytes (replayed as %d)
-  (b) transport limit: %d messages in %s = %.0f msgs/s
+  (b) transport limit: %d messages in %s = %.0f msgs/s; CPU of client and sink %s (%s a message)
   (a) alertd digest send: %s in all = %.0f msgs/s; compiled after %s, then sent in %s = %.0f msgs/s
       alertd/transport: %.2f sending, %.2f overall
-      peak RSS %.1f MB, CPU time %s
+      peak RSS %.1f MB, CPU time %s (%s a message); the sink's meanwhile %s (%s a message)
       sink: %d messages, %d missing, %d duplicates, %d unexpected
 `,
 		subscribers, connections, len(delivered.first), len(pushed.first),
-		subscribers, transport.Round(time.Millisecond), transportRate,
+		subscribers, transport.Round(time.Millisecond), transportRate, pushCPU.Round(time.Millisecond), perMessage(pushCPU, subscribers),
 		run.total.Round(time.Millisecond), perSecond(run.total), run.compiled.Round(time.Millisecond),
 		sending.Round(time.Millisecond), perSecond(sending),
 		perSecond(sending)/transportRate, perSecond(run.total)/transportRate,
-		float64(run.maxRSS)/(1<<20), run.cpu.Round(time.Millisecond),
+		float64(run.maxRSS)/(1<<20), run.cpu.Round(time.Millisecond), perMessage(run.cpu, subscribers),
+		sinkCPU.Round(time.Millisecond), perMessage(sinkCPU, subscribers),
 		delivered.messages, missing, duplicates, unexpected)
 	if missing+duplicates+unexpected > 0 {
 		return errors.New("alertd did not deliver exactly once to every subscriber")
 	}
 	return nil
+}
+
+// selfCPU is the user and system CPU time this process has used.
+func selfCPU() time.Duration {
+	var usage syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &usage); err != nil {
+		return 0
+	}
+	return time.Duration(usage.Utime.Nano() + usage.Stime.Nano())
+}
+
+func perMessage(cpu time.Duration, messages int) time.Duration {
+	return (cpu / time.Duration(messages)).Round(time.Microsecond)
 }
 
 // exactlyOnce compares a sink's per-recipient counts with the bench

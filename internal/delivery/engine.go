@@ -129,8 +129,8 @@ type worker struct {
 	// again before the dial.
 	paused bool
 	// recorded yields the result of recording the previous message's
-	// outcome. The next message's transfer overlaps with the recording, but
-	// its end of data, at which the relay takes it, waits for the result:
+	// outcome. The next message's preparation and envelope overlap with the
+	// recording, but its content, whose end the relay takes, waits for it:
 	// at most one message per worker is ever sent but not yet recorded, and
 	// after a crash duplicates are bounded by the number of workers.
 	recorded <-chan error
@@ -236,7 +236,7 @@ func (w *worker) awaitRecorded() {
 // deliver sends one message and has its outcome recorded. Once a send has
 // started it is finished and recorded even if ctx ends meanwhile, so a
 // graceful stop leaves no message sent but unrecorded. Recording overlaps
-// with preparing and transferring the next message. It reports false,
+// with preparing the next message and sending its envelope. It reports false,
 // having neither sent nor recorded anything, when the claim's lease ran too
 // short to send or the engine is stopping.
 func (w *worker) deliver(ctx context.Context, m store.Message, leaseUntil time.Time) bool {

@@ -279,17 +279,14 @@ func (c *smtpConn) send(m Message, data []byte) error {
 			return err
 		}
 	}
-	if _, err := text.W.Write(data); err != nil {
-		return err
-	}
 	if m.BeforeEnd != nil {
-		if err := text.W.Flush(); err != nil {
-			return err
-		}
 		m.BeforeEnd()
 		if err := c.conn.UpdateDeadline(c.timeout); err != nil {
 			return err
 		}
+	}
+	if _, err := text.W.Write(data); err != nil {
+		return err
 	}
 	text.W.WriteString(".\r\n")
 	if err := text.W.Flush(); err != nil {
