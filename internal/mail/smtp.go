@@ -288,7 +288,6 @@ func (c *smtpConn) send(m Message, data []byte) error {
 	if _, err := text.W.Write(data); err != nil {
 		return err
 	}
-	text.W.WriteString(".\r\n")
 	if err := text.W.Flush(); err != nil {
 		return err
 	}
@@ -338,29 +337,26 @@ func (c *smtpConn) mailParameters() string {
 	return params
 }
 
-// dotStuffed makes data fit for the DATA phase (RFC 5321 §4.5.2): a period
-// that starts a line gets a second one, and the data ends in CRLF, after
-// which the end mark ".\r\n" can follow.
+// dotStuffed makes data the DATA phase's content (RFC 5321 §4.5.2): a
+// period that starts a line gets a second one, and the data ends in CRLF
+// and the end mark ".\r\n", so that content and end go out in one write,
+// and the relay wakes once for them.
 func dotStuffed(data []byte) []byte {
 	periods := bytes.Count(data, []byte("\n."))
 	if bytes.HasPrefix(data, []byte(".")) {
 		periods++
 	}
-	complete := bytes.HasSuffix(data, []byte("\r\n"))
-	if periods == 0 && complete {
-		return data
-	}
-	out := make([]byte, 0, len(data)+periods+2)
+	out := make([]byte, 0, len(data)+periods+len("\r\n.\r\n"))
 	for line := range bytes.Lines(data) {
 		if line[0] == '.' {
 			out = append(out, '.')
 		}
 		out = append(out, line...)
 	}
-	if !complete {
+	if !bytes.HasSuffix(out, []byte("\r\n")) {
 		out = append(out, "\r\n"...)
 	}
-	return out
+	return append(out, ".\r\n"...)
 }
 
 // staleConnError is a connection that failed before a transaction began.
