@@ -53,6 +53,7 @@ type Engine struct {
 	log       *slog.Logger
 	metrics   *metrics.Metrics
 	wake      []chan struct{}
+	sentLog   *store.SentLog // nil when it could not be opened
 }
 
 // New returns an engine; Run or Drain starts it. With m nil the engine
@@ -101,6 +102,18 @@ func (e *Engine) Run(ctx context.Context) { e.start(ctx, false) }
 func (e *Engine) Drain(ctx context.Context) { e.start(ctx, true) }
 
 func (e *Engine) start(ctx context.Context, stopWhenIdle bool) {
+	e.foldAbandonedSentLogs()
+	sentLog, err := e.store.OpenSentLog()
+	if err != nil {
+		e.log.Error("open a sent log; sent messages are recorded in the database one by one", "err", err)
+	}
+	e.sentLog = sentLog
+	stopFolding, folded := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(folded)
+		e.fold(stopFolding)
+	}()
+
 	done := make(chan struct{})
 	for i := range e.settings.Workers {
 		go func() {
@@ -111,6 +124,47 @@ func (e *Engine) start(ctx context.Context, stopWhenIdle bool) {
 	}
 	for range e.settings.Workers {
 		<-done
+	}
+	close(stopFolding)
+	<-folded
+}
+
+// foldEvery is how often the sent log is folded into the outbox: how long
+// a digest's counts may lag behind its deliveries.
+const foldEvery = 50 * time.Millisecond
+
+// fold folds the sent log into the outbox, and the logs of processes that
+// died, until stop is closed; then it folds the rest and closes the log.
+// A dead process's log is folded long before its messages' leases run out
+// and a claim could take them.
+func (e *Engine) fold(stop <-chan struct{}) {
+	ticker := time.NewTicker(foldEvery)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ticker.C:
+			e.foldAbandonedSentLogs()
+			if e.sentLog == nil {
+				continue
+			}
+			if err := e.sentLog.Fold(context.Background(), e.now()); err != nil {
+				e.log.Error("fold the sent log", "err", err)
+			}
+		case <-stop:
+			if e.sentLog == nil {
+				return
+			}
+			if err := e.sentLog.Close(context.Background(), e.now()); err != nil {
+				e.log.Error("fold the sent log; the next start folds it", "err", err)
+			}
+			return
+		}
+	}
+}
+
+func (e *Engine) foldAbandonedSentLogs() {
+	if err := e.store.FoldAbandonedSentLogs(context.Background(), e.now()); err != nil {
+		e.log.Error("fold the sent log of a process that ended", "err", err)
 	}
 }
 
@@ -129,10 +183,12 @@ type worker struct {
 	// again before the dial.
 	paused bool
 	// recorded yields the result of recording the previous message's
-	// outcome. The next message's preparation and envelope overlap with the
-	// recording, but its content, whose end the relay takes, waits for it:
-	// at most one message per worker is ever sent but not yet recorded, and
-	// after a crash duplicates are bounded by the number of workers.
+	// outcome in the database (a sent message is recorded in the sent log
+	// at once instead). The next message's preparation and envelope overlap
+	// with the recording, but its content, whose end the relay takes, waits
+	// for it: at most one message per worker is ever sent but not yet
+	// recorded, and after a crash duplicates are bounded by the number of
+	// workers.
 	recorded <-chan error
 }
 
@@ -233,12 +289,14 @@ func (w *worker) awaitRecorded() {
 	w.recorded = nil
 }
 
-// deliver sends one message and has its outcome recorded. Once a send has
-// started it is finished and recorded even if ctx ends meanwhile, so a
-// graceful stop leaves no message sent but unrecorded. Recording overlaps
-// with preparing the next message and sending its envelope. It reports false,
-// having neither sent nor recorded anything, when the claim's lease ran too
-// short to send or the engine is stopping.
+// deliver sends one message and has its outcome recorded: a sent message
+// in the sent log, with one write before deliver returns; any other
+// outcome in the database, overlapping with preparing the next message and
+// sending its envelope. Once a send has started it is finished and
+// recorded even if ctx ends meanwhile, so a graceful stop leaves no message
+// sent but unrecorded. It reports false, having neither sent nor recorded
+// anything, when the claim's lease ran too short to send or the engine is
+// stopping.
 func (w *worker) deliver(ctx context.Context, m store.Message, leaseUntil time.Time) bool {
 	e := w.engine
 	keep := context.WithoutCancel(ctx)
@@ -251,6 +309,13 @@ func (w *worker) deliver(ctx context.Context, m store.Message, leaseUntil time.T
 	}
 	outcome.ID, outcome.SubscriberID, outcome.DigestID = m.ID, m.SubscriberID, m.DigestID
 	e.count(m, outcome)
+	if outcome.Status == "sent" && e.sentLog != nil {
+		err := e.sentLog.Record(m.ID, m.DigestID)
+		if err == nil {
+			return true
+		}
+		e.log.Error("record a sent message in the sent log; recording it in the database", "message", m.ID, "err", err)
+	}
 	w.awaitRecorded()
 	w.recorded = e.store.SubmitLazy(keep, func(tx *store.Tx) error {
 		return tx.RecordOutcome(e.now(), outcome)

@@ -29,8 +29,9 @@ type Store struct {
 	write     *sql.DB
 	read      *sql.DB
 	readStmts *statements
-	// dsn opens the database with the pragmas every connection needs.
-	dsn string
+	// path is the database file's; dsn opens it with the pragmas every
+	// connection needs.
+	path, dsn string
 	// writeStmts are prepared on the writer connection between batches.
 	writeStmts *statements
 	batches    chan *batchItem
@@ -79,6 +80,7 @@ func Open(ctx context.Context, path string, migrations fs.FS) (*Store, error) {
 	s := &Store{
 		write:      write,
 		read:       read,
+		path:       path,
 		dsn:        dsn,
 		readStmts:  newStatements(read),
 		writeStmts: newStatements(write),

@@ -1,0 +1,252 @@
+package store
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// SentLog records sent messages in an append-only file beside the
+// database, one write(2) per message, and folds them into the outbox in
+// batches. A delivery worker must record a sent message before the relay
+// takes its next one; a transaction per message made the database the
+// delivery engine's bottleneck, while an appended line is as safe against
+// the process being killed (SPEC §8's crash) as a commit: the kernel holds
+// it. Like a lazily synced commit (SubmitLazy), a line may be lost with the
+// machine; then the message goes out again, it is never lost.
+//
+// The file is locked while its log is open. The log of a process that
+// died is folded by the next that opens the database's logs
+// (FoldAbandonedSentLogs), before it claims messages.
+type SentLog struct {
+	store *Store
+
+	mu      sync.Mutex
+	file    *os.File
+	pending []sent // recorded since the last fold, all in file
+	// folded are the files of earlier folds that failed: kept, and
+	// locked, until a fold succeeds.
+	folded []*os.File
+}
+
+// sent is one line of a sent log.
+type sent struct{ id, digestID int64 }
+
+// sentLogPattern matches the sent logs of the database at dbPath.
+func sentLogPattern(dbPath string) string { return dbPath + "-sent-*" }
+
+// OpenSentLog starts a sent log for this process.
+func (s *Store) OpenSentLog() (*SentLog, error) {
+	l := &SentLog{store: s}
+	file, err := l.create()
+	if err != nil {
+		return nil, err
+	}
+	l.file = file
+	return l, nil
+}
+
+// create makes and locks a new file for the log.
+func (l *SentLog) create() (*os.File, error) {
+	path := l.store.path + "-sent-" + rand.Text()
+	file, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create the sent log: %w", err)
+	}
+	if err := syscall.Flock(int(file.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		file.Close()
+		os.Remove(path)
+		return nil, fmt.Errorf("lock the sent log %s: %w", path, err)
+	}
+	return file, nil
+}
+
+// Record appends that message id of digestID (0 for none) was sent. Once
+// it returns nil the record survives the process.
+func (l *SentLog) Record(id, digestID int64) error {
+	var line [42]byte
+	b := strconv.AppendInt(line[:0], id, 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, digestID, 10)
+	b = append(b, '\n')
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, err := l.file.Write(b); err != nil {
+		return fmt.Errorf("write the sent log: %w", err)
+	}
+	l.pending = append(l.pending, sent{id, digestID})
+	return nil
+}
+
+// Fold records what was logged since the last fold in the outbox and the
+// digests' counts, then removes the file that held it. Logging goes on
+// into a new file meanwhile.
+func (l *SentLog) Fold(ctx context.Context, now time.Time) error {
+	l.mu.Lock()
+	idle := len(l.pending) == 0 && len(l.folded) == 0
+	l.mu.Unlock()
+	if idle {
+		return nil
+	}
+	next, err := l.create()
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	batch, old := l.pending, l.file
+	l.pending, l.file = nil, next
+	l.folded = append(l.folded, old)
+	l.mu.Unlock()
+
+	if err := l.store.WriteLazy(ctx, func(tx *Tx) error { return tx.recordSent(now, batch) }); err != nil {
+		l.mu.Lock()
+		l.pending = append(batch, l.pending...)
+		l.mu.Unlock()
+		return fmt.Errorf("fold the sent log: %w", err)
+	}
+	l.mu.Lock()
+	done := l.folded
+	l.folded = nil
+	l.mu.Unlock()
+	for _, f := range done {
+		removeLog(f)
+	}
+	return nil
+}
+
+// Close folds what is left and removes the log.
+func (l *SentLog) Close(ctx context.Context, now time.Time) error {
+	if err := l.Fold(ctx, now); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	removeLog(l.file)
+	return nil
+}
+
+// removeLog deletes a folded log, then lets go of its lock.
+func removeLog(f *os.File) {
+	_ = os.Remove(f.Name()) // folded already: a leftover is folded again, harmlessly
+	f.Close()
+}
+
+// FoldAbandonedSentLogs folds the sent logs no process holds any more:
+// those of processes that died. It must run before a claim may take
+// their messages, or a message recorded only in such a log would go out
+// again.
+func (s *Store) FoldAbandonedSentLogs(ctx context.Context, now time.Time) error {
+	paths, err := filepath.Glob(sentLogPattern(s.path))
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, path := range paths {
+		errs = append(errs, s.foldAbandoned(ctx, now, path))
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Store) foldAbandoned(ctx context.Context, now time.Time, path string) error {
+	file, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // folded by its owner meanwhile
+	}
+	if err != nil {
+		return fmt.Errorf("open the sent log %s: %w", path, err)
+	}
+	defer file.Close()
+	if err := syscall.Flock(int(file.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil // a live process's log
+		}
+		return fmt.Errorf("lock the sent log %s: %w", path, err)
+	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil // removed by its owner between the open and the lock
+	}
+	records, err := readSentLog(file)
+	if err != nil {
+		return fmt.Errorf("read the sent log %s: %w", path, err)
+	}
+	// Synced: the file is gone once this returns.
+	if err := s.Write(ctx, func(tx *Tx) error { return tx.recordSent(now, records) }); err != nil {
+		return fmt.Errorf("fold the sent log %s: %w", path, err)
+	}
+	return os.Remove(path)
+}
+
+// readSentLog parses a log's lines. A last line without its line break
+// was cut short by the crash, before its message was taken: it is left
+// out.
+func readSentLog(file *os.File) ([]sent, error) {
+	var records []sent
+	r := bufio.NewReader(file)
+	for {
+		line, err := r.ReadBytes('\n')
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return records, nil
+			}
+			return nil, err
+		}
+		idText, digestText, ok := bytes.Cut(bytes.TrimSuffix(line, []byte("\n")), []byte(" "))
+		id, idErr := strconv.ParseInt(string(idText), 10, 64)
+		digestID, digestErr := strconv.ParseInt(string(digestText), 10, 64)
+		if !ok || idErr != nil || digestErr != nil {
+			return nil, fmt.Errorf("line %q is not a sent record", line)
+		}
+		records = append(records, sent{id, digestID})
+	}
+}
+
+// recordSent marks the messages sent, moving each digest's count once
+// per message still being sent: a message recorded already (or erased
+// meanwhile) moves nothing, so folding a log twice is harmless.
+func (tx *Tx) recordSent(now time.Time, records []sent) error {
+	if len(records) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(records))
+	digestOf := make(map[int64]int64, len(records))
+	for i, r := range records {
+		ids[i] = r.id
+		digestOf[r.id] = r.digestID
+	}
+	rows, err := tx.query(`UPDATE outbox SET status = 'sent', payload = NULL, finished_at = ?, last_error = ''
+		WHERE id IN (SELECT value FROM json_each(?)) AND status = 'sending' RETURNING id`, millis(now), jsonIDs(ids))
+	if err != nil {
+		return err
+	}
+	counts := make(map[int64]int)
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		if digest := digestOf[id]; digest != 0 {
+			counts[digest]++
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for digest, n := range counts {
+		if _, err := tx.exec("UPDATE digests SET sent = sent + ? WHERE id = ?", n, digest); err != nil {
+			return err
+		}
+	}
+	return nil
+}
