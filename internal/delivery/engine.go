@@ -169,8 +169,9 @@ func (e *Engine) foldAbandonedSentLogs() {
 }
 
 // claimSize is how many messages a worker leases at a time: enough to keep
-// claiming cheap, few enough that a crash strands little for long.
-const claimSize = 16
+// claiming cheap (a claim of 16 was a fifth of the engine's database work),
+// few enough that a crash strands little for long.
+const claimSize = 32
 
 // worker owns one connection and sends one message at a time over it.
 type worker struct {

@@ -14,7 +14,8 @@ type Message struct {
 	// From and To are the envelope's paths as MAIL FROM and RCPT TO take
 	// them: "<reader@example.org>".
 	From, To string
-	// Data is the RFC 5322 message with CRLF line endings.
+	// Data is the RFC 5322 message with CRLF line endings; a connection
+	// may use its spare capacity.
 	Data []byte
 	// BeforeEnd, when set, is called once the relay has accepted the
 	// envelope, before the content and the end of data, at which the relay

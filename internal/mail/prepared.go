@@ -227,8 +227,9 @@ func (p *PreparedDigest) Message(to, unsubscribeURL string, now time.Time) (Mess
 	// As today's copies and the stand-ins have always been; html/template
 	// would escape a few more characters, which read the same.
 	escaped := values{html.EscapeString(to), html.EscapeString(unsubscribeURL)}
-	// The longest the copy can be, so that it is allocated once.
-	size := p.size + len(to) + len(unsubscribeURL) + len(time.RFC1123Z) + len(messageID) +
+	// The longest the copy can be, and room for the end of data, so that
+	// it is allocated once.
+	size := len("\r\n.\r\n") + p.size + len(to) + len(unsubscribeURL) + len(time.RFC1123Z) + len(messageID) +
 		p.encodedText.maxLen(plain) + p.encodedHTML.maxLen(escaped)
 	w := &appendWriter{data: make([]byte, 0, size)}
 	qp := quotedprintable.NewWriter(w)

@@ -340,18 +340,21 @@ func (c *smtpConn) mailParameters() string {
 // dotStuffed makes data the DATA phase's content (RFC 5321 §4.5.2): a
 // period that starts a line gets a second one, and the data ends in CRLF
 // and the end mark ".\r\n", so that content and end go out in one write,
-// and the relay wakes once for them.
+// and the relay wakes once for them. It may append to data in place.
 func dotStuffed(data []byte) []byte {
 	periods := bytes.Count(data, []byte("\n."))
 	if bytes.HasPrefix(data, []byte(".")) {
 		periods++
 	}
-	out := make([]byte, 0, len(data)+periods+len("\r\n.\r\n"))
-	for line := range bytes.Lines(data) {
-		if line[0] == '.' {
-			out = append(out, '.')
+	out := data // appended to in place when its capacity allows
+	if periods > 0 {
+		out = make([]byte, 0, len(data)+periods+len("\r\n.\r\n"))
+		for line := range bytes.Lines(data) {
+			if line[0] == '.' {
+				out = append(out, '.')
+			}
+			out = append(out, line...)
 		}
-		out = append(out, line...)
 	}
 	if !bytes.HasSuffix(out, []byte("\r\n")) {
 		out = append(out, "\r\n"...)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -23,8 +24,9 @@ type Message struct {
 	Payload  string
 	Attempts int
 	// Recipient is the subscriber as the claim found them, in the same
-	// transaction that leased the message, a moment before the send; nil
-	// when the subscriber has been erased.
+	// transaction that leased the message, a moment before the send: id,
+	// address, status and topics only. Nil when the subscriber has been
+	// erased.
 	Recipient *alertd.Subscriber
 }
 
@@ -94,22 +96,29 @@ func (s *Store) ClaimMessages(ctx context.Context, now, leaseUntil time.Time, li
 	return claimed, nil
 }
 
-// addRecipients reads the subscribers the messages go to.
+// addRecipients reads who the messages go to: the subscribers' id,
+// address, status and topics, all that sending needs.
 func (tx *Tx) addRecipients(ms []Message) error {
 	ids := make([]int64, len(ms))
 	for i, m := range ms {
 		ids[i] = m.SubscriberID
 	}
-	rows, err := tx.query("SELECT "+subscriberColumns+" FROM subscribers WHERE id IN (SELECT value FROM json_each(?))", jsonIDs(ids))
+	rows, err := tx.query("SELECT id, email, status, topics FROM subscribers WHERE id IN (SELECT value FROM json_each(?))", jsonIDs(ids))
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	found := make(map[int64]*alertd.Subscriber, len(ms))
 	for rows.Next() {
-		sub, err := scanSubscriber(rows)
-		if err != nil {
+		var sub alertd.Subscriber
+		var topics string
+		if err := rows.Scan(&sub.ID, &sub.Email, &sub.Status, &topics); err != nil {
 			return err
+		}
+		if topics != "[]" {
+			if err := json.Unmarshal([]byte(topics), &sub.Topics); err != nil {
+				return fmt.Errorf("subscriber %d topics: %w", sub.ID, err)
+			}
 		}
 		found[sub.ID] = &sub
 	}
