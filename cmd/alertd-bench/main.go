@@ -4,6 +4,7 @@
 //	alertd-bench csv -rows 1000000 > subs.csv     a subscriber import file
 //	alertd-bench compile -subscribers 1000000     times compiling a digest for that many
 //	alertd-bench deliver -subscribers 1000000     alertd's delivery against the transport limit
+//	alertd-bench push -addr A -message F -count N the minimal client alone (deliver runs it)
 //
 // The sink accepts as fast as it can, so that measurements of alertd are not
 // measurements of a relay.
@@ -21,7 +22,8 @@ const usage = `usage:
   alertd-bench sink [-listen ADDR]
   alertd-bench csv [-rows N]
   alertd-bench compile [-subscribers N] [-db FILE]
-  alertd-bench deliver [-subscribers N] [-connections C] [-alertd PATH]`
+  alertd-bench deliver [-subscribers N] [-connections C] [-alertd PATH]
+  alertd-bench push -addr HOST:PORT -message FILE [-count N] [-connections C]`
 
 func main() {
 	if len(os.Args) < 2 {
@@ -72,6 +74,14 @@ func main() {
 		flags.Parse(os.Args[2:])
 		startProfile()
 		err = benchDeliver(context.Background(), *alertdPath, *subscribers, *connections)
+	case "push":
+		addr := flags.String("addr", "", "the SMTP sink's address")
+		message := flags.String("message", "", "file holding the message to send")
+		count := flags.Int("count", 20_000, "messages to send, to bench subscribers 0..count-1")
+		connections := flags.Int("connections", 4, "SMTP connections")
+		flags.Parse(os.Args[2:])
+		startProfile()
+		err = push(*addr, *message, *count, *connections)
 	default:
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
