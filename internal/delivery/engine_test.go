@@ -27,7 +27,7 @@ import (
 
 // subscribers is how many recipients a test digest has: enough for every
 // worker to go through several claims, few enough to stay quick under -race.
-const subscribers = 100
+const subscribers = 400
 
 // deliveryTimeout bounds a whole delivery in these tests; they take well
 // under a second unless something is stuck.
@@ -430,7 +430,7 @@ func TestEngineChecksTheSubscriberAtSendTime(t *testing.T) {
 }
 
 // TestEngineSendsAMessageOnceWhenAClaimOutlastsItsLease has the relay
-// take its time over the first 16 recipients, so that the worker which
+// take its time over the first 64 recipients, so that the worker which
 // claimed them cannot get through them before their lease runs out, while
 // the other worker races through the rest and then looks for due messages.
 // Each message must still go out once: a worker sends only while its lease
@@ -440,15 +440,15 @@ func TestEngineSendsAMessageOnceWhenAClaimOutlastsItsLease(t *testing.T) {
 	settings.Workers = 2
 	settings.Lease = 400 * time.Millisecond
 	r := newRig(t, subscribers, settings)
-	slow := r.emails[:16] // one claim's worth, the first claimed
+	slow := r.emails[:64] // one claim's worth, the first claimed
 	r.smtp.OnData(func(to []string, _ int) error {
 		if contains(slow, to[0]) {
-			time.Sleep(40 * time.Millisecond) // 16 of them outlast the lease
+			time.Sleep(10 * time.Millisecond) // 64 of them outlast the lease
 		}
 		return nil
 	})
 	d := r.deliver(t, r.digest, nil)
-	checkCounts(t, d, counts{sent: 100})
+	checkCounts(t, d, counts{sent: subscribers})
 	checkDelivered(t, r.smtp, r.emails, 1)
 	t.Logf("%d messages accepted by the relay for %d recipients", r.smtp.Received(), len(r.emails))
 }
