@@ -130,20 +130,25 @@ func (e *Engine) start(ctx context.Context, stopWhenIdle bool) {
 }
 
 // foldEvery is how often the sent log is folded into the outbox: how long
-// a digest's counts may lag behind its deliveries.
-const foldEvery = 50 * time.Millisecond
+// a digest's counts may lag behind its deliveries. Logs of processes that
+// died are looked for every foldAbandonedEvery: long before their
+// messages' leases run out and a claim could take them.
+const (
+	foldEvery          = 50 * time.Millisecond
+	foldAbandonedEvery = time.Second
+)
 
 // fold folds the sent log into the outbox, and the logs of processes that
 // died, until stop is closed; then it folds the rest and closes the log.
-// A dead process's log is folded long before its messages' leases run out
-// and a claim could take them.
 func (e *Engine) fold(stop <-chan struct{}) {
-	ticker := time.NewTicker(foldEvery)
+	ticker, abandoned := time.NewTicker(foldEvery), time.NewTicker(foldAbandonedEvery)
 	defer ticker.Stop()
+	defer abandoned.Stop()
 	for {
 		select {
-		case <-ticker.C:
+		case <-abandoned.C:
 			e.foldAbandonedSentLogs()
+		case <-ticker.C:
 			if e.sentLog == nil {
 				continue
 			}
