@@ -310,7 +310,8 @@ func (w *worker) deliver(ctx context.Context, m store.Message, leaseUntil time.T
 	// Once the lease has run out another worker may claim the message and
 	// send it too; a send begun with half the lease left has ample time to
 	// finish and be recorded before that.
-	outcome := w.attempt(ctx, m, leaseUntil.Add(-e.settings.Lease/2))
+	claimedAt := leaseUntil.Add(-e.settings.Lease)
+	outcome := w.attempt(ctx, m, claimedAt, leaseUntil.Add(-e.settings.Lease/2))
 	if outcome.Status == notSent.Status {
 		return false
 	}
@@ -344,30 +345,22 @@ func wantedStatus(kind string) alertd.SubscriberStatus {
 	return alertd.StatusConfirmed
 }
 
-// attempt tries to send m, starting the send no later than sendBy. The
-// waits before the send (a backoff pause, the rate limit, the dial) end
-// when ctx does; once the send starts it runs to its end.
-func (w *worker) attempt(stop context.Context, m store.Message, sendBy time.Time) store.Outcome {
+// recheckAfter is how old the claim's reading of a recipient may be at
+// the send; an older one (a rate-limited or troubled worker's) is read
+// again.
+const recheckAfter = time.Second
+
+// attempt tries to send m, claimed at claimedAt, starting the send no later
+// than sendBy. The waits before the send (a backoff pause, the rate limit,
+// the dial) end when ctx does; once the send starts it runs to its end.
+func (w *worker) attempt(stop context.Context, m store.Message, claimedAt, sendBy time.Time) store.Outcome {
 	e := w.engine
 	ctx := context.WithoutCancel(stop)
-	// The send-time check: the claim read the recipient a moment ago.
-	if m.Recipient == nil || m.Recipient.Status != wantedStatus(m.Kind) {
-		return store.Outcome{Status: "cancelled", Error: "recipient no longer subscribed"}
-	}
-	msg, err := e.render.Render(ctx, m, *m.Recipient)
-	if errors.Is(err, ErrNothingToSend) {
-		return store.Outcome{Status: "cancelled", Error: err.Error()}
-	}
-	if err != nil {
-		// Rendering reads the database too; a broken template fails the
-		// message once the retries are used up.
-		e.log.Error("render message", "message", m.ID, "kind", m.Kind, "err", err)
-		return e.retry(m, fmt.Errorf("render: %w", err))
-	}
 	if w.pause(stop) != nil || e.limiter.Wait(stop) != nil || e.now().After(sendBy) {
 		return notSent
 	}
 	if w.conn == nil {
+		var err error
 		if w.conn, err = e.transport.Dial(stop); err != nil {
 			if stop.Err() != nil {
 				return notSent
@@ -376,6 +369,33 @@ func (w *worker) attempt(stop context.Context, m store.Message, sendBy time.Time
 			w.troubled(err)
 			return e.retry(m, err)
 		}
+	}
+	// The send-time check, after the waits: on the claim's reading of the
+	// recipient while it is recent, else on a fresh one.
+	sub := m.Recipient
+	if e.now().Sub(claimedAt) > recheckAfter {
+		fresh, err := e.store.SubscriberByID(ctx, m.SubscriberID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			sub = nil
+		case err != nil:
+			return e.retry(m, fmt.Errorf("read subscriber: %w", err))
+		default:
+			sub = &fresh
+		}
+	}
+	if sub == nil || sub.Status != wantedStatus(m.Kind) {
+		return store.Outcome{Status: "cancelled", Error: "recipient no longer subscribed"}
+	}
+	msg, err := e.render.Render(ctx, m, *sub)
+	if errors.Is(err, ErrNothingToSend) {
+		return store.Outcome{Status: "cancelled", Error: err.Error()}
+	}
+	if err != nil {
+		// Rendering reads the database too; a broken template fails the
+		// message once the retries are used up.
+		e.log.Error("render message", "message", m.ID, "kind", m.Kind, "err", err)
+		return e.retry(m, fmt.Errorf("render: %w", err))
 	}
 	msg.BeforeEnd = w.awaitRecorded
 	start := time.Now()

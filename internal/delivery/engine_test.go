@@ -429,6 +429,35 @@ func TestEngineChecksTheSubscriberAtSendTime(t *testing.T) {
 	}
 }
 
+// TestEngineRechecksARecipientWhoseClaimHasAged has a rate-limited worker
+// take two seconds over one claim, and some of its recipients unsubscribe
+// once it has begun: the claim read them as subscribed, but by their turn
+// that reading is too old, and they get nothing.
+func TestEngineRechecksARecipientWhoseClaimHasAged(t *testing.T) {
+	settings := fastSettings()
+	settings.Workers = 1
+	settings.RatePerSecond = 20
+	const n = 40 // one claim, sent over two seconds
+	r := newRig(t, n, settings)
+	left := r.emails[n-5:]
+	d := r.deliver(t, r.digest, func() {
+		r.smtp.WaitCount(t, 1, deliveryTimeout)
+		err := r.store.Write(context.Background(), func(tx *store.Tx) error {
+			for _, addr := range left {
+				if _, err := tx.Unsubscribe(r.ids[addr], time.Now()); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Error(err)
+		}
+	})
+	checkCounts(t, d, counts{sent: n - len(left), cancelled: len(left)})
+	checkDelivered(t, r.smtp, r.except(left), 1)
+}
+
 // TestEngineSendsAMessageOnceWhenAClaimOutlastsItsLease has the relay
 // take its time over the first 64 recipients, so that the worker which
 // claimed them cannot get through them before their lease runs out, while
