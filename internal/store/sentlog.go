@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -39,6 +38,9 @@ type SentLog struct {
 	folded []*os.File
 }
 
+// errLocked is lockFile's answer when another open file holds the lock.
+var errLocked = errors.New("locked by another process")
+
 // sent is one line of a sent log.
 type sent struct{ id, digestID int64 }
 
@@ -63,7 +65,7 @@ func (l *SentLog) create() (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create the sent log: %w", err)
 	}
-	if err := syscall.Flock(int(file.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := lockFile(file); err != nil {
 		file.Close()
 		os.Remove(path)
 		return nil, fmt.Errorf("lock the sent log %s: %w", path, err)
@@ -166,8 +168,8 @@ func (s *Store) foldAbandoned(ctx context.Context, now time.Time, path string) e
 		return fmt.Errorf("open the sent log %s: %w", path, err)
 	}
 	defer file.Close()
-	if err := syscall.Flock(int(file.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+	if err := lockFile(file); err != nil {
+		if errors.Is(err, errLocked) {
 			return nil // a live process's log
 		}
 		return fmt.Errorf("lock the sent log %s: %w", path, err)
