@@ -105,7 +105,7 @@ func (e *Engine) start(ctx context.Context, stopWhenIdle bool) {
 	e.foldAbandonedSentLogs()
 	sentLog, err := e.store.OpenSentLog()
 	if err != nil {
-		e.log.Error("open a sent log; sent messages are recorded in the database one by one", "err", err)
+		e.log.Warn("no sent log; sent messages are recorded in the database one by one", "err", err)
 	}
 	e.sentLog = sentLog
 	stopFolding, folded := make(chan struct{}), make(chan struct{})

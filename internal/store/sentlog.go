@@ -32,9 +32,9 @@ type SentLog struct {
 
 	mu      sync.Mutex
 	file    *os.File
-	pending []sent // recorded since the last fold, all in file
-	// folded are the files of earlier folds that failed: kept, and
-	// locked, until a fold succeeds.
+	pending []sent // recorded since the last successful fold
+	// folded are the earlier files, whose records are in pending too:
+	// kept, and locked, until a fold of those records succeeds.
 	folded []*os.File
 }
 
