@@ -133,6 +133,18 @@ func (r *rig) compile(t *testing.T, guid string) int64 {
 	return d.ID
 }
 
+// unsubscribe unsubscribes the addresses now.
+func (r *rig) unsubscribe(addrs []string) error {
+	return r.store.Write(context.Background(), func(tx *store.Tx) error {
+		for _, addr := range addrs {
+			if _, err := tx.Unsubscribe(r.ids[addr], time.Now()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // every returns every nth subscriber's address, starting with the fourth.
 func (r *rig) every(n int) []string {
 	var out []string
@@ -408,15 +420,7 @@ func TestEngineRetriesAMessageCutOffInTheMiddleOfDATA(t *testing.T) {
 func TestEngineChecksTheSubscriberAtSendTime(t *testing.T) {
 	r := newRig(t, subscribers, fastSettings())
 	left := r.every(20)
-	err := r.store.Write(context.Background(), func(tx *store.Tx) error {
-		for _, addr := range left {
-			if _, err := tx.Unsubscribe(r.ids[addr], time.Now()); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if err := r.unsubscribe(left); err != nil {
 		t.Fatal(err)
 	}
 	d := r.deliver(t, r.digest, nil)
@@ -442,15 +446,7 @@ func TestEngineRechecksARecipientWhoseClaimHasAged(t *testing.T) {
 	left := r.emails[n-5:]
 	d := r.deliver(t, r.digest, func() {
 		r.smtp.WaitCount(t, 1, deliveryTimeout)
-		err := r.store.Write(context.Background(), func(tx *store.Tx) error {
-			for _, addr := range left {
-				if _, err := tx.Unsubscribe(r.ids[addr], time.Now()); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
+		if err := r.unsubscribe(left); err != nil {
 			t.Error(err)
 		}
 	})
