@@ -8,23 +8,20 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/alertd/alertd/internal/alerttest"
 )
 
 // alertdBinary is the `alertd` program TestMain builds once for every test;
@@ -88,22 +85,11 @@ func findTool(t *testing.T, names []string, install string, dirs ...string) stri
 	return ""
 }
 
-// freePort returns a loopback port nothing listens on.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // process is an outside program the test started and stops.
 type process struct {
 	name   string
 	cmd    *exec.Cmd
-	output *syncBuffer
+	output *alerttest.Buffer
 	done   chan struct{} // closed when the program has exited
 	err    error         // its exit status, once done is closed
 }
@@ -112,7 +98,7 @@ type process struct {
 // and stops it with SIGTERM when the test ends.
 func startProcess(t *testing.T, name string, env []string, dir string, args ...string) *process {
 	t.Helper()
-	p := &process{name: filepath.Base(name), output: &syncBuffer{}, done: make(chan struct{})}
+	p := &process{name: filepath.Base(name), output: &alerttest.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(name, args...)
 	p.cmd.Env = env
 	p.cmd.Dir = dir
@@ -188,23 +174,8 @@ func describe(resp *http.Response, err error) string {
 	return resp.Status
 }
 
-// syncBuffer is a buffer a child process and the test can share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// formType is how a browser sends a form.
+const formType = "application/x-www-form-urlencoded"
 
 // app is `alertd serve` running as its own process.
 type app struct {
@@ -216,13 +187,13 @@ type app struct {
 // as an operator could, sending its mail to catcher.
 func startAlertd(t *testing.T, catcher *mailpit) *app {
 	t.Helper()
-	port := freePort(t)
-	a := &app{baseURL: "http://127.0.0.1:" + strconv.Itoa(port), adminToken: "e2e-admin-token"}
+	addr := alerttest.FreeAddr(t)
+	a := &app{baseURL: "http://" + addr, adminToken: "e2e-admin-token"}
 	env := map[string]string{
 		// Empty: no config file, whatever ./config.toml the developer has.
 		"ALERTD_CONFIG":                    "",
 		"ALERTD_DATABASE_PATH":             filepath.Join(t.TempDir(), "alertd.db"),
-		"ALERTD_SERVER_LISTEN":             "127.0.0.1:" + strconv.Itoa(port),
+		"ALERTD_SERVER_LISTEN":             addr,
 		"ALERTD_SERVER_BASE_URL":           a.baseURL,
 		"ALERTD_SMTP_HOST":                 "127.0.0.1",
 		"ALERTD_SMTP_PORT":                 strconv.Itoa(catcher.smtpPort),
@@ -231,45 +202,15 @@ func startAlertd(t *testing.T, catcher *mailpit) *app {
 		"ALERTD_ADMIN_TOKEN":               a.adminToken,
 		"ALERTD_SUBSCRIBE_PER_IP_PER_HOUR": "0",
 	}
-	p := startProcess(t, alertdBinary, environ(env), t.TempDir(), "serve")
+	p := startProcess(t, alertdBinary, alerttest.Environ(env), t.TempDir(), "serve")
 	p.waitReady(t, a.baseURL+"/healthz")
 	return a
 }
 
-// environ is the test's own environment without any ALERTD_ setting, so a
-// developer's shell cannot change the test, plus the given settings.
-func environ(set map[string]string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "ALERTD_") {
-			env = append(env, kv)
-		}
-	}
-	for k, v := range set {
-		env = append(env, k+"="+v)
-	}
-	return env
-}
-
-// adminPost calls the admin API and decodes its JSON answer.
+// adminPost calls the admin API.
 func (a *app) adminPost(t *testing.T, path, body string) (int, map[string]any) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, a.baseURL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+a.adminToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatalf("POST %s: %s, undecodable answer: %v", path, resp.Status, err)
-	}
-	return resp.StatusCode, out
+	return alerttest.AdminPost(t, a.baseURL, a.adminToken, path, body)
 }
 
 // publishDigest adds one report through the admin API and compiles a digest
@@ -286,30 +227,6 @@ func (a *app) publishDigest(t *testing.T) {
 	if code, out := a.adminPost(t, "/api/v1/digests", ""); code != http.StatusCreated {
 		t.Fatalf("compile a digest: %d %v", code, out)
 	}
-}
-
-// request sends one request as a browser's form would, without following
-// redirects.
-func request(t *testing.T, method, url, form string) (*http.Response, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(form))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if form != "" {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, string(body)
 }
 
 // eventually polls cond until it holds or the deadline passes. It is for

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/alertd/alertd/internal/alerttest"
 )
 
 // TestEveryMailPassesTheCatchersChecksAndScoresAsHam sends the three mails a
@@ -26,11 +28,11 @@ func TestEveryMailPassesTheCatchersChecksAndScoresAsHam(t *testing.T) {
 	app := startAlertd(t, catcher)
 	const reader = "reader@example.net"
 
-	if resp, body := request(t, http.MethodPost, app.baseURL+"/subscribe", "email="+url.QueryEscape(reader)); resp.StatusCode != http.StatusSeeOther {
+	if resp, body := alerttest.Do(t, http.MethodPost, app.baseURL+"/subscribe", formType, "email="+url.QueryEscape(reader)); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("subscribe: %s\n%s", resp.Status, body)
 	}
 	confirmation := catcher.next(t, reader)
-	if resp, body := request(t, http.MethodPost, link(t, confirmation, "/confirm/"), "confirm=1"); resp.StatusCode != http.StatusOK {
+	if resp, body := alerttest.Do(t, http.MethodPost, link(t, confirmation, "/confirm/"), formType, "confirm=1"); resp.StatusCode != http.StatusOK {
 		t.Fatalf("confirm: %s\n%s", resp.Status, body)
 	}
 	welcome := catcher.next(t, reader)
@@ -136,7 +138,7 @@ func spamAssassin(t *testing.T, raw []byte) spamVerdict {
 	cmd.Stdin = bytes.NewReader(raw)
 	// Its per-user state (Bayes, preferences) stays out of the developer's
 	// home.
-	cmd.Env = append(environ(nil), "HOME="+t.TempDir())
+	cmd.Env = append(alerttest.Environ(nil), "HOME="+t.TempDir())
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

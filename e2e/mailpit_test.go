@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/alertd/alertd/internal/alerttest"
 )
 
 // mailpit is a mailpit process: alertd's SMTP server, and an API to read
@@ -34,10 +36,10 @@ func startMailpit(t *testing.T) *mailpit {
 		}
 	}
 	bin := findTool(t, []string{"mailpit"}, "go install github.com/axllent/mailpit@v1.33.1", dirs...)
-	m := &mailpit{smtpPort: freePort(t), seen: map[string]bool{}}
-	httpAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	m := &mailpit{smtpPort: alerttest.FreePort(t), seen: map[string]bool{}}
+	httpAddr := alerttest.FreeAddr(t)
 	m.api = "http://" + httpAddr
-	m.proc = startProcess(t, bin, environ(nil), t.TempDir(),
+	m.proc = startProcess(t, bin, alerttest.Environ(nil), t.TempDir(),
 		"--smtp", "127.0.0.1:"+strconv.Itoa(m.smtpPort),
 		"--listen", httpAddr,
 		"--database", filepath.Join(t.TempDir(), "mailpit.db"),

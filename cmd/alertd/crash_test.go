@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/alertd/alertd"
+	"github.com/alertd/alertd/internal/alerttest"
 	"github.com/alertd/alertd/internal/mail/mailtest"
 	"github.com/alertd/alertd/internal/store"
 )
@@ -79,8 +80,7 @@ func alertdBinary(t *testing.T) string {
 // child is `alertd serve` running as a process of its own.
 type child struct {
 	cmd    *exec.Cmd
-	stderr *lockedWriter
-	log    *strings.Builder
+	stderr *alerttest.Buffer
 	exited chan struct{}
 	err    error // cmd.Wait's result, once exited is closed
 }
@@ -91,19 +91,9 @@ func startChild(t *testing.T, binary string, env map[string]string) *child {
 	t.Helper()
 	cmd := exec.Command(binary, "serve")
 	cmd.Dir = t.TempDir() // no ./config.toml
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "ALERTD_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	for k, v := range env {
-		if k != "ALERTD_CONFIG" {
-			cmd.Env = append(cmd.Env, k+"="+v)
-		}
-	}
+	cmd.Env = alerttest.Environ(env)
 	stdout := newSignalWriter("listening on")
-	log := &strings.Builder{}
-	c := &child{cmd: cmd, stderr: &lockedWriter{w: log}, log: log, exited: make(chan struct{})}
+	c := &child{cmd: cmd, stderr: &alerttest.Buffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = stdout, c.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start alertd serve: %v", err)
@@ -134,9 +124,7 @@ func startChild(t *testing.T, binary string, env map[string]string) *child {
 }
 
 func (c *child) logs() string {
-	c.stderr.mu.Lock()
-	defer c.stderr.mu.Unlock()
-	return c.log.String()
+	return c.stderr.String()
 }
 
 // stop sends sig and waits for the process to exit; it returns Wait's error.

@@ -5,19 +5,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/alertd/alertd/internal/alerttest"
 	"github.com/alertd/alertd/internal/mail/mailtest"
 )
 
@@ -29,21 +29,10 @@ type instance struct {
 	stop    func() error
 }
 
-// freeAddr returns a loopback address nothing listens on.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // testEnv is the configuration of a test instance, given through the
 // environment as an operator could.
 func testEnv(t *testing.T, smtp *mailtest.Server) map[string]string {
-	addr := freeAddr(t)
+	addr := alerttest.FreeAddr(t)
 	return map[string]string{
 		"ALERTD_DATABASE_PATH":             filepath.Join(t.TempDir(), "alertd.db"),
 		"ALERTD_SERVER_LISTEN":             addr,
@@ -66,9 +55,9 @@ func start(t *testing.T, env map[string]string) *instance {
 	ctx, cancel := context.WithCancel(context.Background())
 	stdout := newSignalWriter("listening on")
 	done := make(chan error, 1)
-	var stderr bytes.Buffer
+	var stderr alerttest.Buffer
 	go func() {
-		done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, strings.NewReader(""), stdout, &lockedWriter{w: &stderr})
+		done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, strings.NewReader(""), stdout, &stderr)
 	}()
 	select {
 	case <-stdout.seen:
@@ -114,61 +103,17 @@ func (w *signalWriter) String() string {
 	return w.buf.String()
 }
 
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
-// noRedirects is a client that shows redirects instead of following them.
-var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-
-func do(t *testing.T, method, target, contentType, body string) (*http.Response, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, target, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := noRedirects.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, string(b)
-}
-
 var linkPattern = regexp.MustCompile(`https?://[^\s"<>]+`)
 
 // links returns the distinct URLs in s.
 func links(s string) []string {
 	var out []string
 	for _, l := range linkPattern.FindAllString(s, -1) {
-		if !contains(out, l) {
+		if !slices.Contains(out, l) {
 			out = append(out, l)
 		}
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // TestSubscriberJourney follows one reader through the whole double opt-in:
@@ -179,12 +124,12 @@ func TestSubscriberJourney(t *testing.T) {
 	smtp := mailtest.NewServer(t)
 	app := start(t, testEnv(t, smtp))
 
-	resp, body := do(t, "GET", app.baseURL+"/", "", "")
+	resp, body := alerttest.Do(t, "GET", app.baseURL+"/", "", "")
 	if resp.StatusCode != 200 || !strings.Contains(body, `name="email"`) || !strings.Contains(body, "Research Alerts") {
 		t.Fatalf("form page: %d\n%s", resp.StatusCode, body)
 	}
 
-	resp, _ = do(t, "POST", app.baseURL+"/subscribe", "application/x-www-form-urlencoded", "email="+url.QueryEscape(" Reader@Example.org "))
+	resp, _ = alerttest.Do(t, "POST", app.baseURL+"/subscribe", "application/x-www-form-urlencoded", "email="+url.QueryEscape(" Reader@Example.org "))
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/subscribe/check-email" {
 		t.Fatalf("subscribe: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
@@ -200,7 +145,7 @@ func TestSubscriberJourney(t *testing.T) {
 	}
 	confirmURL := confirmLinks[0]
 
-	resp, body = do(t, "GET", confirmURL, "", "")
+	resp, body = alerttest.Do(t, "GET", confirmURL, "", "")
 	if resp.StatusCode != 200 || !strings.Contains(body, `method="post"`) {
 		t.Fatalf("confirm page: %d\n%s", resp.StatusCode, body)
 	}
@@ -211,14 +156,14 @@ func TestSubscriberJourney(t *testing.T) {
 		t.Fatalf("after GET of the confirm page, status = %v, want pending (GET changes nothing)", status)
 	}
 
-	resp, _ = do(t, "POST", confirmURL, "application/x-www-form-urlencoded", "")
+	resp, _ = alerttest.Do(t, "POST", confirmURL, "application/x-www-form-urlencoded", "")
 	if resp.StatusCode != 200 {
 		t.Fatalf("confirm: %d", resp.StatusCode)
 	}
 	if status := adminSubscriber(t, app, "READER@example.org")["status"]; status != "confirmed" {
 		t.Fatalf("after confirming, status = %v", status)
 	}
-	if resp, _ = do(t, "POST", confirmURL, "application/x-www-form-urlencoded", ""); resp.StatusCode != 200 {
+	if resp, _ = alerttest.Do(t, "POST", confirmURL, "application/x-www-form-urlencoded", ""); resp.StatusCode != 200 {
 		t.Fatalf("confirming twice: %d, want a harmless 200", resp.StatusCode)
 	}
 
@@ -233,7 +178,7 @@ func TestSubscriberJourney(t *testing.T) {
 		t.Fatalf("List-Unsubscribe = %q; it must be the visible link too", unsubscribe)
 	}
 
-	resp, _ = do(t, "GET", oneClick, "", "")
+	resp, _ = alerttest.Do(t, "GET", oneClick, "", "")
 	if resp.StatusCode != 200 {
 		t.Fatalf("unsubscribe page: %d", resp.StatusCode)
 	}
@@ -242,7 +187,7 @@ func TestSubscriberJourney(t *testing.T) {
 	}
 
 	// A mail provider's one-click POST: no cookies, no Origin, no redirect.
-	resp, _ = do(t, "POST", oneClick, "application/x-www-form-urlencoded", "List-Unsubscribe=One-Click")
+	resp, _ = alerttest.Do(t, "POST", oneClick, "application/x-www-form-urlencoded", "List-Unsubscribe=One-Click")
 	if resp.StatusCode != 200 {
 		t.Fatalf("one-click unsubscribe: %d, want 200", resp.StatusCode)
 	}
@@ -332,21 +277,10 @@ func runCommand(t *testing.T, env map[string]string, args ...string) string {
 	return stdout.String()
 }
 
+// adminPost calls the instance's admin API.
 func adminPost(t *testing.T, app *instance, path, body string) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", app.baseURL+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+app.env["ALERTD_ADMIN_TOKEN"])
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatalf("POST %s: %d, undecodable answer: %v", path, resp.StatusCode, err)
-	}
-	return resp.StatusCode, out
+	return alerttest.AdminPost(t, app.baseURL, app.env["ALERTD_ADMIN_TOKEN"], path, body)
 }
 
 // TestDigestJourney follows a digest from the admin API to the readers'
@@ -416,7 +350,7 @@ func TestDigestJourney(t *testing.T) {
 		t.Errorf("the unsubscribe link %q is not visible in both parts", oneClick)
 	}
 
-	resp, _ := do(t, "POST", oneClick, "multipart/form-data; boundary=b",
+	resp, _ := alerttest.Do(t, "POST", oneClick, "multipart/form-data; boundary=b",
 		"--b\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n--b--\r\n")
 	if resp.StatusCode != 200 {
 		t.Fatalf("one-click from the digest: %d", resp.StatusCode)
@@ -447,7 +381,7 @@ func TestBackupWhileServing(t *testing.T) {
 	smtp := mailtest.NewServer(t)
 	env := testEnv(t, smtp)
 	app := start(t, env)
-	resp, _ := do(t, "POST", app.baseURL+"/subscribe", "application/x-www-form-urlencoded", "email=kept%40example.org")
+	resp, _ := alerttest.Do(t, "POST", app.baseURL+"/subscribe", "application/x-www-form-urlencoded", "email=kept%40example.org")
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("subscribe: %d", resp.StatusCode)
 	}
