@@ -34,15 +34,15 @@ type batchItem struct {
 // failing fn rolls back only its own changes, and the batch pays for a
 // single fsync.
 func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
-	return s.write1(ctx, fn, false)
+	return s.writeAndWait(ctx, fn, false)
 }
 
 // WriteLazy is Write for a write that may be synced lazily (see SubmitLazy).
 func (s *Store) WriteLazy(ctx context.Context, fn func(*Tx) error) error {
-	return s.write1(ctx, fn, true)
+	return s.writeAndWait(ctx, fn, true)
 }
 
-func (s *Store) write1(ctx context.Context, fn func(*Tx) error, lazy bool) error {
+func (s *Store) writeAndWait(ctx context.Context, fn func(*Tx) error, lazy bool) error {
 	item, err := s.enqueue(ctx, fn, lazy)
 	if err != nil {
 		return err

@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/alertd/alertd"
@@ -191,26 +189,8 @@ func (tx *Tx) ids(query string, args ...any) ([]int64, error) {
 // jsonIDs is ids as a JSON array, for json_each: one statement, prepared
 // once, for any number of ids.
 func jsonIDs(ids []int64) string {
-	b := []byte{'['}
-	for i, id := range ids {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = strconv.AppendInt(b, id, 10)
-	}
-	return string(append(b, ']'))
-}
-
-func placeholders(n int) string {
-	return "?" + strings.Repeat(", ?", n-1)
-}
-
-func int64sToAny(ids []int64) []any {
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
-	return args
+	b, _ := json.Marshal(ids) // a []int64 always marshals
+	return string(b)
 }
 
 // Outcome is what became of one claimed message.
@@ -279,9 +259,9 @@ func (s *Store) ReleaseMessages(ctx context.Context, now time.Time, ids []int64)
 		return nil
 	}
 	return s.Write(ctx, func(tx *Tx) error {
-		rows, err := tx.tx.QueryContext(tx.ctx, `UPDATE outbox SET status = 'queued', attempts = attempts - 1, next_attempt_at = ?
-			WHERE status = 'sending' AND id IN (`+placeholders(len(ids))+`)
-			RETURNING id, coalesce(digest_id, 0), attempts`, append([]any{millis(now)}, int64sToAny(ids)...)...)
+		rows, err := tx.query(`UPDATE outbox SET status = 'queued', attempts = attempts - 1, next_attempt_at = ?
+			WHERE status = 'sending' AND id IN (SELECT value FROM json_each(?))
+			RETURNING id, coalesce(digest_id, 0), attempts`, millis(now), jsonIDs(ids))
 		if err != nil {
 			return err
 		}
