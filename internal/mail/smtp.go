@@ -164,6 +164,10 @@ type smtpConn struct {
 
 	mu   sync.Mutex
 	conn *smtp.Client // nil after a failure that left the connection unusable
+	// What the relay offered at the connection's EHLO: PIPELINING, and the
+	// MAIL FROM parameters go-mail would send.
+	pipelining bool
+	mailParams string
 }
 
 // ConnectError reports that the relay could not be reached or refused the
@@ -187,6 +191,14 @@ func (c *smtpConn) dial(ctx context.Context) error {
 		return &ConnectError{Addr: c.addr + " (tls " + c.tlsMode + ")", Err: err}
 	}
 	c.conn = conn
+	c.pipelining, _ = conn.Extension("PIPELINING")
+	c.mailParams = ""
+	if ok, _ := conn.Extension("8BITMIME"); ok {
+		c.mailParams += " BODY=8BITMIME"
+	}
+	if ok, _ := conn.Extension("SMTPUTF8"); ok {
+		c.mailParams += " SMTPUTF8"
+	}
 	return nil
 }
 
@@ -202,7 +214,7 @@ func (c *smtpConn) Send(ctx context.Context, m Message) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if strings.ContainsAny(m.From+m.To, "\r\n") {
+	if strings.ContainsAny(m.From, "\r\n") || strings.ContainsAny(m.To, "\r\n") {
 		return fmt.Errorf("%w: line break in the envelope %q, %q", ErrBadAddress, m.From, m.To)
 	}
 	data, err := sign(m.Data, c.dkim)
@@ -252,16 +264,16 @@ func (c *smtpConn) send(m Message, data []byte) error {
 		line string
 		code int
 	}{
-		{"MAIL FROM:" + m.From + c.mailParameters(), 250},
+		{"MAIL FROM:" + m.From + c.mailParams, 250},
 		{"RCPT TO:" + m.To, 25},
 		{"DATA", 354},
 	}
-	pipelining, _ := c.conn.Extension("PIPELINING")
 	var replies [len(commands)]error
 	sent := 0
 	for i, cmd := range commands {
-		text.W.WriteString(cmd.line + "\r\n")
-		if pipelining && i < len(commands)-1 {
+		text.W.WriteString(cmd.line)
+		text.W.WriteString("\r\n")
+		if c.pipelining && i < len(commands)-1 {
 			continue
 		}
 		if err := text.W.Flush(); err != nil {
@@ -321,20 +333,6 @@ func (c *smtpConn) failed(i int, err error) error {
 		return &staleConnError{err}
 	}
 	return err
-}
-
-// mailParameters are the MAIL FROM parameters go-mail would send: the
-// relay is told the body may be 8-bit and the addresses UTF-8 when it
-// accepts that.
-func (c *smtpConn) mailParameters() string {
-	var params string
-	if ok, _ := c.conn.Extension("8BITMIME"); ok {
-		params += " BODY=8BITMIME"
-	}
-	if ok, _ := c.conn.Extension("SMTPUTF8"); ok {
-		params += " SMTPUTF8"
-	}
-	return params
 }
 
 // dotStuffed makes data the DATA phase's content (RFC 5321 §4.5.2): a
