@@ -398,7 +398,7 @@ func (w *worker) attempt(stop context.Context, m store.Message, claimedAt, sendB
 		e.log.Error("render message", "message", m.ID, "kind", m.Kind, "err", err)
 		return e.retry(m, fmt.Errorf("render: %w", err))
 	}
-	msg.BeforeEnd = w.awaitRecorded
+	msg.BeforeContent = w.awaitRecorded
 	start := time.Now()
 	err = w.conn.Send(ctx, msg)
 	e.metrics.SendSeconds.Observe(time.Since(start).Seconds())

@@ -17,14 +17,14 @@ type Message struct {
 	// Data is the RFC 5322 message with CRLF line endings; a connection
 	// may use its spare capacity.
 	Data []byte
-	// BeforeEnd, when set, is called once the relay has accepted the
+	// BeforeContent, when set, is called once the relay has accepted the
 	// envelope, before the content and the end of data, at which the relay
 	// takes the message; the worker waits there until the previous
 	// message's outcome is recorded, so that the recording overlaps with
 	// this message's preparation and envelope. (Waiting later, between the
 	// content and the end mark, costs a write and a wake-up of the relay
 	// more per message, and more CPU than it saves.)
-	BeforeEnd func()
+	BeforeContent func()
 }
 
 // Encode writes a go-mail message out as a Message for one recipient.

@@ -291,8 +291,8 @@ func (c *smtpConn) send(m Message, data []byte) error {
 			return err
 		}
 	}
-	if m.BeforeEnd != nil {
-		m.BeforeEnd()
+	if m.BeforeContent != nil {
+		m.BeforeContent()
 		if err := c.conn.UpdateDeadline(c.timeout); err != nil {
 			return err
 		}

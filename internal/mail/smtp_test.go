@@ -244,14 +244,14 @@ func TestSendDotStuffsTheContent(t *testing.T) {
 	}
 }
 
-// A worker's hook runs once the relay has the content, before the end of
-// data; the relay has not taken the message at that point.
-func TestSendCallsBeforeEndBeforeTheRelayTakesTheMessage(t *testing.T) {
+// A worker's hook runs once the relay has accepted the envelope, before the
+// content; the relay has not taken the message at that point.
+func TestSendCallsBeforeContentBeforeTheRelayTakesTheMessage(t *testing.T) {
 	srv := mailtest.NewServer(t)
 	conn := dial(t, plainSMTP(t, srv))
 	m := testMessage(t, newComposer(t, testSettings()), "a@example.com")
 	calls := 0
-	m.BeforeEnd = func() {
+	m.BeforeContent = func() {
 		calls++
 		if n := srv.Received(); n != 0 {
 			t.Errorf("the relay took %d messages before the end of data", n)
@@ -261,6 +261,6 @@ func TestSendCallsBeforeEndBeforeTheRelayTakesTheMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	if srv.Wait(t, 1); calls != 1 {
-		t.Errorf("BeforeEnd called %d times, want 1", calls)
+		t.Errorf("BeforeContent called %d times, want 1", calls)
 	}
 }

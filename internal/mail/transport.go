@@ -73,8 +73,8 @@ func (c fileConn) Send(ctx context.Context, m Message) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write message file %s: %w", tmp.Name(), err)
 	}
-	if m.BeforeEnd != nil {
-		m.BeforeEnd()
+	if m.BeforeContent != nil {
+		m.BeforeContent()
 	}
 	name := time.Now().UTC().Format("20060102T150405.000000000Z") + "-" + rand.Text() + ".eml"
 	if err := os.Rename(tmp.Name(), filepath.Join(c.dir, name)); err != nil {
