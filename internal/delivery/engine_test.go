@@ -14,6 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/alertd/alertd"
+	"github.com/alertd/alertd/internal/alerttest"
 	"github.com/alertd/alertd/internal/delivery"
 	"github.com/alertd/alertd/internal/mail"
 	"github.com/alertd/alertd/internal/mail/mailtest"
@@ -51,6 +52,7 @@ type rig struct {
 	smtp    *mailtest.Server
 	metrics *metrics.Metrics
 	engine  *delivery.Engine
+	logs    *alerttest.Buffer // the engine's log
 	emails  []string
 	ids     map[string]int64
 	digest  int64
@@ -58,8 +60,14 @@ type rig struct {
 
 func newRig(t *testing.T, n int, settings delivery.Settings) *rig {
 	t.Helper()
+	return newRigAt(t, filepath.Join(t.TempDir(), "alertd.db"), n, settings)
+}
+
+// newRigAt is newRig with the database at path.
+func newRigAt(t *testing.T, path string, n int, settings delivery.Settings) *rig {
+	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "alertd.db"), alertd.Migrations())
+	st, err := store.Open(ctx, path, alertd.Migrations())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +114,8 @@ func newRig(t *testing.T, n int, settings delivery.Settings) *rig {
 		t.Fatal(err)
 	}
 	r.metrics = metrics.New(func() float64 { return 0 })
-	r.engine = delivery.New(st, transport, renderer, settings, time.Now, slog.New(slog.DiscardHandler), r.metrics)
+	r.logs = &alerttest.Buffer{}
+	r.engine = delivery.New(st, transport, renderer, settings, time.Now, slog.New(slog.NewTextHandler(r.logs, nil)), r.metrics)
 	return r
 }
 
@@ -476,4 +485,27 @@ func TestEngineSendsAMessageOnceWhenAClaimOutlastsItsLease(t *testing.T) {
 	checkCounts(t, d, counts{sent: subscribers})
 	checkDelivered(t, r.smtp, r.emails, 1)
 	t.Logf("%d messages accepted by the relay for %d recipients", r.smtp.Received(), len(r.emails))
+}
+
+// TestEngineRecordsInTheDatabaseWhenItHasNoSentLog gives the database a
+// name that leaves no room for a sent log's beside it (a file name has at
+// most 255 bytes), as a platform without file locks leaves the engine
+// without one: every outcome then goes to the database, and delivery is
+// still exactly once, retries included, with the digest's counts true.
+func TestEngineRecordsInTheDatabaseWhenItHasNoSentLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), strings.Repeat("a", 240)+".db")
+	r := newRigAt(t, path, subscribers, fastSettings())
+	retried := r.every(9)
+	r.smtp.OnRcpt(func(rcpt string, attempt int) error {
+		if contains(retried, rcpt) && attempt == 1 {
+			return mailtest.Reply(451, "4.3.0 Try again later")
+		}
+		return nil
+	})
+	d := r.deliver(t, r.digest, nil)
+	checkCounts(t, d, counts{sent: subscribers})
+	checkDelivered(t, r.smtp, r.emails, 1)
+	if !strings.Contains(r.logs.String(), "no sent log") {
+		t.Errorf("the engine kept a sent log, and the test needs one without; its log:\n%s", r.logs)
+	}
 }
