@@ -27,36 +27,9 @@ import (
 // List-Unsubscribe-Post (RFC 8058 §4), and tampering with the one-click link
 // breaks it.
 func TestDKIMSignatureVerifiesAndCoversTheUnsubscribeHeaders(t *testing.T) {
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, edKey, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		name   string
-		key    crypto.Signer
-		record func() string
-	}{
-		{"rsa", rsaKey, func() string {
-			der, _ := x509.MarshalPKIXPublicKey(&rsaKey.PublicKey)
-			return "v=DKIM1; k=rsa; p=" + base64.StdEncoding.EncodeToString(der)
-		}},
-		{"ed25519", edKey, func() string {
-			return "v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(edKey.Public().(ed25519.PublicKey))
-		}},
-	} {
+	for _, tc := range dkimKeys(t) {
 		t.Run(tc.name, func(t *testing.T) {
-			der, err := x509.MarshalPKCS8PrivateKey(tc.key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			signer, err := mail.NewDKIMSigner("reports.example.org", "alertd", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
-			if err != nil {
-				t.Fatal(err)
-			}
+			signer := dkimSigner(t, tc.key)
 			m, err := newComposer(t, testSettings()).Welcome(mail.Welcome{
 				To: "reader@example.com", UnsubscribeURL: "https://reports.example.org/unsubscribe/42.abc",
 				Reports: hostileReports(),
@@ -84,7 +57,7 @@ func TestDKIMSignatureVerifiesAndCoversTheUnsubscribeHeaders(t *testing.T) {
 				if domain != "alertd._domainkey.reports.example.org" {
 					t.Errorf("looked up %q", domain)
 				}
-				return []string{tc.record()}, nil
+				return []string{dkimRecord(t, tc.key)}, nil
 			}
 			verifications, err := dkim.VerifyWithOptions(bytes.NewReader(raw.Bytes()), &dkim.VerifyOptions{LookupTXT: lookup})
 			if err != nil || len(verifications) != 1 {
@@ -120,4 +93,56 @@ func TestDKIMSignerRefusesABadKey(t *testing.T) {
 			t.Errorf("%s: err = %v, want a clear error about the DKIM private key", name, err)
 		}
 	}
+}
+
+// dkimKey is a signing key of a kind dkim.private_key_file may hold.
+type dkimKey struct {
+	name string
+	key  crypto.Signer
+}
+
+// dkimKeys are a fresh key of each kind alertd signs with.
+func dkimKeys(tb testing.TB) []dkimKey {
+	tb.Helper()
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	_, edKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return []dkimKey{{"rsa-2048", rsaKey}, {"ed25519", edKey}}
+}
+
+// dkimSigner is a signer for reports.example.org, selector alertd, with key
+// read from PEM as from dkim.private_key_file.
+func dkimSigner(tb testing.TB, key crypto.Signer) *mail.DKIMSigner {
+	tb.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	signer, err := mail.NewDKIMSigner("reports.example.org", "alertd", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return signer
+}
+
+// dkimRecord is the DNS TXT record that publishes key's public half.
+func dkimRecord(t *testing.T, key crypto.Signer) string {
+	t.Helper()
+	switch public := key.Public().(type) {
+	case *rsa.PublicKey:
+		der, err := x509.MarshalPKIXPublicKey(public)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "v=DKIM1; k=rsa; p=" + base64.StdEncoding.EncodeToString(der)
+	case ed25519.PublicKey:
+		return "v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(public)
+	}
+	t.Fatalf("no DKIM record for a %T key", key)
+	return ""
 }
