@@ -225,7 +225,7 @@ func (s *Store) commitTogether(batch []*batchItem, stmts *txStatements, lazy boo
 func (s *Store) batchTx(lazy bool, fn func(*sql.Tx) error) error {
 	ctx := context.Background()
 	if !lazy {
-		err := s.inTx(ctx, fn)
+		err := inTx(ctx, s.write, fn)
 		if err == nil {
 			s.lastSync = time.Now()
 		}
@@ -245,14 +245,7 @@ func (s *Store) batchTx(lazy bool, fn func(*sql.Tx) error) error {
 			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 		}
 	}()
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		return errors.Join(err, tx.Rollback())
-	}
-	return tx.Commit()
+	return inTx(ctx, conn, fn)
 }
 
 // runSavepoint runs one item in its own savepoint and returns the item's

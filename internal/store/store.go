@@ -151,7 +151,7 @@ func (s *Store) migrate(ctx context.Context, migrations fs.FS) error {
 		if err != nil {
 			return err
 		}
-		err = s.inTx(ctx, func(tx *sql.Tx) error {
+		err = inTx(ctx, s.write, func(tx *sql.Tx) error {
 			var applied int
 			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations WHERE version = ?", version).Scan(&applied); err != nil {
 				return err
@@ -183,9 +183,16 @@ func (s *Store) readTx(ctx context.Context, fn func(*Tx) error) error {
 	return fn(&Tx{ctx: ctx, tx: tx, stmts: &txStatements{bound: map[string]*sql.Stmt{}}})
 }
 
-// inTx runs fn in its own write transaction, outside the batch writer.
-func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.write.BeginTx(ctx, nil)
+// beginner is where a write transaction starts: the writer pool, or one
+// connection of it held for settings of its own.
+type beginner interface {
+	BeginTx(context.Context, *sql.TxOptions) (*sql.Tx, error)
+}
+
+// inTx runs fn in its own write transaction on db, outside the batch
+// writer.
+func inTx(ctx context.Context, db beginner, fn func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
