@@ -113,10 +113,8 @@ func (tx *Tx) addRecipients(ms []Message) error {
 		if err := rows.Scan(&sub.ID, &sub.Email, &sub.Status, &topics); err != nil {
 			return err
 		}
-		if topics != "[]" {
-			if err := json.Unmarshal([]byte(topics), &sub.Topics); err != nil {
-				return fmt.Errorf("subscriber %d topics: %w", sub.ID, err)
-			}
+		if sub.Topics, err = decodeTopics(sub.ID, topics); err != nil {
+			return err
 		}
 		found[sub.ID] = &sub
 	}

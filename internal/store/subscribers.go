@@ -32,8 +32,8 @@ func scanSubscriber(row rowScanner) (alertd.Subscriber, error) {
 	if err != nil {
 		return sub, err
 	}
-	if err := json.Unmarshal([]byte(topics), &sub.Topics); err != nil {
-		return sub, fmt.Errorf("subscriber %d topics: %w", sub.ID, err)
+	if sub.Topics, err = decodeTopics(sub.ID, topics); err != nil {
+		return sub, err
 	}
 	sub.CreatedAt = time.UnixMilli(created).UTC()
 	sub.Consent.SignupAt = time.UnixMilli(signup).UTC()
@@ -43,6 +43,19 @@ func scanSubscriber(row rowScanner) (alertd.Subscriber, error) {
 	}
 	sub.UnsubscribedAt = fromMillis(unsubscribed)
 	return sub, nil
+}
+
+// decodeTopics reads a subscriber's topics column; most hold none, which
+// needs no JSON decoding.
+func decodeTopics(id int64, column string) ([]string, error) {
+	if column == "[]" {
+		return []string{}, nil
+	}
+	var topics []string
+	if err := json.Unmarshal([]byte(column), &topics); err != nil {
+		return nil, fmt.Errorf("subscriber %d topics: %w", id, err)
+	}
+	return topics, nil
 }
 
 func topicsJSON(topics []string) string {
