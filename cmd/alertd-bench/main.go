@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command alertd-bench holds the tools behind BENCHMARKS.md:
 //
 //	alertd-bench sink -listen 127.0.0.1:2525     an SMTP sink that accepts and discards mail
