@@ -1,6 +1,7 @@
 package web
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -16,21 +17,44 @@ import (
 	"github.com/alertd/alertd/internal/subscription"
 )
 
-// requireAdmin guards the admin API with the bearer token. With no token
-// configured the API does not exist (404).
-func requireAdmin(token string) func(http.Handler) http.Handler {
+// Failed admin authentications allowed per client (see clientKey) before
+// the client is refused for the rest of the window.
+const (
+	adminFailures      = 5
+	adminFailureWindow = 15 * time.Minute
+)
+
+// requireAdmin guards the admin API and /metrics with the bearer token. With
+// no token configured they do not exist (404). A client whose wrong tokens
+// have used up failures is answered 429 until its window ends, even with
+// the right token: were the right one let through, the different answer
+// would tell a guesser that it had found it. Each attempt holds a failure
+// until it proves right, so parallel guesses count too.
+func requireAdmin(token string, failures *limiter, ips clientIPs) func(http.Handler) http.Handler {
+	tokenSum := sha256.Sum256([]byte(token))
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if token == "" {
-				jsonError(w, http.StatusNotFound, "the admin API is disabled: set admin.token to enable it")
+				jsonError(w, http.StatusNotFound, "disabled: set admin.token to enable the admin API and /metrics")
+				return
+			}
+			client := clientKey(ips.addr(r))
+			wait, ok := failures.take(client)
+			if !ok {
+				w.Header().Set("Retry-After", retryAfterSeconds(wait))
+				jsonError(w, http.StatusTooManyRequests, "too many failed sign-ins from your network: try again later")
 				return
 			}
 			given, ok := bearer(r)
-			if !ok || subtle.ConstantTimeCompare([]byte(given), []byte(token)) != 1 {
+			// Hashes are compared, so that the time taken tells nothing
+			// of the token's length either.
+			givenSum := sha256.Sum256([]byte(given))
+			if !ok || subtle.ConstantTimeCompare(givenSum[:], tokenSum[:]) != 1 {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="alertd"`)
 				jsonError(w, http.StatusUnauthorized, "missing or wrong bearer token")
 				return
 			}
+			failures.giveBack(client)
 			next.ServeHTTP(w, r)
 		})
 	}

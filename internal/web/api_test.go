@@ -7,13 +7,15 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/alertd/alertd"
 )
 
-const adminToken = "test-admin-token"
+// adminToken is as long as the configuration requires.
+const adminToken = "test-admin-token-0123456789abcdef"
 
 // admin sends an admin API request with the bearer token.
 func (h *harness) admin(method, path string) response {
@@ -33,7 +35,7 @@ func decode(t *testing.T, r response, v any) {
 
 func TestAdminAPIIsAbsentWithoutAToken(t *testing.T) {
 	h := newHarness(t, options{})
-	for _, path := range []string{"/api/v1/stats", "/api/v1/subscribers"} {
+	for _, path := range []string{"/api/v1/stats", "/api/v1/subscribers", "/metrics"} {
 		if r := h.admin(http.MethodGet, path); r.StatusCode != http.StatusNotFound {
 			t.Errorf("GET %s = %d, want 404", path, r.StatusCode)
 		} else {
@@ -53,20 +55,65 @@ func TestAdminAPIRefusesAMissingOrWrongToken(t *testing.T) {
 		{"other scheme", "Basic " + adminToken},
 		{"no scheme", adminToken},
 	}
-	for _, tt := range tests {
-		for _, method := range []string{http.MethodGet, http.MethodDelete} {
-			req := h.request(method, "/api/v1/subscribers/bob@example.org", "", nil)
+	requests := []struct{ method, path string }{
+		{http.MethodGet, "/api/v1/subscribers/bob@example.org"},
+		{http.MethodDelete, "/api/v1/subscribers/bob@example.org"},
+		{http.MethodGet, "/metrics"},
+	}
+	for i, tt := range tests {
+		// Each from its own address, below the limit on failures.
+		from := "127.0.0." + strconv.Itoa(10+i)
+		for _, rq := range requests {
+			req := h.request(rq.method, rq.path, "", nil)
 			if tt.authorization != "" {
 				req.Header.Set("Authorization", tt.authorization)
 			}
-			r := h.do(req)
+			r := h.doFrom(from, req)
 			if r.StatusCode != http.StatusUnauthorized || r.Header.Get("WWW-Authenticate") == "" {
-				t.Errorf("%s: %s = %d, want 401 with WWW-Authenticate", tt.name, method, r.StatusCode)
+				t.Errorf("%s: %s %s = %d, want 401 with WWW-Authenticate", tt.name, rq.method, rq.path, r.StatusCode)
 			}
 		}
 	}
 	if _, ok := h.subscriber("bob@example.org"); !ok {
 		t.Error("a DELETE without the token erased the subscriber")
+	}
+}
+
+func TestAdminFailuresAreLimitedPerClient(t *testing.T) {
+	h := newHarness(t, options{AdminToken: adminToken})
+	send := func(from, path, token string) response {
+		req := h.request(http.MethodGet, path, "", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		return h.doFrom(from, req)
+	}
+	// Right tokens do not count towards the limit.
+	for i := range 10 {
+		if r := send("127.0.0.3", "/api/v1/stats", adminToken); r.StatusCode != http.StatusOK {
+			t.Fatalf("right token, request %d: status %d, want 200", i+1, r.StatusCode)
+		}
+	}
+	for i := range 5 {
+		if r := send("127.0.0.1", "/metrics", fmt.Sprintf("guess-%d", i)); r.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong token %d: status %d, want 401", i+1, r.StatusCode)
+		}
+	}
+	for _, path := range []string{"/api/v1/stats", "/metrics"} {
+		for _, token := range []string{"guess-5", adminToken} {
+			r := send("127.0.0.1", path, token)
+			if r.StatusCode != http.StatusTooManyRequests {
+				t.Errorf("after five failures, %s with %q: status %d, want 429", path, token, r.StatusCode)
+			}
+			if s, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || s <= 0 || s > 15*60 {
+				t.Errorf("Retry-After = %q, want seconds up to 15 minutes", r.Header.Get("Retry-After"))
+			}
+		}
+	}
+	if r := send("127.0.0.2", "/api/v1/stats", adminToken); r.StatusCode != http.StatusOK {
+		t.Errorf("another client with the right token: status %d, want 200", r.StatusCode)
+	}
+	h.clock.Advance(15 * time.Minute)
+	if r := send("127.0.0.1", "/api/v1/stats", adminToken); r.StatusCode != http.StatusOK {
+		t.Errorf("once the window has passed, the right token: status %d, want 200", r.StatusCode)
 	}
 }
 

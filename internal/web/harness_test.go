@@ -131,6 +131,7 @@ func newHarness(t *testing.T, opts options) *harness {
 		Metrics:       h.metrics,
 		NextDigest:    func() time.Time { return h.clock.Now().Add(24 * time.Hour) },
 		Log:           log,
+		Now:           h.clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)

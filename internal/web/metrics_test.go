@@ -1,20 +1,21 @@
 package web_test
 
 import (
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 )
 
 // TestMetricsCountSubscribeOutcomes proves GET /metrics serves the
-// Prometheus text format and counts sign-ups by outcome.
+// Prometheus text format to the admin and counts sign-ups by outcome.
 func TestMetricsCountSubscribeOutcomes(t *testing.T) {
-	h := newHarness(t, options{})
+	h := newHarness(t, options{AdminToken: adminToken})
 	h.postForm("/subscribe", url.Values{"email": {"ada@example.org"}})
 	h.postForm("/subscribe", url.Values{"email": {"not an address"}})
 	h.postForm("/subscribe", url.Values{"email": {"bot@example.org"}, "website": {"http://spam.example"}})
 
-	r := h.get("/metrics")
+	r := h.admin(http.MethodGet, "/metrics")
 	if r.StatusCode != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/plain") {
 		t.Fatalf("GET /metrics = %d %s", r.StatusCode, r.Header.Get("Content-Type"))
 	}

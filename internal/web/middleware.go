@@ -69,20 +69,30 @@ func (c clientIPs) isTrusted(ip netip.Addr) bool {
 	return false
 }
 
-// of returns the client's IP: the peer's, unless the peer is a trusted proxy,
-// in which case X-Forwarded-For is walked from the right past trusted hops.
+// of returns the client's IP as text, for the consent record: the address
+// addr finds, or the peer as given when it is not an IP address.
 func (c clientIPs) of(r *http.Request) string {
+	if ip := c.addr(r); ip.IsValid() {
+		return ip.String()
+	}
+	return r.RemoteAddr
+}
+
+// addr returns the client's IP: the peer's, unless the peer is a trusted
+// proxy, in which case X-Forwarded-For is walked from the right past trusted
+// hops. It is the zero Addr when the peer is not an IP address.
+func (c clientIPs) addr(r *http.Request) netip.Addr {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
 	peer, err := netip.ParseAddr(host)
 	if err != nil {
-		return host
+		return netip.Addr{}
 	}
 	peer = peer.Unmap()
 	if !c.isTrusted(peer) {
-		return peer.String()
+		return peer
 	}
 	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
 	for i := len(hops) - 1; i >= 0; i-- {
@@ -92,9 +102,24 @@ func (c clientIPs) of(r *http.Request) string {
 		}
 		hop = hop.Unmap()
 		if !c.isTrusted(hop) {
-			return hop.String()
+			return hop
 		}
 		peer = hop
 	}
-	return peer.String()
+	return peer
+}
+
+// limitPerClient refuses a client's requests over what lim allows, with
+// refused (which should answer 429).
+func limitPerClient(lim *limiter, ips clientIPs, refused func(http.ResponseWriter, *http.Request)) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if wait, ok := lim.take(clientKey(ips.addr(r))); !ok {
+				w.Header().Set("Retry-After", retryAfterSeconds(wait))
+				refused(w, r)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 }

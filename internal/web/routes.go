@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/httprate"
 
 	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/catalogue"
@@ -29,7 +28,7 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// PerIPPerHour caps sign-up requests per client IP; 0 means no cap.
 	PerIPPerHour int
-	// AdminToken enables the admin API; empty disables it.
+	// AdminToken enables the admin API and /metrics; empty disables them.
 	AdminToken string
 	Topics     []alertd.Topic
 }
@@ -45,6 +44,8 @@ type Deps struct {
 	NextDigest func() time.Time
 	Metrics    *metrics.Metrics
 	Log        *slog.Logger
+	// Now is the clock the rate limits count by.
+	Now func() time.Time
 }
 
 // NewServer returns the HTTP handler with every route.
@@ -75,13 +76,13 @@ func NewServer(d Deps) (http.Handler, error) {
 
 	perIP := func(next http.Handler) http.Handler { return next }
 	if d.Config.PerIPPerHour > 0 {
-		perIP = httprate.Limit(d.Config.PerIPPerHour, time.Hour,
-			httprate.WithKeyFuncs(func(r *http.Request) (string, error) { return ips.of(r), nil }),
-			httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
+		perIP = limitPerClient(newLimiter(d.Config.PerIPPerHour, time.Hour, maxLimitedClients, d.Now), ips,
+			func(w http.ResponseWriter, r *http.Request) {
 				d.Metrics.SubscribeRequests.WithLabelValues("rate_limited").Inc()
 				tooManyRequests(w, r, pages)
-			}))
+			})
 	}
+	admin := requireAdmin(d.Config.AdminToken, newLimiter(adminFailures, adminFailureWindow, maxLimitedClients, d.Now), ips)
 
 	r := chi.NewRouter()
 	r.Use(recoverPanics(pages), securityHeaders, limitBody, crossOrigin.Handler)
@@ -109,10 +110,10 @@ func NewServer(d Deps) (http.Handler, error) {
 	r.Handle("/static/*", http.StripPrefix("/static/", http.FileServerFS(static)))
 	r.Get("/healthz", handleHealth(d.Store))
 	r.Head("/healthz", handleHealth(d.Store))
-	r.Handle("/metrics", d.Metrics.Handler())
+	r.With(admin).Handle("/metrics", d.Metrics.Handler())
 
 	r.Route("/api/v1", func(r chi.Router) {
-		r.Use(requireAdmin(d.Config.AdminToken))
+		r.Use(admin)
 		r.Get("/subscribers", handleListSubscribers(d.Store))
 		r.Get("/subscribers/{email}", handleGetSubscriber(d.Subscriptions))
 		r.Delete("/subscribers/{email}", handleEraseSubscriber(d.Subscriptions))

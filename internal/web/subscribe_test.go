@@ -351,6 +351,40 @@ func TestSubscribeLimitsRequestsPerClientIP(t *testing.T) {
 	}
 }
 
+func TestSubscribeLimitCountsAnIPv6NetworkAsOneClient(t *testing.T) {
+	h := newHarness(t, options{PerIPPerHour: 3, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	sent := 0
+	from := func(client string) int {
+		sent++
+		req := h.request(http.MethodPost, "/subscribe", "application/x-www-form-urlencoded",
+			strings.NewReader(url.Values{"email": {"reader" + strconv.Itoa(sent) + "@example.org"}}.Encode()))
+		req.Header.Set("X-Forwarded-For", client)
+		return h.do(req).StatusCode
+	}
+	// Three addresses of one /64 use up its budget together.
+	for _, client := range []string{"2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff:ffff:ffff:ffff"} {
+		if status := from(client); status != http.StatusSeeOther {
+			t.Fatalf("%s: status %d, want 303", client, status)
+		}
+	}
+	if status := from("2001:db8:1:2:1234::5"); status != http.StatusTooManyRequests {
+		t.Errorf("a fourth address of the same /64: status %d, want 429", status)
+	}
+	if status := from("2001:db8:1:3::1"); status != http.StatusSeeOther {
+		t.Errorf("the next /64: status %d, want 303", status)
+	}
+	// An IPv4-mapped address is the IPv4 client it maps.
+	for range 3 {
+		from("203.0.113.7")
+	}
+	if status := from("::ffff:203.0.113.7"); status != http.StatusTooManyRequests {
+		t.Errorf("an IPv4 client over its limit, written IPv4-mapped: status %d, want 429", status)
+	}
+	if status := from("203.0.113.8"); status != http.StatusSeeOther {
+		t.Errorf("the next IPv4 address: status %d, want 303", status)
+	}
+}
+
 func TestSubscribeHoneypotAnswersAsUsualAndRecordsNothing(t *testing.T) {
 	h := newHarness(t, options{})
 	r := h.postForm("/subscribe", url.Values{"email": {"bot@example.org"}, "website": {"http://spam.example"}})
