@@ -188,7 +188,7 @@ type app struct {
 func startAlertd(t *testing.T, catcher *mailpit) *app {
 	t.Helper()
 	addr := alerttest.FreeAddr(t)
-	a := &app{baseURL: "http://" + addr, adminToken: "e2e-admin-token"}
+	a := &app{baseURL: "http://" + addr, adminToken: "e2e-admin-token-0123456789abcdef"}
 	env := map[string]string{
 		// Empty: no config file, whatever ./config.toml the developer has.
 		"ALERTD_CONFIG":                    "",

@@ -41,7 +41,7 @@ func testEnv(t *testing.T, smtp *mailtest.Server) map[string]string {
 		"ALERTD_SMTP_PORT":                 strconv.Itoa(smtp.Port),
 		"ALERTD_SMTP_TLS":                  "none",
 		"ALERTD_MAIL_FROM":                 "Research Alerts <alerts@example.org>",
-		"ALERTD_ADMIN_TOKEN":               "test-admin-token",
+		"ALERTD_ADMIN_TOKEN":               "test-admin-token-0123456789abcdef",
 		"ALERTD_SUBSCRIBE_PER_IP_PER_HOUR": "0",
 	}
 }
@@ -232,6 +232,7 @@ func TestExitCodes(t *testing.T) {
 		{"version", []string{"version"}, nil, 0, ""},
 		{"unknown command", []string{"frobnicate"}, nil, 2, `unknown command "frobnicate"`},
 		{"bad config value", []string{"migrate"}, map[string]string{"ALERTD_SMTP_TLS": "sometimes"}, 2, "smtp.tls"},
+		{"short admin token", []string{"migrate"}, map[string]string{"ALERTD_ADMIN_TOKEN": "x"}, 2, "admin.token"},
 		{"missing config file", []string{"-config", filepath.Join(dir, "nope.toml"), "migrate"}, nil, 2, "nope.toml"},
 		{"migrate", []string{"migrate"}, nil, 0, ""},
 		{"export unknown", []string{"subscribers", "export", "nobody@example.org"}, nil, 1, "nobody@example.org"},

@@ -123,8 +123,12 @@ type Subscribe struct {
 
 // Admin is the [admin] section.
 type Admin struct {
-	Token string // empty = admin API disabled
+	Token string // empty = admin API and /metrics disabled; else MinAdminTokenLength or more
 }
+
+// MinAdminTokenLength is the shortest admin.token accepted, in characters:
+// long enough that guessing it, even unthrottled, is hopeless.
+const MinAdminTokenLength = 32
 
 // Security is the [security] section.
 type Security struct {

@@ -202,6 +202,18 @@ func TestInvalidValuesAreErrorsNamingTheKey(t *testing.T) {
 		{name: "empty topic id", file: "[[topics]]\nname = \"A\"", wantKey: "topics.id", wantMsg: `(got "")`},
 		{name: "source url", file: "[[sources]]\nurl = \"feed.xml\"", wantKey: "sources.url", wantMsg: "absolute"},
 		{name: "source schedule", file: "[[sources]]\nurl = \"https://example.org/f\"\nschedule = \"often\"", wantKey: "sources.schedule", wantMsg: "cron"},
+		{name: "short admin token", file: "[admin]\ntoken = \"x\"", wantKey: "admin.token", wantMsg: "at least 32 characters"},
+		{name: "admin token one short", env: map[string]string{"ALERTD_ADMIN_TOKEN": strings.Repeat("t", 31)}, wantKey: "admin.token", wantEnv: "ALERTD_ADMIN_TOKEN", wantMsg: "(got 31)"},
+		{name: "mailto without address", file: "[mail]\nunsubscribe_mailto = \"mailto:\"", wantKey: "mail.unsubscribe_mailto", wantMsg: "one address"},
+		{name: "mailto not an address", file: "[mail]\nunsubscribe_mailto = \"mailto:nobody\"", wantKey: "mail.unsubscribe_mailto", wantMsg: "one address"},
+		{name: "mailto closing the header's bracket", file: "[mail]\nunsubscribe_mailto = \"mailto:a@example.org>, <https://evil.example/\"", wantKey: "mail.unsubscribe_mailto", wantMsg: "one address"},
+		{name: "mailto with a line break", file: "[mail]\nunsubscribe_mailto = \"mailto:a@example.org\\r\\nBcc: b@example.org\"", wantKey: "mail.unsubscribe_mailto", wantMsg: "one address"},
+		{name: "mailto with a display name", file: "[mail]\nunsubscribe_mailto = \"mailto:Alerts <a@example.org>\"", wantKey: "mail.unsubscribe_mailto", wantMsg: "one address"},
+		{name: "bare address with a display name", file: "[mail]\nunsubscribe_mailto = \"Alerts <a@example.org>\"", wantKey: "mail.unsubscribe_mailto", wantMsg: "one address"},
+		{name: "mailto with two addresses", file: "[mail]\nunsubscribe_mailto = \"mailto:a@example.org,b@example.org\"", wantKey: "mail.unsubscribe_mailto", wantMsg: "one address"},
+		{name: "mailto with a bad escape", file: "[mail]\nunsubscribe_mailto = \"mailto:a%zz@example.org\"", wantKey: "mail.unsubscribe_mailto", wantMsg: "one address"},
+		{name: "mailto with a body", file: "[mail]\nunsubscribe_mailto = \"mailto:a@example.org?subject=x&body=y\"", wantKey: "mail.unsubscribe_mailto", wantMsg: "?subject="},
+		{name: "mailto with an encoded line break", file: "[mail]\nunsubscribe_mailto = \"mailto:a@example.org?subject=x%0D%0ABcc:%20b@example.org\"", wantKey: "mail.unsubscribe_mailto", wantMsg: "?subject="},
 		{name: "env integer", env: map[string]string{"ALERTD_SMTP_PORT": "twenty"}, wantKey: "smtp.port", wantEnv: "ALERTD_SMTP_PORT", wantMsg: "whole number"},
 		{name: "env bool", env: map[string]string{"ALERTD_SUBSCRIBE_WELCOME": "yes please"}, wantKey: "subscribe.welcome", wantEnv: "ALERTD_SUBSCRIBE_WELCOME", wantMsg: "true or false"},
 		{name: "env float", env: map[string]string{"ALERTD_SMTP_RATE_PER_SECOND": "fast"}, wantKey: "smtp.rate_per_second", wantEnv: "ALERTD_SMTP_RATE_PER_SECOND", wantMsg: "not a number"},
@@ -228,6 +240,38 @@ func TestInvalidValuesAreErrorsNamingTheKey(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestUnsubscribeMailtoBecomesAMailtoURI(t *testing.T) {
+	tests := []struct{ value, want string }{
+		{"", ""},
+		{"unsubscribe@example.org", "mailto:unsubscribe@example.org"},
+		{"mailto:unsubscribe@example.org", "mailto:unsubscribe@example.org"},
+		{"MAILTO:unsubscribe@example.org", "mailto:unsubscribe@example.org"},
+		{"mailto:unsubscribe@example.org?subject=unsubscribe%20me", "mailto:unsubscribe@example.org?subject=unsubscribe%20me"},
+		{"mailto:list+unsubscribe@example.org", "mailto:list+unsubscribe@example.org"},
+	}
+	for _, tt := range tests {
+		cfg, err := Load("", env(map[string]string{"ALERTD_MAIL_UNSUBSCRIBE_MAILTO": tt.value}))
+		if err != nil {
+			t.Errorf("%q: %v", tt.value, err)
+			continue
+		}
+		if cfg.Mail.UnsubscribeMailto != tt.want {
+			t.Errorf("%q: mail.unsubscribe_mailto = %q, want %q", tt.value, cfg.Mail.UnsubscribeMailto, tt.want)
+		}
+	}
+}
+
+func TestAdminTokenOfTheMinimumLengthIsAccepted(t *testing.T) {
+	token := strings.Repeat("é", MinAdminTokenLength) // characters, not bytes
+	cfg, err := Load("", env(map[string]string{"ALERTD_ADMIN_TOKEN": token}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Admin.Token != token {
+		t.Errorf("admin.token = %q, want %q", cfg.Admin.Token, token)
 	}
 }
 

@@ -15,6 +15,8 @@ import (
 	"text/template"
 	"time"
 	_ "time/tzdata" // digest.timezone must load on hosts without a zoneinfo database
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 	"github.com/robfig/cron/v3"
@@ -293,6 +295,56 @@ func (c *checker) httpURL(key, s string) *url.URL {
 	return u
 }
 
+// unsubscribeMailto checks s, a mailto: URI or a bare address, and returns it
+// as a mailto: URI ("" stays ""). It goes into List-Unsubscribe between < and
+// >, so it must be one plain address, optionally with ?subject=, and hold
+// nothing that could end the URI or the header early.
+func (c *checker) unsubscribeMailto(key, s string) string {
+	if s == "" {
+		return ""
+	}
+	rest := s
+	if len(s) >= len("mailto:") && strings.EqualFold(s[:len("mailto:")], "mailto:") {
+		rest = s[len("mailto:"):]
+	}
+	const want = `must be one address like "unsubscribe@example.org", optionally as "mailto:unsubscribe@example.org?subject=unsubscribe" with special characters %%-encoded`
+	if strings.ContainsFunc(rest, func(r rune) bool { return r <= ' ' || r >= 0x7f || strings.ContainsRune(`<>"\,`, r) }) {
+		c.fail(key, want+" (got %q)", s)
+		return s
+	}
+	to, query, hasQuery := strings.Cut(rest, "?")
+	if !isBareAddress(to) {
+		c.fail(key, want+" (got %q)", s)
+		return s
+	}
+	if hasQuery && !isSubjectOnly(query) {
+		c.fail(key, "may only add ?subject=TEXT to the address, once and without control characters (got %q)", s)
+		return s
+	}
+	return "mailto:" + rest
+}
+
+// isBareAddress reports whether the %-encoded to is one addr-spec, without
+// a display name or angle brackets.
+func isBareAddress(to string) bool {
+	addr, err := url.PathUnescape(to)
+	if err != nil {
+		return false
+	}
+	parsed, err := mail.ParseAddress(addr)
+	return err == nil && parsed.Name == "" && parsed.Address == addr
+}
+
+// isSubjectOnly reports whether a mailto query sets the subject and nothing
+// else, to text without control characters.
+func isSubjectOnly(query string) bool {
+	fields, err := url.ParseQuery(query)
+	if err != nil || len(fields) != 1 || len(fields["subject"]) != 1 {
+		return false
+	}
+	return !strings.ContainsFunc(fields["subject"][0], unicode.IsControl)
+}
+
 // listIDPattern is RFC 2919's List-Id: an optional phrase, then <label.domain>.
 var listIDPattern = regexp.MustCompile(`^[^<>]*<[^<>@\s]+\.[^<>@\s]+>$`)
 
@@ -350,10 +402,7 @@ func build(f file, fromEnv map[string]string) (Config, error) {
 	if !listIDPattern.MatchString(f.Mail.ListID) {
 		c.fail("mail.list_id", "must look like \"Report alerts <alerts.example.org>\" (got %q)", f.Mail.ListID)
 	}
-	if m := f.Mail.UnsubscribeMailto; m != "" && !strings.HasPrefix(m, "mailto:") {
-		cfg.Mail.UnsubscribeMailto = "mailto:" + m
-		c.address("mail.unsubscribe_mailto", m)
-	}
+	cfg.Mail.UnsubscribeMailto = c.unsubscribeMailto("mail.unsubscribe_mailto", f.Mail.UnsubscribeMailto)
 
 	cfg.SMTP = SMTP{
 		Host:          f.SMTP.Host,
@@ -413,6 +462,9 @@ func build(f file, fromEnv map[string]string) (Config, error) {
 	}
 
 	cfg.Admin.Token = f.Admin.Token
+	if n := utf8.RuneCountInString(f.Admin.Token); n > 0 && n < MinAdminTokenLength {
+		c.fail("admin.token", "must be at least %d characters, or empty to disable the admin API and /metrics (got %d); make one with: openssl rand -hex 32", MinAdminTokenLength, n)
+	}
 	cfg.Security.Secret = f.Security.Secret
 	cfg.Templates.Dir = f.Templates.Dir
 
