@@ -36,9 +36,11 @@ func NewFileTransport(dir string) *FileTransport {
 	return &FileTransport{dir: dir}
 }
 
-// Dial makes sure the directory exists.
+// Dial makes sure the directory exists. Messages hold confirmation and
+// unsubscribe links, so the directory, when alertd creates it, is its
+// user's alone (0700), as is each file (os.CreateTemp makes them 0600).
 func (t *FileTransport) Dial(ctx context.Context) (Conn, error) {
-	if err := os.MkdirAll(t.dir, 0o750); err != nil {
+	if err := os.MkdirAll(t.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create the mail directory (mail.dir): %w", err)
 	}
 	return fileConn{dir: t.dir, dkim: t.DKIM}, nil

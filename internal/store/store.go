@@ -44,11 +44,24 @@ type Store struct {
 
 // Open opens (creating if needed) the database at path and applies the
 // pending migrations from migrations.
+//
+// The database holds security.secret, every address and live confirmation
+// tokens, so what alertd creates is its user's alone whatever the umask: the
+// directory 0700, the file 0600. The file is created here rather than by
+// SQLite, which would make it 0644 less the umask; SQLite gives the WAL and
+// shared-memory files the main file's mode.
 func Open(ctx context.Context, path string, migrations fs.FS) (*Store, error) {
 	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("create database directory: %w", err)
 		}
+	}
+	file, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	if err := file.Close(); err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	pragmas := url.Values{}
 	pragmas.Add("_pragma", "journal_mode(WAL)")
@@ -116,11 +129,25 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Backup writes a consistent copy of the database to path (VACUUM INTO),
-// which is safe while other connections read and write.
-func (s *Store) Backup(ctx context.Context, path string) error {
-	if _, err := os.Stat(path); err == nil {
+// which is safe while other connections read and write. The copy holds what
+// the database holds, so it is created 0600, empty, before any data goes
+// in (VACUUM INTO fills an empty file).
+func (s *Store) Backup(ctx context.Context, path string) (err error) {
+	file, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("backup: %s already exists; choose a new file name", path)
 	}
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	if err := file.Close(); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			os.Remove(path)
+		}
+	}()
 	// A connection of its own: the readers are query-only, and the writer
 	// must go on writing meanwhile.
 	db, err := sql.Open("sqlite", s.dsn)
