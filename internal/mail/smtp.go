@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/textproto"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -96,10 +97,8 @@ func NewSMTPTransport(s SMTPSettings) (*SMTPTransport, error) {
 	if s.HELO != "" {
 		opts = append(opts, gomail.WithHELO(s.HELO))
 	}
-	if s.Username != "" {
-		// The strongest mechanism the relay offers. go-mail refuses to send
-		// a PLAIN or LOGIN password over an unencrypted connection except
-		// to localhost, so tls = "none" cannot leak it to the network.
+	if s.Username != "" && (s.TLS == TLSStartTLS || s.TLS == TLSImplicit) {
+		// The strongest mechanism the relay offers, over TLS.
 		opts = append(opts,
 			gomail.WithOpportunisticSMTPAuth(
 				gomail.SMTPAuthSCRAMSHA256PLUS, gomail.SMTPAuthSCRAMSHA256,
@@ -111,10 +110,56 @@ func NewSMTPTransport(s SMTPSettings) (*SMTPTransport, error) {
 	return &SMTPTransport{settings: s, options: opts}, nil
 }
 
+// clientOptions are the go-mail options of one connection. With tls none or
+// opportunistic the channel may be plain text, so the mechanism is picked by
+// plainTextAuth, one per connection as it keeps the exchange's state.
+func (t *SMTPTransport) clientOptions() []gomail.Option {
+	if t.settings.Username == "" || t.settings.TLS == TLSStartTLS || t.settings.TLS == TLSImplicit {
+		return t.options
+	}
+	auth := &plainTextAuth{username: t.settings.Username, password: t.settings.Password, host: t.settings.Host, tlsMode: t.settings.TLS}
+	return append(slices.Clip(t.options), gomail.WithSMTPAuthCustom(auth))
+}
+
+// plainTextAuth logs in over a channel that may not be encrypted (tls none,
+// or opportunistic, where whoever is on the path can strip STARTTLS). It
+// never uses CRAM-MD5: an eavesdropper holding one exchange can try
+// passwords offline at the speed of MD5, and nothing in the exchange binds
+// it to a server. Nor go-mail's fallback, which would pick CRAM-MD5 or NTLM
+// when the relay offers nothing better. SCRAM costs such an attacker a
+// salted, iterated hash per guess and proves the server knows the
+// password; PLAIN and LOGIN are sent only once TLS is up or to localhost.
+type plainTextAuth struct {
+	username, password, host, tlsMode string
+	chosen                            smtp.Auth
+}
+
+func (a *plainTextAuth) Start(server *smtp.ServerInfo) (string, []byte, error) {
+	offered := func(mech gomail.SMTPAuthType) bool { return slices.Contains(server.Auth, string(mech)) }
+	switch {
+	case offered(gomail.SMTPAuthSCRAMSHA256):
+		a.chosen = smtp.ScramSHA256Auth(a.username, a.password)
+	case offered(gomail.SMTPAuthSCRAMSHA1):
+		a.chosen = smtp.ScramSHA1Auth(a.username, a.password)
+	case offered(gomail.SMTPAuthPlain):
+		a.chosen = smtp.PlainAuth("", a.username, a.password, a.host, false)
+	case offered(gomail.SMTPAuthLogin):
+		a.chosen = smtp.LoginAuth(a.username, a.password, a.host, false)
+	default:
+		return "", nil, fmt.Errorf("the relay offers AUTH %q; with smtp.tls %s alertd logs in only with SCRAM-SHA-256, SCRAM-SHA-1, PLAIN or LOGIN: set smtp.tls to starttls or implicit",
+			strings.Join(server.Auth, " "), a.tlsMode)
+	}
+	return a.chosen.Start(server)
+}
+
+func (a *plainTextAuth) Next(fromServer []byte, more bool) ([]byte, error) {
+	return a.chosen.Next(fromServer, more)
+}
+
 // Dial connects, says EHLO, starts TLS and authenticates as configured.
 // The connection is then reused for every message sent over the Conn.
 func (t *SMTPTransport) Dial(ctx context.Context) (Conn, error) {
-	client, err := gomail.NewClient(t.settings.Host, t.options...)
+	client, err := gomail.NewClient(t.settings.Host, t.clientOptions()...)
 	if err != nil {
 		return nil, fmt.Errorf("set up the SMTP client: %w", err)
 	}

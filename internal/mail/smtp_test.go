@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -103,6 +104,60 @@ func TestTLSModesAndAuthentication(t *testing.T) {
 				t.Fatalf("Send: %v", err)
 			}
 			srv.Wait(t, 1)
+		})
+	}
+}
+
+func TestCRAMMD5OnlyOverAnEncryptedChannel(t *testing.T) {
+	both := mailtest.WithAuthMechanisms("CRAM-MD5", "PLAIN")
+	only := mailtest.WithAuthMechanisms("CRAM-MD5")
+	tests := []struct {
+		name   string
+		server []mailtest.Option
+		tls    string
+		// want is the mechanism used, "" when the login must not happen.
+		want string
+	}{
+		{"none", []mailtest.Option{both}, mail.TLSNone, "PLAIN"},
+		{"none, CRAM-MD5 alone offered", []mailtest.Option{only}, mail.TLSNone, ""},
+		{"opportunistic without STARTTLS", []mailtest.Option{both}, mail.TLSOpportunistic, "PLAIN"},
+		{"opportunistic without STARTTLS, CRAM-MD5 alone offered", []mailtest.Option{only}, mail.TLSOpportunistic, ""},
+		{"opportunistic with STARTTLS", []mailtest.Option{mailtest.WithStartTLS(), both}, mail.TLSOpportunistic, "PLAIN"},
+		{"starttls", []mailtest.Option{mailtest.WithStartTLS(), only}, mail.TLSStartTLS, "CRAM-MD5"},
+		{"implicit", []mailtest.Option{mailtest.WithImplicitTLS(), only}, mail.TLSImplicit, "CRAM-MD5"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := mailtest.NewServer(t, append(tt.server, mailtest.WithAuth("alertd", "s3cret"))...)
+			tr, err := mail.NewSMTPTransport(mail.SMTPSettings{
+				Host: srv.Host, Port: srv.Port, TLS: tt.tls, Timeout: 5 * time.Second,
+				Username: "alertd", Password: "s3cret", TLSConfig: srv.ClientTLSConfig(),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn, err := tr.Dial(context.Background())
+			if tt.want == "" {
+				if err == nil {
+					conn.Close()
+					t.Fatal("Dial logged in, want an error: CRAM-MD5 is all the relay offers")
+				}
+				if !strings.Contains(err.Error(), "smtp.tls") {
+					t.Errorf("Dial error %q does not say to change smtp.tls", err)
+				}
+			} else {
+				if err != nil {
+					t.Fatalf("Dial: %v", err)
+				}
+				conn.Close()
+			}
+			var want []string
+			if tt.want != "" {
+				want = []string{tt.want}
+			}
+			if got := srv.AuthTried(); !slices.Equal(got, want) {
+				t.Errorf("AUTH mechanisms tried %q, want %q", got, want)
+			}
 		})
 	}
 }

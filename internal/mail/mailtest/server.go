@@ -25,11 +25,14 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/md5"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log"
@@ -69,6 +72,8 @@ type Server struct {
 	sequential bool
 	username   string
 	password   string
+	// authMechs are the AUTH mechanisms offered; PLAIN unless set.
+	authMechs []string
 
 	t        testing.TB
 	listener *switchListener
@@ -87,6 +92,7 @@ type Server struct {
 	rcptAttempts map[string]int // by lower-case address
 	dataAttempts map[string]int // by lower-case recipients
 	deliveries   map[string]int // accepted messages by lower-case recipient
+	authTried    []string       // the mechanism of every AUTH command, in order
 }
 
 // Message is one mail as the server received it.
@@ -106,6 +112,12 @@ type Option func(*Server)
 // get 535 5.7.8. AUTH is offered without TLS too (the server is local).
 func WithAuth(username, password string) Option {
 	return func(s *Server) { s.username, s.password = username, password }
+}
+
+// WithAuthMechanisms makes a server WithAuth offer these mechanisms, of
+// PLAIN and CRAM-MD5, instead of PLAIN alone.
+func WithAuthMechanisms(mechs ...string) Option {
+	return func(s *Server) { s.authMechs = mechs }
 }
 
 // WithStartTLS makes the server offer STARTTLS with a throw-away
@@ -194,6 +206,13 @@ func (s *Server) ClientTLSConfig() *tls.Config {
 	pool := x509.NewCertPool()
 	pool.AddCert(s.tlsConfig.Certificates[0].Leaf)
 	return &tls.Config{RootCAs: pool, ServerName: s.Host, MinVersion: tls.VersionTLS12}
+}
+
+// AuthTried returns the mechanism of every AUTH command received, in order.
+func (s *Server) AuthTried() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.authTried)
 }
 
 // Messages returns the messages received so far, in order of arrival.
@@ -578,13 +597,22 @@ type session struct {
 }
 
 func (s *session) AuthMechanisms() []string {
-	if s.server.username == "" {
+	switch {
+	case s.server.username == "":
 		return nil
+	case s.server.authMechs != nil:
+		return s.server.authMechs
 	}
 	return []string{sasl.Plain}
 }
 
 func (s *session) Auth(mech string) (sasl.Server, error) {
+	s.server.mu.Lock()
+	s.server.authTried = append(s.server.authTried, mech)
+	s.server.mu.Unlock()
+	if mech == cramMD5 {
+		return &cramMD5Server{session: s}, nil
+	}
 	return sasl.NewPlainServer(func(_, username, password string) error {
 		if username != s.server.username || password != s.server.password {
 			return smtp.ErrAuthFailed
@@ -592,6 +620,30 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 		s.authed = true
 		return nil
 	}), nil
+}
+
+const cramMD5 = "CRAM-MD5"
+
+// cramMD5Server checks a CRAM-MD5 answer (RFC 2195): the user name and the
+// HMAC-MD5 of the challenge keyed with the password.
+type cramMD5Server struct {
+	session   *session
+	challenge string
+}
+
+func (c *cramMD5Server) Next(response []byte) ([]byte, bool, error) {
+	if c.challenge == "" {
+		c.challenge = "<" + rand.Text() + "@mailtest.localhost>"
+		return []byte(c.challenge), false, nil
+	}
+	username, digest, _ := strings.Cut(string(response), " ")
+	mac := hmac.New(md5.New, []byte(c.session.server.password))
+	mac.Write([]byte(c.challenge))
+	if username != c.session.server.username || !hmac.Equal([]byte(digest), []byte(hex.EncodeToString(mac.Sum(nil)))) {
+		return nil, true, smtp.ErrAuthFailed
+	}
+	c.session.authed = true
+	return nil, true, nil
 }
 
 func (s *session) Mail(from string, _ *smtp.MailOptions) error {
