@@ -81,10 +81,10 @@ func (env *environment) addReport(ctx context.Context, args []string) error {
 		return err
 	}
 	if !created {
-		fmt.Fprintf(env.stdout, "report %d already exists with guid %s; unchanged\n", rep.ID, rep.GUID)
+		fmt.Fprintf(env.stdout, "report %d already exists with guid %s; unchanged\n", rep.ID, printable(rep.GUID))
 		return nil
 	}
-	fmt.Fprintf(env.stdout, "added report %d: %s (published %s)\n", rep.ID, rep.Title, rep.PublishedAt.Format(time.RFC3339))
+	fmt.Fprintf(env.stdout, "added report %d: %s (published %s)\n", rep.ID, printable(oneLine(rep.Title)), rep.PublishedAt.Format(time.RFC3339))
 	return nil
 }
 
@@ -119,7 +119,7 @@ func (env *environment) importReports(ctx context.Context, args []string) error 
 	defer body.Close()
 	result, err := a.catalogue.Import(ctx, body, format, *backfill)
 	for _, r := range result.Rejected {
-		fmt.Fprintf(env.stderr, "%s:%d: rejected: %s\n", source, r.Line, r.Reason)
+		fmt.Fprintf(env.stderr, "%s:%d: rejected: %s\n", printable(source), r.Line, printable(r.Reason))
 	}
 	if err != nil {
 		return fmt.Errorf("import %s: %w", source, err)
@@ -155,7 +155,7 @@ func (env *environment) listReports(ctx context.Context, args []string) error {
 	w := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "ID\tPUBLISHED\tTITLE\tURL")
 	for _, r := range reports {
-		fmt.Fprintf(w, "%d\t%s\t%s\t%s\n", r.ID, r.PublishedAt.Format("2006-01-02 15:04"), oneLine(r.Title), r.URL)
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\n", r.ID, r.PublishedAt.Format("2006-01-02 15:04"), printable(oneLine(r.Title)), printable(r.URL))
 	}
 	return w.Flush()
 }
