@@ -294,6 +294,39 @@ func TestReportsListShowsTheNewest(t *testing.T) {
 	}
 }
 
+func TestReportsRetractByIDOrGUID(t *testing.T) {
+	env := cliEnv(t)
+	var ids []string
+	for _, title := range []string{"Kept", "ByID", "ByGUID"} {
+		out := cliOK(t, env, "reports", "add", "--title", title, "--url", "https://example.org/r/"+title,
+			"--guid", map[string]string{"ByGUID": "42"}[title], "--published", published(-time.Hour))
+		ids = append(ids, addedReport.FindStringSubmatch(out)[1])
+	}
+	if out := cliOK(t, env, "reports", "retract", ids[1]); !strings.HasPrefix(out, "retracted report "+ids[1]+": ByID") {
+		t.Errorf("retract by id printed %q", out)
+	}
+	// 42 is no report's id, so it is taken as the guid it is.
+	if out := cliOK(t, env, "reports", "retract", "42"); !strings.HasPrefix(out, "retracted report "+ids[2]+": ByGUID") {
+		t.Errorf("retract by guid printed %q", out)
+	}
+	cliOK(t, env, "reports", "retract", "https://example.org/r/ByID")
+	if list := cliOK(t, env, "reports", "list"); !strings.Contains(list, "Kept") || strings.Contains(list, "ByID") || strings.Contains(list, "ByGUID") {
+		t.Errorf("reports list after retracting:\n%s", list)
+	}
+	if out := cliOK(t, env, "digest", "preview"); strings.Contains(out, "ByID") || strings.Contains(out, "ByGUID") || !strings.Contains(out, "Kept") {
+		t.Errorf("the next digest still announces a retracted report:\n%s", out)
+	}
+	if out := cliOK(t, env, "reports", "add", "--title", "Again", "--url", "https://example.org/r/ByID"); !strings.Contains(out, "retracted") {
+		t.Errorf("adding a retracted report again printed %q, want it said to be retracted", out)
+	}
+	if r := cliRun(t, env, "reports", "retract", "https://example.org/unknown"); r.code() != 1 || !strings.Contains(r.err.Error(), "no report") {
+		t.Errorf("retracting an unknown report: exit code %d, %v", r.code(), r.err)
+	}
+	if r := cliRun(t, env, "reports", "retract"); r.code() != 2 {
+		t.Errorf("retract without an argument: exit code %d, want 2", r.code())
+	}
+}
+
 // addTwoReports adds two reports published an hour ago, inside the first
 // digest's window.
 func addTwoReports(t *testing.T, env map[string]string) {

@@ -98,6 +98,7 @@ Commands:
               [--authors A,B] [--abstract X] [--keywords K,L] [--topics t1,t2]
   reports import [--format json|jsonl|csv|feed] [--backfill] FILE|URL
   reports list [--limit N]
+  reports retract ID|GUID    take a report out of the pages, the feeds and every new digest
   digest preview [--html]    render the next digest; sends and records nothing
   digest send                compile the next digest now and deliver it
   digest list                recent digests with their delivery counts
