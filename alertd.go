@@ -89,6 +89,8 @@ type Report struct {
 	Keywords    []string  `json:"keywords,omitempty"`
 	Topics      []string  `json:"topics,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
+	// RetractedAt is when the report was taken back; nil while it is out.
+	RetractedAt *time.Time `json:"retracted_at,omitempty"`
 }
 
 // Topic is an optional subject a subscriber may choose.

@@ -14,8 +14,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
+	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/mail/mailtest"
+	"github.com/alertd/alertd/internal/store"
+	"github.com/alertd/alertd/internal/subscription"
 )
 
 // cliEnv is the environment of one command-line test: its own database and
@@ -290,6 +294,39 @@ func TestReportsListShowsTheNewest(t *testing.T) {
 	}
 }
 
+func TestReportsRetractByIDOrGUID(t *testing.T) {
+	env := cliEnv(t)
+	var ids []string
+	for _, title := range []string{"Kept", "ByID", "ByGUID"} {
+		out := cliOK(t, env, "reports", "add", "--title", title, "--url", "https://example.org/r/"+title,
+			"--guid", map[string]string{"ByGUID": "42"}[title], "--published", published(-time.Hour))
+		ids = append(ids, addedReport.FindStringSubmatch(out)[1])
+	}
+	if out := cliOK(t, env, "reports", "retract", ids[1]); !strings.HasPrefix(out, "retracted report "+ids[1]+": ByID") {
+		t.Errorf("retract by id printed %q", out)
+	}
+	// 42 is no report's id, so it is taken as the guid it is.
+	if out := cliOK(t, env, "reports", "retract", "42"); !strings.HasPrefix(out, "retracted report "+ids[2]+": ByGUID") {
+		t.Errorf("retract by guid printed %q", out)
+	}
+	cliOK(t, env, "reports", "retract", "https://example.org/r/ByID")
+	if list := cliOK(t, env, "reports", "list"); !strings.Contains(list, "Kept") || strings.Contains(list, "ByID") || strings.Contains(list, "ByGUID") {
+		t.Errorf("reports list after retracting:\n%s", list)
+	}
+	if out := cliOK(t, env, "digest", "preview"); strings.Contains(out, "ByID") || strings.Contains(out, "ByGUID") || !strings.Contains(out, "Kept") {
+		t.Errorf("the next digest still announces a retracted report:\n%s", out)
+	}
+	if out := cliOK(t, env, "reports", "add", "--title", "Again", "--url", "https://example.org/r/ByID"); !strings.Contains(out, "retracted") {
+		t.Errorf("adding a retracted report again printed %q, want it said to be retracted", out)
+	}
+	if r := cliRun(t, env, "reports", "retract", "https://example.org/unknown"); r.code() != 1 || !strings.Contains(r.err.Error(), "no report") {
+		t.Errorf("retracting an unknown report: exit code %d, %v", r.code(), r.err)
+	}
+	if r := cliRun(t, env, "reports", "retract"); r.code() != 2 {
+		t.Errorf("retract without an argument: exit code %d, want 2", r.code())
+	}
+}
+
 // addTwoReports adds two reports published an hour ago, inside the first
 // digest's window.
 func addTwoReports(t *testing.T, env map[string]string) {
@@ -448,4 +485,76 @@ func TestSubscribersImport(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writeStore changes the database behind env directly, as data written
+// before today's validation would have.
+func writeStore(t *testing.T, env map[string]string, fn func(*store.Tx) error) {
+	t.Helper()
+	st, err := store.Open(context.Background(), env["ALERTD_DATABASE_PATH"], alertd.Migrations())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Write(context.Background(), fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkPrintable fails the test when out holds what a terminal would obey:
+// a control character other than tab and line feed, or a bidirectional
+// formatting character.
+func checkPrintable(t *testing.T, what, out string) {
+	t.Helper()
+	for _, r := range out {
+		if (unicode.IsControl(r) && r != '\t' && r != '\n') || unicode.Is(unicode.Bidi_Control, r) {
+			t.Errorf("%s writes %U to the terminal:\n%q", what, r, out)
+			return
+		}
+	}
+}
+
+func TestCommandsNeverWriteStoredControlCharactersToTheTerminal(t *testing.T) {
+	env := cliEnv(t)
+	const hostile = "\x1b]0;pwned\a\x1b[2J\u009b31m\u202eevil\x7f"
+	now := time.Now()
+	writeStore(t, env, func(tx *store.Tx) error {
+		_, _, err := tx.AddReport(alertd.Report{
+			GUID: "g" + hostile, URL: "https://example.org/r/" + hostile, Title: "Title " + hostile,
+			Abstract: "Abstract " + hostile, Authors: []string{"A " + hostile}, PublishedAt: now.Add(-time.Hour), CreatedAt: now,
+		}, false)
+		if err != nil {
+			return err
+		}
+		for _, email := range []string{"reader" + hostile + "@example.org", "agent@example.org"} {
+			_, _, err := tx.InsertSubscriber(subscription.AddressKey(email), alertd.Subscriber{
+				Email: email, Status: alertd.StatusConfirmed, CreatedAt: now, ConfirmedAt: &now,
+				Consent: alertd.Consent{SignupAt: now, SignupUA: "UA " + hostile, ConfirmUA: "UA " + hostile},
+			}, store.Confirmation{})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+
+	list := cliOK(t, env, "reports", "list")
+	checkPrintable(t, "reports list", list)
+	if !strings.Contains(list, `Title \u001b]0;pwned\u0007\u001b[2J\u009b31m\u202eevil\u007f`) {
+		t.Errorf("reports list does not show the title's control characters as escapes:\n%s", list)
+	}
+	checkPrintable(t, "digest preview", cliOK(t, env, "digest", "preview"))
+	checkPrintable(t, "digest preview --html", cliOK(t, env, "digest", "preview", "--html"))
+	checkPrintable(t, "subscribers list", cliOK(t, env, "subscribers", "list"))
+	export := cliOK(t, env, "subscribers", "export", "agent@example.org")
+	checkPrintable(t, "subscribers export", export)
+	var exported struct {
+		Consent alertd.Consent `json:"consent"`
+	}
+	if err := json.Unmarshal([]byte(export), &exported); err != nil || exported.Consent.SignupUA != "UA "+hostile {
+		t.Errorf("the export is not JSON holding the user agent as stored (%v): %+v", err, exported)
+	}
+	bad := writeFile(t, "bad.csv", "email\nnot an address"+hostile+"\n")
+	r := cliRun(t, env, "subscribers", "import", bad)
+	checkPrintable(t, "subscribers import", r.stdout+r.stderr)
 }

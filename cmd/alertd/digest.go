@@ -64,7 +64,7 @@ func (env *environment) previewDigest(ctx context.Context, args []string) error 
 	if *asHTML {
 		body = html
 	}
-	_, err = fmt.Fprintf(env.stdout, "Subject: %s\n\n%s", subject, body)
+	_, err = fmt.Fprintf(env.stdout, "Subject: %s\n\n%s", printable(subject), printable(body))
 	return err
 }
 

@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"unicode"
 
 	"github.com/alertd/alertd/internal/config"
 )
@@ -28,7 +29,7 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "alertd: "+oneLine(err.Error()))
+		fmt.Fprintln(os.Stderr, "alertd: "+printable(oneLine(err.Error())))
 		os.Exit(exitCode(err))
 	}
 }
@@ -61,6 +62,32 @@ func parseFlags(flags *flag.FlagSet, args []string) error {
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
+// printable is text that came from outside (a report, an address, a row of
+// a file) made safe to write to a terminal: control characters other than
+// tab and line feed, and the bidirectional formatting characters that
+// reorder what is shown, are written as \uXXXX escapes. Ingestion refuses
+// them in reports, but text stored before it did, and text from elsewhere,
+// reaches the terminal only through this. The escape is JSON's own, so JSON
+// output stays valid and means the same.
+func printable(s string) string {
+	if !strings.ContainsFunc(s, unprintable) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unprintable(r) {
+			fmt.Fprintf(&b, "\\u%04x", r)
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func unprintable(r rune) bool {
+	return (unicode.IsControl(r) && r != '\t' && r != '\n') || unicode.Is(unicode.Bidi_Control, r)
+}
+
 const usage = `Usage: alertd [-config FILE] COMMAND [flags]
 
 Commands:
@@ -71,6 +98,7 @@ Commands:
               [--authors A,B] [--abstract X] [--keywords K,L] [--topics t1,t2]
   reports import [--format json|jsonl|csv|feed] [--backfill] FILE|URL
   reports list [--limit N]
+  reports retract ID|GUID    take a report out of the pages, the feeds and every new digest
   digest preview [--html]    render the next digest; sends and records nothing
   digest send                compile the next digest now and deliver it
   digest list                recent digests with their delivery counts

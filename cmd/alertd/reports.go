@@ -2,20 +2,24 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/catalogue"
+	"github.com/alertd/alertd/internal/store"
 )
 
 func (env *environment) reports(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usagef("reports needs a subcommand: add, import or list")
+		return usagef("reports needs a subcommand: add, import, list or retract")
 	}
 	sub, args := args[0], args[1:]
 	switch sub {
@@ -25,6 +29,8 @@ func (env *environment) reports(ctx context.Context, args []string) error {
 		return env.importReports(ctx, args)
 	case "list":
 		return env.listReports(ctx, args)
+	case "retract":
+		return env.retractReport(ctx, args)
 	}
 	return usagef("unknown subcommand 'reports %s'", sub)
 }
@@ -81,10 +87,14 @@ func (env *environment) addReport(ctx context.Context, args []string) error {
 		return err
 	}
 	if !created {
-		fmt.Fprintf(env.stdout, "report %d already exists with guid %s; unchanged\n", rep.ID, rep.GUID)
+		state := "exists"
+		if rep.RetractedAt != nil {
+			state = "exists, retracted,"
+		}
+		fmt.Fprintf(env.stdout, "report %d already %s with guid %s; unchanged\n", rep.ID, state, printable(rep.GUID))
 		return nil
 	}
-	fmt.Fprintf(env.stdout, "added report %d: %s (published %s)\n", rep.ID, rep.Title, rep.PublishedAt.Format(time.RFC3339))
+	fmt.Fprintf(env.stdout, "added report %d: %s (published %s)\n", rep.ID, printable(oneLine(rep.Title)), rep.PublishedAt.Format(time.RFC3339))
 	return nil
 }
 
@@ -119,7 +129,7 @@ func (env *environment) importReports(ctx context.Context, args []string) error 
 	defer body.Close()
 	result, err := a.catalogue.Import(ctx, body, format, *backfill)
 	for _, r := range result.Rejected {
-		fmt.Fprintf(env.stderr, "%s:%d: rejected: %s\n", source, r.Line, r.Reason)
+		fmt.Fprintf(env.stderr, "%s:%d: rejected: %s\n", printable(source), r.Line, printable(r.Reason))
 	}
 	if err != nil {
 		return fmt.Errorf("import %s: %w", source, err)
@@ -155,7 +165,39 @@ func (env *environment) listReports(ctx context.Context, args []string) error {
 	w := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "ID\tPUBLISHED\tTITLE\tURL")
 	for _, r := range reports {
-		fmt.Fprintf(w, "%d\t%s\t%s\t%s\n", r.ID, r.PublishedAt.Format("2006-01-02 15:04"), oneLine(r.Title), r.URL)
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\n", r.ID, r.PublishedAt.Format("2006-01-02 15:04"), printable(oneLine(r.Title)), printable(r.URL))
 	}
 	return w.Flush()
+}
+
+// retractReport takes a report back, named by its id or its guid; a number
+// that is no report's id may still be a guid.
+func (env *environment) retractReport(ctx context.Context, args []string) error {
+	if len(args) != 1 {
+		return usagef("reports retract takes one argument: the report's id or guid")
+	}
+	a, err := env.newApp(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	ref := args[0]
+	rep, err := alertd.Report{}, store.ErrNotFound
+	if id, perr := strconv.ParseInt(ref, 10, 64); perr == nil && id > 0 {
+		rep, err = a.catalogue.Retract(ctx, id)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		if rep, err = a.store.ReportByGUID(ctx, ref); err == nil {
+			rep, err = a.catalogue.Retract(ctx, rep.ID)
+		}
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no report has the id or guid %q", ref)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "retracted report %d: %s (since %s); it is in no page, feed or new digest\n",
+		rep.ID, printable(oneLine(rep.Title)), rep.RetractedAt.Format(time.RFC3339))
+	return nil
 }

@@ -31,9 +31,12 @@ func (env *environment) subscribers(ctx context.Context, args []string) error {
 			if err != nil {
 				return err
 			}
-			enc := json.NewEncoder(env.stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(export)
+			out, err := json.MarshalIndent(export, "", "  ")
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(env.stdout, printable(string(out)))
+			return err
 		})
 	case "erase":
 		return env.withAddress(ctx, "erase", args, func(a *app, email string) error {
@@ -85,7 +88,7 @@ func (env *environment) listSubscribers(ctx context.Context, args []string) erro
 		if s.ConfirmedAt != nil {
 			confirmed = s.ConfirmedAt.Format(time.DateTime)
 		}
-		_, err := fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", s.Email, s.Status, s.CreatedAt.Format(time.DateTime), confirmed)
+		_, err := fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", printable(s.Email), s.Status, s.CreatedAt.Format(time.DateTime), confirmed)
 		return err
 	})
 	if err != nil {
@@ -159,7 +162,7 @@ func (env *environment) importSubscribers(ctx context.Context, args []string) er
 	rejected = append(rejected, unreadable...)
 	slices.SortFunc(rejected, func(a, b subscription.ImportRejection) int { return a.Line - b.Line })
 	for _, r := range rejected {
-		fmt.Fprintf(env.stderr, "%s:%d: %s\n", name, r.Line, r.Reason)
+		fmt.Fprintf(env.stderr, "%s:%d: %s\n", printable(name), r.Line, printable(r.Reason))
 	}
 	if err != nil {
 		return err

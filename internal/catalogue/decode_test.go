@@ -221,6 +221,37 @@ func TestDecodeFeedJSONFeed(t *testing.T) {
 	}
 }
 
+func TestDecodeFeedDropsStrayControlsFromTextAndRefusesThemInLinks(t *testing.T) {
+	feed := `{"version": "https://jsonfeed.org/version/1.1", "title": "T", "items": [
+		{"id": "r1", "url": "https://r.example/1", "title": "Water\u001b]0;pwned\u0007 \u0092s future\u001b[2J",
+		 "summary": "Clean\u0000 text\u009b.", "tags": ["a\u001bb"], "authors": [{"name": "A\u0085n"}],
+		 "date_published": "2026-03-01T09:00:00Z"},
+		{"id": "r2\u001b", "url": "https://r.example/2", "title": "T2", "date_published": "2026-03-01T09:00:00Z"},
+		{"id": "r3", "url": "https://r.example/3\u202e", "title": "T3", "date_published": "2026-03-01T09:00:00Z"}]}`
+	accepted, rejected := decode(t, strings.NewReader(feed), catalogue.FormatFeed)
+	checkLines(t, accepted, rejected, []int{1}, []catalogue.Rejection{
+		{2, "guid: contains the control character U+001B (character 3)"},
+		{3, "url: contains the bidirectional formatting character U+202E (character 20)"},
+	})
+	got := accepted[1]
+	if got.Title != "Water]0;pwned s future[2J" || got.Abstract != "Clean text." ||
+		!reflect.DeepEqual(got.Keywords, []string{"ab"}) || !reflect.DeepEqual(got.Authors, []string{"An"}) {
+		t.Errorf("item 1: title %q, abstract %q, keywords %q, authors %q; want the control characters dropped",
+			got.Title, got.Abstract, got.Keywords, got.Authors)
+	}
+}
+
+func TestDecodeRejectsControlCharactersInJSONAndCSV(t *testing.T) {
+	accepted, rejected := decode(t, strings.NewReader(`[{"title": "A", "url": "https://r.example/a"},
+		{"title": "\u001b]0;pwned\u0007", "url": "https://r.example/b"}, {"title": "C", "url": "https://bank.example@evil.example/"}]`), catalogue.FormatJSON)
+	checkLines(t, accepted, rejected, []int{1}, []catalogue.Rejection{
+		{2, "title: contains the control character U+001B (character 1)"},
+		{3, "url: must not hold a user name or password (https://name@host/): such a link reads as another site's"},
+	})
+	accepted, rejected = decode(t, strings.NewReader("title,url\nA,https://r.example/a\n\"B\x1b[2J\",https://r.example/b\n"), catalogue.FormatCSV)
+	checkLines(t, accepted, rejected, []int{2}, []catalogue.Rejection{{3, "title: contains the control character U+001B (character 2)"}})
+}
+
 func TestDecodeRefusesAFileThatIsNotTheFormat(t *testing.T) {
 	tests := []struct {
 		name   string

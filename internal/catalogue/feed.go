@@ -75,7 +75,7 @@ func feedInput(item *gofeed.Item, base *url.URL) (Input, error) {
 		}
 		return in, invalid("published_at", "the feed's date %.40q is not understood", strings.TrimSpace(given))
 	}
-	return in, nil
+	return in.withoutStrayControls(), nil
 }
 
 // feedAuthors lists the item's authors by name (else e-mail address). gofeed

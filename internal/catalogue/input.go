@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/alertd/alertd"
@@ -193,17 +194,18 @@ func (in Input) Report(now time.Time) (alertd.Report, error) {
 		field string
 		value string
 		max   int
+		token bool
 	}{
-		{"title", rep.Title, MaxTitle},
-		{"url", rep.URL, MaxURL},
-		{"guid", rep.GUID, MaxGUID},
-		{"series", rep.Series, MaxSeries},
-		{"number", rep.Number, MaxNumber},
-		{"abstract", rep.Abstract, MaxAbstract},
+		{"title", rep.Title, MaxTitle, false},
+		{"url", rep.URL, MaxURL, true},
+		{"guid", rep.GUID, MaxGUID, true},
+		{"series", rep.Series, MaxSeries, false},
+		{"number", rep.Number, MaxNumber, false},
+		{"abstract", rep.Abstract, MaxAbstract, false},
 	}
 	for _, t := range texts {
-		if err := checkText(t.field, t.value, t.max); err != nil {
-			return alertd.Report{}, err
+		if problem := textProblem(t.value, t.max, t.token); problem != "" {
+			return alertd.Report{}, invalid(t.field, "%s", problem)
 		}
 	}
 	if rep.Title == "" {
@@ -233,22 +235,26 @@ func (in Input) Report(now time.Time) (alertd.Report, error) {
 	return rep, nil
 }
 
-// checkText refuses what cannot be stored and shown faithfully: bytes that
-// are not UTF-8, NUL (which C-based tools and SMTP treat as the end), and
-// text over its limit.
-func checkText(field, s string, max int) error {
-	if problem := textProblem(s, max); problem != "" {
-		return invalid(field, "%s", problem)
-	}
-	return nil
-}
-
-func textProblem(s string, max int) string {
+// textProblem says why s cannot be stored and shown faithfully, or "": bytes
+// that are not UTF-8, text over its limit, and control characters (C0, DEL,
+// C1: NUL ends a string for C-based tools and SMTP, the others are commands
+// to a terminal that set its title or clear the screen). Tab, line feed and
+// carriage return are whitespace that every listing folds, so free text (a
+// title or an abstract wrapped over lines) may hold them; a token, a url or
+// a guid, holds no whitespace and no bidirectional formatting character
+// either, since those make a link read as another (RFC 3987 forbids them in
+// IRIs).
+func textProblem(s string, max int, token bool) string {
 	if !utf8.ValidString(s) {
 		return "is not valid UTF-8"
 	}
-	if strings.IndexByte(s, 0) >= 0 {
-		return "contains a NUL byte"
+	for i, r := range []rune(s) {
+		if unicode.IsControl(r) && (token || !isFoldedSpace(r)) {
+			return fmt.Sprintf("contains the control character %U (character %d)", r, i+1)
+		}
+		if token && unicode.Is(unicode.Bidi_Control, r) {
+			return fmt.Sprintf("contains the bidirectional formatting character %U (character %d)", r, i+1)
+		}
 	}
 	if n := utf8.RuneCountInString(s); n > max {
 		return fmt.Sprintf("must be at most %d characters (has %d)", max, n)
@@ -256,6 +262,44 @@ func textProblem(s string, max int) string {
 	return ""
 }
 
+// isFoldedSpace reports whether r is one of the control characters that free
+// text may hold.
+func isFoldedSpace(r rune) bool { return r == '\t' || r == '\n' || r == '\r' }
+
+// withoutStrayControls drops from the free text the control characters that
+// textProblem refuses. Feed items arrive with them (text pasted from word
+// processors, windows-1252 quotes read as C1 controls), and a feed's
+// publisher, not the operator, would have to fix them: refusing the item
+// would lose a report over an invisible byte. A url or guid is left as it
+// is, to be refused, because dropping characters there changes what it names.
+func (in Input) withoutStrayControls() Input {
+	stripAll := func(list []string) []string {
+		var out []string
+		for _, s := range list {
+			out = append(out, stripControls(s))
+		}
+		return out
+	}
+	in.Title, in.Series, in.Number = stripControls(in.Title), stripControls(in.Series), stripControls(in.Number)
+	in.Abstract = stripControls(in.Abstract)
+	in.Authors, in.Keywords, in.Topics = stripAll(in.Authors), stripAll(in.Keywords), stripAll(in.Topics)
+	return in
+}
+
+// stripControls drops the control characters other than tab, line feed and
+// carriage return.
+func stripControls(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) && !isFoldedSpace(r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// checkURL admits only absolute http(s) links without a user name or
+// password: "https://bank.example@evil.example" reads as the bank's and
+// leads elsewhere.
 func checkURL(s string) error {
 	if s == "" {
 		return invalid("url", "is required")
@@ -264,6 +308,9 @@ func checkURL(s string) error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return invalid("url", "must be an absolute http(s) URL")
 	}
+	if u.User != nil {
+		return invalid("url", "must not hold a user name or password (https://name@host/): such a link reads as another site's")
+	}
 	return nil
 }
 
@@ -271,7 +318,7 @@ func cleanList(field string, items []string) ([]string, error) {
 	var out []string
 	for i, item := range items {
 		item = strings.TrimSpace(item)
-		if problem := textProblem(item, MaxListItem); problem != "" {
+		if problem := textProblem(item, MaxListItem, false); problem != "" {
 			return nil, invalid(field, "item %d %s", i+1, problem)
 		}
 		if item != "" {

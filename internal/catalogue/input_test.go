@@ -93,8 +93,21 @@ func TestReportRefusesInvalidInput(t *testing.T) {
 		{"too many keywords", valid(func(in *catalogue.Input) { in.Keywords = many(101) }), "keywords: must have at most 100 items (has 101)"},
 		{"topic too long", valid(func(in *catalogue.Input) { in.Topics = []string{strings.Repeat("t", 201)} }), "topics: item 1 must be at most 200 characters (has 201)"},
 		{"invalid UTF-8", valid(func(in *catalogue.Input) { in.Abstract = "caf\xe9" }), "abstract: is not valid UTF-8"},
-		{"NUL byte", valid(func(in *catalogue.Input) { in.Title = "a\x00b" }), "title: contains a NUL byte"},
-		{"NUL in a keyword", valid(func(in *catalogue.Input) { in.Keywords = []string{"a\x00"} }), "keywords: item 1 contains a NUL byte"},
+		{"NUL byte", valid(func(in *catalogue.Input) { in.Title = "a\x00b" }), "title: contains the control character U+0000 (character 2)"},
+		{"NUL in a keyword", valid(func(in *catalogue.Input) { in.Keywords = []string{"a\x00"} }), "keywords: item 1 contains the control character U+0000 (character 2)"},
+		{"terminal escape in the title", valid(func(in *catalogue.Input) { in.Title = "\x1b]0;pwned\a\x1b[2J" }), "title: contains the control character U+001B (character 1)"},
+		{"C1 control in the abstract", valid(func(in *catalogue.Input) { in.Abstract = "é\u009b2J" }), "abstract: contains the control character U+009B (character 2)"},
+		{"DEL in the series", valid(func(in *catalogue.Input) { in.Series = "S\x7f" }), "series: contains the control character U+007F (character 2)"},
+		{"escape in the number", valid(func(in *catalogue.Input) { in.Number = "\x1b[31mN" }), "number: contains the control character U+001B (character 1)"},
+		{"escape in an author", valid(func(in *catalogue.Input) { in.Authors = []string{"A", "B\x1b"} }), "authors: item 2 contains the control character U+001B (character 2)"},
+		{"escape in a topic", valid(func(in *catalogue.Input) { in.Topics = []string{"\u009b"} }), "topics: item 1 contains the control character U+009B (character 1)"},
+		{"tab inside the url", valid(func(in *catalogue.Input) { in.URL = "https://reports.example/a\tb" }), "url: contains the control character U+0009 (character 26)"},
+		{"newline inside the guid", valid(func(in *catalogue.Input) { in.GUID = "g\n1" }), "guid: contains the control character U+000A (character 2)"},
+		{"C1 control in the url", valid(func(in *catalogue.Input) { in.URL = "https://reports.example/a\u0085b" }), "url: contains the control character U+0085 (character 26)"},
+		{"bidi override in the url", valid(func(in *catalogue.Input) { in.URL = "https://reports.example/\u202egnp.exe" }), "url: contains the bidirectional formatting character U+202E (character 25)"},
+		{"bidi isolate in the guid", valid(func(in *catalogue.Input) { in.GUID = "g\u2066" }), "guid: contains the bidirectional formatting character U+2066 (character 2)"},
+		{"user name in the url", valid(func(in *catalogue.Input) { in.URL = "https://bank.example@evil.example/login" }), "url: must not hold a user name or password"},
+		{"password in the url", valid(func(in *catalogue.Input) { in.URL = "http://user:secret@reports.example/r" }), "url: must not hold a user name or password"},
 		{"year out of range", valid(func(in *catalogue.Input) { in.PublishedAt = ptr(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)) }), "published_at: the year must be between 1 and 9999"},
 	}
 	for _, tt := range tests {
@@ -114,6 +127,22 @@ func TestReportRefusesInvalidInput(t *testing.T) {
 				t.Errorf("error %v is not a ValidationError naming a field", err)
 			}
 		})
+	}
+}
+
+func TestReportKeepsWhitespaceAndBidiInFreeText(t *testing.T) {
+	in := catalogue.Input{
+		Title:    "Water\tand\r\npower",
+		URL:      "https://reports.example/r",
+		Abstract: "First paragraph.\n\nSecond, in Arabic: \u202bالمياه\u202c.",
+		Authors:  []string{"\u2067مؤلف\u2069"},
+	}
+	got, err := in.Report(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Title != in.Title || got.Abstract != in.Abstract || !reflect.DeepEqual(got.Authors, in.Authors) {
+		t.Errorf("got title %q, abstract %q, authors %q; want them as given", got.Title, got.Abstract, got.Authors)
 	}
 }
 

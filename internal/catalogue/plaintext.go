@@ -11,7 +11,9 @@ import (
 // entities from a feed, into plain words for e-mail and listings: tags
 // dropped (scripts and styles with their content), entities decoded,
 // whitespace collapsed, and at most max characters, cut between words and
-// ended with "…". A max of 0 or less means no limit.
+// ended with "…". A max of 0 or less means no limit. Control characters are
+// dropped: stored text holds none, but an entity such as "&#27;" decodes to
+// one, and a mail read in a terminal must not carry its commands.
 func PlainText(s string, max int) string {
 	var b strings.Builder
 	z := html.NewTokenizer(strings.NewReader(s))
@@ -40,7 +42,7 @@ func PlainText(s string, max int) string {
 			}
 		}
 	}
-	return cut(strings.Join(strings.Fields(b.String()), " "), max)
+	return cut(strings.Join(strings.Fields(stripControls(b.String())), " "), max)
 }
 
 func hidden(tag string) bool {

@@ -32,6 +32,7 @@ func TestPlainText(t *testing.T) {
 		{"counts characters, not bytes", "ééééé ééééé", 8, "ééééé…"},
 		{"max 1", "abc", 1, "…"},
 		{"empty", "", 10, ""},
+		{"control characters dropped, entities included", "a\x1b[2Jb &#27;]0;pwned&#7; c\u009bd", 0, "a[2Jb ]0;pwned cd"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

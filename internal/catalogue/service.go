@@ -149,9 +149,17 @@ func (s *Service) Published(ctx context.Context, limit int, before int64) ([]ale
 	return s.store.PublishedReports(ctx, s.now(), limit, before)
 }
 
-// All lists every report, embargoed ones too, newest first.
+// All lists every report but the retracted ones, embargoed ones too, newest
+// first.
 func (s *Service) All(ctx context.Context, limit int, before int64) ([]alertd.Report, error) {
 	return s.store.Reports(ctx, limit, before)
+}
+
+// Retract takes the report with the id back from the pages, the feeds and
+// every digest not yet compiled, and returns it; store.ErrNotFound when
+// there is none. Retracting twice is harmless.
+func (s *Service) Retract(ctx context.Context, id int64) (alertd.Report, error) {
+	return s.store.RetractReport(ctx, id, s.now())
 }
 
 func (s *Service) digestRules() store.DigestRules {

@@ -38,7 +38,7 @@ func (t *Tx) digestSelection(rules DigestRules) (where string, args []any, first
 	if err := t.queryRow("SELECT count(*) FROM digests").Scan(&digests); err != nil {
 		return "", nil, false, err
 	}
-	where = "digest_id IS NULL AND backfilled = 0 AND published_at <= ?"
+	where = "digest_id IS NULL AND backfilled = 0 AND retracted_at IS NULL AND published_at <= ?"
 	args = []any{millis(rules.Now)}
 	if digests == 0 {
 		where += " AND published_at >= ?"
@@ -83,7 +83,10 @@ func (s *Store) CompileDigest(ctx context.Context, rules DigestRules) (d Digest,
 		}
 		if first {
 			// The archive before the first window is never announced: the
-			// second digest must not bring it after all.
+			// second digest must not bring it after all, nor a restore of a
+			// report retracted now. That takes retracted reports in too,
+			// outside the index of unannounced ones, with a scan that runs
+			// once in the life of the database.
 			if _, err := t.exec(`UPDATE reports SET backfilled = 1
 				WHERE digest_id IS NULL AND backfilled = 0 AND published_at < ?`,
 				millis(rules.Now.Add(-rules.FirstWindow))); err != nil {

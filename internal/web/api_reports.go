@@ -44,6 +44,27 @@ func handleCreateReport(cat *catalogue.Service) http.HandlerFunc {
 	}
 }
 
+// handleRetractReport takes a report back: 200 with the report, its
+// retracted_at set; the same again is harmless. 404 when there is none.
+func handleRetractReport(cat *catalogue.Service) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+		if err != nil || id < 1 {
+			jsonError(w, http.StatusBadRequest, "a report id is a positive whole number")
+			return
+		}
+		rep, err := cat.Retract(r.Context(), id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			jsonError(w, http.StatusNotFound, "no report with this id")
+		case err != nil:
+			jsonError(w, http.StatusInternalServerError, "the report could not be retracted; try again")
+		default:
+			writeJSON(w, http.StatusOK, rep)
+		}
+	}
+}
+
 // maxListLimit bounds one page of the reports API.
 const maxListLimit = 500
 

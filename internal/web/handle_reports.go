@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/catalogue"
@@ -163,11 +164,31 @@ func handleFeed(service, baseURL string, published publishedReports) http.Handle
 	}
 }
 
-// entryID is a stable IRI for a report: its guid when that is an absolute
-// URI, else a URN built from it.
+// entryID is a stable IRI for a report: its guid when that is an http(s),
+// urn: or tag: IRI, else a URN built from it. Feed readers link an entry by
+// its id, so a guid of any other scheme (javascript:, data:) never becomes
+// one.
 func entryID(r alertd.Report) string {
-	if u, err := url.Parse(r.GUID); err == nil && u.IsAbs() {
+	if safeIRI(r.GUID) {
 		return r.GUID
 	}
 	return "urn:alertd:report:" + url.PathEscape(r.GUID)
+}
+
+// safeIRI reports whether s is an http(s) URL without a user name, or a urn:
+// or tag: URI, holding only characters an IRI may (RFC 3987).
+func safeIRI(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil || strings.ContainsFunc(s, func(r rune) bool {
+		return r <= ' ' || strings.ContainsRune("<>\"{}|\\^`", r) || unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
+	}) {
+		return false
+	}
+	switch u.Scheme {
+	case "http", "https":
+		return u.Host != "" && u.User == nil
+	case "urn", "tag":
+		return u.Opaque != ""
+	}
+	return false
 }

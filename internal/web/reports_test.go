@@ -493,3 +493,49 @@ func TestGetDigestRefusesUnknownAndBadIDs(t *testing.T) {
 		jsonError(t, r)
 	}
 }
+
+func TestAtomEntryIDIsAlwaysASafeIRI(t *testing.T) {
+	h := newHarness(t, options{})
+	guids := map[string]string{ // guid: the entry's id, "" when derived
+		"https://example.org/r/1":            "https://example.org/r/1",
+		"urn:isbn:978-0-00-000000-2":         "urn:isbn:978-0-00-000000-2",
+		"tag:example.org,2026:report-3":      "tag:example.org,2026:report-3",
+		"report-4":                           "urn:alertd:report:report-4",
+		"javascript:alert(document.URL)":     "urn:alertd:report:javascript:alert%28document.URL%29",
+		"data:text/html,<script>x</script>":  "",
+		"https://bank.example@evil.example/": "",
+		"vbscript:msgbox(1)":                 "",
+		"https://example.org/a b":            "",
+		"http:no-host":                       "",
+	}
+	var n int
+	for guid := range guids {
+		n++
+		at := h.clock.Now().Add(-time.Duration(n) * time.Minute)
+		if _, _, err := h.cat.Add(context.Background(), catalogue.Input{
+			GUID: guid, Title: guid, URL: fmt.Sprintf("https://example.org/r/%d", n), PublishedAt: &at,
+		}, false); err != nil {
+			t.Fatalf("add %q: %v", guid, err)
+		}
+	}
+	feed, err := gofeed.NewParser().ParseString(h.get("/reports/feed.atom").body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(feed.Items) != len(guids) {
+		t.Fatalf("the feed has %d entries, want %d", len(feed.Items), len(guids))
+	}
+	safe := regexp.MustCompile(`^(https?://[^@/\s]+(/\S*)?|urn:alertd:report:[^\s<>"]+|urn:[a-z]+:\S+|tag:\S+)$`)
+	for _, item := range feed.Items {
+		want := guids[item.Title]
+		if want != "" && item.GUID != want {
+			t.Errorf("guid %q: entry id %q, want %q", item.Title, item.GUID, want)
+		}
+		if want == "" && (item.GUID == item.Title || !strings.HasPrefix(item.GUID, "urn:alertd:report:")) {
+			t.Errorf("guid %q: entry id %q, want one derived from it", item.Title, item.GUID)
+		}
+		if !safe.MatchString(item.GUID) {
+			t.Errorf("guid %q: entry id %q is not an http(s), urn: or tag: IRI", item.Title, item.GUID)
+		}
+	}
+}

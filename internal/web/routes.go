@@ -120,6 +120,7 @@ func NewServer(d Deps) (http.Handler, error) {
 		r.Get("/stats", handleStats(d.Store, d.NextDigest))
 		r.Post("/reports", handleCreateReport(d.Catalogue))
 		r.Get("/reports", handleListReports(d.Catalogue))
+		r.Delete("/reports/{id}", handleRetractReport(d.Catalogue))
 		r.Post("/digests", handleCompileDigest(d.Catalogue))
 		r.Get("/digests/{id}", handleGetDigest(d.Store))
 	})
