@@ -3,6 +3,7 @@ package catalogue_test
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -110,4 +111,33 @@ func TestDecodeFeedWithinTheBounds(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzDecodeFeed feeds arbitrary bytes to the feed decoder: it never
+// panics, hands on no more than MaxFeedItems reports, and each one it hands
+// on has the fields every report must have.
+func FuzzDecodeFeed(f *testing.F) {
+	for _, name := range []string{"reports.rss", "reports.atom", "reports.feed.json"} {
+		data, err := os.ReadFile("testdata/" + name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte(rssItem(strings.Repeat("<x:a>", 200))))
+	f.Add([]byte(rssItem(`<description><![CDATA[<p><img src="i.png">` + strings.Repeat("<b>", 50) + `]]></description>`)))
+	f.Add([]byte(`{"version": "https://jsonfeed.org/version/1.1", "items": [{"id": "1", "url": "https://r.example/1", "title": "T", "_x": [[[[0]]]]}]}`))
+	f.Fuzz(func(t *testing.T, feed []byte) {
+		reports := 0
+		_, err := catalogue.Decode(bytes.NewReader(feed), catalogue.FormatFeed, now, func(_ int, rep alertd.Report) error {
+			reports++
+			if rep.GUID == "" || rep.Title == "" || rep.URL == "" {
+				t.Errorf("report without guid, title or url: %#v", rep)
+			}
+			return nil
+		})
+		if reports > catalogue.MaxFeedItems {
+			t.Errorf("%d reports handed on (error %v); at most %d may be", reports, err, catalogue.MaxFeedItems)
+		}
+	})
 }
