@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net/http"
 	"path"
 	"strings"
 	"text/tabwriter"
@@ -112,7 +111,7 @@ func (env *environment) importReports(ctx context.Context, args []string) error 
 		return err
 	}
 	defer a.close()
-	body, err := catalogue.Open(ctx, &http.Client{Timeout: time.Minute}, source)
+	body, err := catalogue.Open(ctx, a.fetchClient, source)
 	if err != nil {
 		return err
 	}
