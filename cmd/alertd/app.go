@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"net/mail"
 	"os"
 	"text/template"
@@ -65,6 +66,7 @@ type app struct {
 	templates     fs.FS
 	subscriptions *subscription.Service
 	catalogue     *catalogue.Service
+	fetchClient   *http.Client // for feed sources and imports from a URL
 	renderer      delivery.MailRenderer
 	engine        *delivery.Engine
 	metrics       *metrics.Metrics
@@ -145,6 +147,7 @@ func (env *environment) wire(ctx context.Context, a *app) error {
 	a.catalogue = catalogue.NewService(a.store, catalogue.Rules{
 		FirstWindow: cfg.Digest.FirstWindow, Topics: cfg.Topics,
 	}, time.Now, a.engine.Wake)
+	a.fetchClient = catalogue.NewClient(cfg.Fetch.AllowPrivateNetworks)
 	return nil
 }
 

@@ -266,6 +266,8 @@ func TestReportsImportFetchesAFeedOverHTTP(t *testing.T) {
 	t.Cleanup(srv.Close)
 
 	env := cliEnv(t)
+	// The test server listens on loopback.
+	env["ALERTD_FETCH_ALLOW_PRIVATE_NETWORKS"] = "true"
 	out := cliOK(t, env, "reports", "import", srv.URL+"/reports/feed.rss")
 	if got := counts(t, out); got != [3]int{3, 0, 2} {
 		t.Errorf("counts %v, want 3 added, 2 rejected: %s", got, out)

@@ -26,6 +26,7 @@ type instance struct {
 	baseURL string
 	env     map[string]string
 	stdout  *signalWriter
+	stderr  *alerttest.Buffer // the log
 	stop    func() error
 }
 
@@ -55,9 +56,9 @@ func start(t *testing.T, env map[string]string) *instance {
 	ctx, cancel := context.WithCancel(context.Background())
 	stdout := newSignalWriter("listening on")
 	done := make(chan error, 1)
-	var stderr alerttest.Buffer
+	stderr := &alerttest.Buffer{}
 	go func() {
-		done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, strings.NewReader(""), stdout, &stderr)
+		done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, strings.NewReader(""), stdout, stderr)
 	}()
 	select {
 	case <-stdout.seen:
@@ -71,7 +72,7 @@ func start(t *testing.T, env map[string]string) *instance {
 		return stopErr
 	}
 	t.Cleanup(func() { stop() })
-	return &instance{baseURL: env["ALERTD_SERVER_BASE_URL"], env: env, stdout: stdout, stop: stop}
+	return &instance{baseURL: env["ALERTD_SERVER_BASE_URL"], env: env, stdout: stdout, stderr: stderr, stop: stop}
 }
 
 // signalWriter collects output and closes seen once it contains a marker.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/http"
 	"path"
 	"strconv"
 	"strings"
@@ -122,7 +121,7 @@ func (env *environment) importReports(ctx context.Context, args []string) error 
 		return err
 	}
 	defer a.close()
-	body, err := catalogue.Open(ctx, &http.Client{Timeout: time.Minute}, source)
+	body, err := catalogue.Open(ctx, a.fetchClient, source)
 	if err != nil {
 		return err
 	}

@@ -107,7 +107,7 @@ func (env *environment) serve(ctx context.Context, args []string) error {
 // pollFeed imports what is new in a feed source; reports already known by
 // guid are left as they are.
 func (a *app) pollFeed(ctx context.Context, url string) error {
-	body, err := catalogue.Open(ctx, &http.Client{Timeout: time.Minute}, url)
+	body, err := catalogue.Open(ctx, a.fetchClient, url)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,10 @@
 package catalogue
 
 import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -8,17 +12,52 @@ import (
 	"strings"
 
 	"github.com/mmcdole/gofeed"
+	"golang.org/x/net/html/charset"
+)
+
+// What one feed may cost. Feeds come from sites that can be hijacked, and
+// gofeed holds the whole document in memory (hundreds of bytes per element)
+// and recurses once per level of nesting, beyond the reach of recover. So
+// the document's size and shape are checked before gofeed sees it, each
+// bound far above what a real feed needs.
+const (
+	// MaxFeedSize: full-text feeds with hundreds of items stay under a few
+	// MiB; an archive is imported as CSV or JSON, whose decoders stream.
+	MaxFeedSize = 10 << 20
+	// MaxFeedDepth: real feeds nest a few levels, XHTML content a few dozen.
+	MaxFeedDepth = 100
+	// MaxFeedNodes counts XML elements, attributes and the HTML tags in
+	// their text, or JSON keys and values.
+	MaxFeedNodes = 200_000
+	// MaxFeedItems: a feed lists recent reports; thousands are an archive.
+	MaxFeedItems = 5_000
+	// MaxFeedToken bounds one tag with its attributes, or one text (an
+	// item's full content): the XML decoder holds a whole one at a time.
+	MaxFeedToken = 1 << 20
 )
 
 // decodeFeed reads an RSS 2.0, Atom 1.0 or JSON Feed document. The items'
 // text is kept as gofeed gives it: entities decoded, markup kept.
 func (d *decoder) decodeFeed(r io.Reader) error {
-	feed, err := gofeed.NewParser().Parse(r)
+	data, err := io.ReadAll(io.LimitReader(r, MaxFeedSize+1))
+	if err != nil {
+		return err
+	}
+	if len(data) > MaxFeedSize {
+		return fmt.Errorf("the feed is refused: it is over the %d MiB a feed may be; import an archive as CSV or JSON", MaxFeedSize>>20)
+	}
+	if err := checkFeedShape(data); err != nil {
+		return err
+	}
+	feed, err := gofeed.NewParser().Parse(bytes.NewReader(data))
 	if errors.Is(err, gofeed.ErrFeedTypeNotDetected) {
 		return errors.New("not an RSS, Atom or JSON feed; check the file, or give the right --format")
 	}
 	if err != nil {
 		return fmt.Errorf("the feed cannot be read: %w", err)
+	}
+	if len(feed.Items) > MaxFeedItems {
+		return fmt.Errorf("the feed is refused: it has %d items, more than the %d a feed may have; import an archive as CSV or JSON", len(feed.Items), MaxFeedItems)
 	}
 	// RSS feeds often link their items relative to the site.
 	base, err := url.Parse(feed.Link)
@@ -104,4 +143,144 @@ func feedAuthors(item *gofeed.Item) []string {
 		}
 	}
 	return authors
+}
+
+var (
+	errFeedTokenTooLarge = fmt.Errorf("the feed is refused: it has a tag or a text over %d MiB", MaxFeedToken>>20)
+	errFeedTooDeep       = fmt.Errorf("the feed is refused: it nests more than %d levels deep", MaxFeedDepth)
+	errFeedTooManyNodes  = fmt.Errorf("the feed is refused: it has more than %d nodes (elements, attributes, HTML tags in its text, JSON values)", MaxFeedNodes)
+)
+
+// checkFeedShape walks the document as a token stream, which holds one token
+// at a time, and refuses it once it nests deeper than MaxFeedDepth or has more
+// than MaxFeedNodes nodes. It tells JSON from XML as gofeed does, from the
+// start of the document; what gofeed will not take as a feed is left to it.
+func checkFeedShape(data []byte) error {
+	switch gofeed.DetectFeedType(bytes.NewReader(data[:min(len(data), 4096)])) {
+	case gofeed.FeedTypeJSON:
+		return checkJSONShape(data)
+	case gofeed.FeedTypeRSS, gofeed.FeedTypeAtom:
+		return checkXMLShape(data)
+	}
+	return nil
+}
+
+// checkXMLShape reads the document with the decoder settings gofeed uses
+// (lenient, any declared charset, C0 controls dropped), so that both see the
+// same elements. encoding/xml builds a whole start tag, every attribute of
+// it, before handing it on, so each token is also held to MaxFeedToken bytes.
+func checkXMLShape(data []byte) error {
+	in := &tokenReader{r: bufio.NewReader(&controlFilter{r: bytes.NewReader(data)})}
+	dec := xml.NewDecoder(in)
+	dec.Strict = false
+	dec.CharsetReader = func(label string, raw io.Reader) (io.Reader, error) {
+		converted, err := charset.NewReaderLabel(label, raw)
+		if err != nil {
+			return nil, err
+		}
+		in = &tokenReader{r: bufio.NewReader(converted)}
+		return in, nil
+	}
+	depth, nodes := 0, 0
+	for {
+		in.used = 0
+		tok, err := dec.Token()
+		switch {
+		case errors.Is(err, io.EOF):
+			return nil
+		case errors.Is(err, errFeedTokenTooLarge):
+			return err
+		case err != nil:
+			return fmt.Errorf("the feed cannot be read: %w", err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			depth++
+			nodes += 1 + len(t.Attr)
+		case xml.CharData:
+			// gofeed parses an item's text as HTML, to find its first image.
+			nodes += bytes.Count(t, []byte("<"))
+		case xml.EndElement:
+			depth--
+			if depth == 0 {
+				// gofeed reads no further than the end of the root element.
+				return nil
+			}
+		}
+		switch {
+		case depth > MaxFeedDepth:
+			return errFeedTooDeep
+		case nodes > MaxFeedNodes:
+			return errFeedTooManyNodes
+		}
+	}
+}
+
+// tokenReader hands the XML decoder its input a byte at a time, which is how
+// encoding/xml reads an io.ByteReader, and fails once the current token has
+// taken MaxFeedToken bytes.
+type tokenReader struct {
+	r    *bufio.Reader
+	used int
+}
+
+func (t *tokenReader) ReadByte() (byte, error) {
+	if t.used == MaxFeedToken {
+		return 0, errFeedTokenTooLarge
+	}
+	t.used++
+	return t.r.ReadByte()
+}
+
+// Read serves a charset conversion, which reads ahead of the tokens; what it
+// produces is counted by a tokenReader of its own.
+func (t *tokenReader) Read(p []byte) (int, error) { return t.r.Read(p) }
+
+func checkJSONShape(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	depth, nodes := 0, 0
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("the feed cannot be read: %w", err)
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+			continue
+		}
+		nodes++
+		switch {
+		case depth > MaxFeedDepth:
+			return errFeedTooDeep
+		case nodes > MaxFeedNodes:
+			return errFeedTooManyNodes
+		}
+	}
+}
+
+// controlFilter drops the C0 control bytes XML forbids (all below 0x20 but
+// tab, line feed and carriage return), as gofeed does before parsing: they
+// are the same bytes in UTF-8 and in every single-byte charset.
+type controlFilter struct{ r io.Reader }
+
+func (f *controlFilter) Read(p []byte) (int, error) {
+	for {
+		n, err := f.r.Read(p)
+		kept := 0
+		for _, b := range p[:n] {
+			if b >= 0x20 || b == '\t' || b == '\n' || b == '\r' {
+				p[kept] = b
+				kept++
+			}
+		}
+		if kept > 0 || err != nil {
+			return kept, err
+		}
+	}
 }

@@ -15,7 +15,7 @@ import (
 const MaxDownload = 50 << 20
 
 // Open opens what `reports import` was given: an http(s) URL, fetched with
-// client (nil: http.DefaultClient), or else a local file path.
+// client (nil: NewClient(false)), or else a local file path.
 func Open(ctx context.Context, client *http.Client, source string) (io.ReadCloser, error) {
 	u, err := url.Parse(source)
 	if err == nil && (u.Scheme == "http" || u.Scheme == "https") {
@@ -33,7 +33,7 @@ func Open(ctx context.Context, client *http.Client, source string) (io.ReadClose
 
 func fetch(ctx context.Context, client *http.Client, u *url.URL) (io.ReadCloser, error) {
 	if client == nil {
-		client = http.DefaultClient
+		client = NewClient(false)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
@@ -41,6 +41,9 @@ func fetch(ctx context.Context, client *http.Client, u *url.URL) (io.ReadCloser,
 	}
 	req.Header.Set("User-Agent", "alertd (reports import)")
 	resp, err := client.Do(req)
+	if refused := asRefusal(err, u.Redacted()); refused != nil {
+		return nil, refused
+	}
 	if err != nil {
 		return nil, fmt.Errorf("fetch the import: %w", err)
 	}

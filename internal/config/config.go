@@ -27,6 +27,7 @@ type Config struct {
 	Admin     Admin
 	Security  Security
 	Templates Templates
+	Fetch     Fetch
 	Topics    []alertd.Topic
 	Sources   []Source
 }
@@ -138,6 +139,14 @@ type Security struct {
 // Templates is the [templates] section.
 type Templates struct {
 	Dir string // empty = only the embedded templates
+}
+
+// Fetch is the [fetch] section: how feeds and `reports import URL` are fetched.
+type Fetch struct {
+	// AllowPrivateNetworks lets a fetch reach loopback, private and
+	// link-local addresses (an intranet CMS); off, such destinations are
+	// refused, after DNS and on every redirect.
+	AllowPrivateNetworks bool
 }
 
 // Source is one entry of [[sources]]: a feed polled for new reports.

@@ -48,6 +48,7 @@ func TestLoadWithoutFileGivesSpecDefaults(t *testing.T) {
 		{"delivery.retry_schedule", cfg.Delivery.RetrySchedule, []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 6 * time.Hour, 12 * time.Hour}},
 		{"subscribe.confirm_ttl", cfg.Subscribe.ConfirmTTL, 72 * time.Hour},
 		{"subscribe.welcome", cfg.Subscribe.Welcome, true},
+		{"fetch.allow_private_networks", cfg.Fetch.AllowPrivateNetworks, false},
 	} {
 		if !reflect.DeepEqual(c.got, c.want) {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
@@ -141,6 +142,7 @@ per_ip_per_hour = 5
 		{map[string]string{"ALERTD_SUBSCRIBE_PER_IP_PER_HOUR": "7"}, func(c Config) any { return c.Subscribe.PerIPPerHour }, 7},
 		{map[string]string{"ALERTD_SMTP_RATE_PER_SECOND": "2.5"}, func(c Config) any { return c.SMTP.RatePerSecond }, 2.5},
 		{map[string]string{"ALERTD_SUBSCRIBE_WELCOME": "false"}, func(c Config) any { return c.Subscribe.Welcome }, false},
+		{map[string]string{"ALERTD_FETCH_ALLOW_PRIVATE_NETWORKS": "true"}, func(c Config) any { return c.Fetch.AllowPrivateNetworks }, true},
 		{map[string]string{"ALERTD_SMTP_TIMEOUT": "1m"}, func(c Config) any { return c.SMTP.Timeout }, time.Minute},
 		{map[string]string{"ALERTD_SERVER_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7"}, func(c Config) any { return c.Server.TrustedProxies },
 			[]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32")}},
@@ -216,6 +218,7 @@ func TestInvalidValuesAreErrorsNamingTheKey(t *testing.T) {
 		{name: "mailto with an encoded line break", file: "[mail]\nunsubscribe_mailto = \"mailto:a@example.org?subject=x%0D%0ABcc:%20b@example.org\"", wantKey: "mail.unsubscribe_mailto", wantMsg: "?subject="},
 		{name: "env integer", env: map[string]string{"ALERTD_SMTP_PORT": "twenty"}, wantKey: "smtp.port", wantEnv: "ALERTD_SMTP_PORT", wantMsg: "whole number"},
 		{name: "env bool", env: map[string]string{"ALERTD_SUBSCRIBE_WELCOME": "yes please"}, wantKey: "subscribe.welcome", wantEnv: "ALERTD_SUBSCRIBE_WELCOME", wantMsg: "true or false"},
+		{name: "env allow_private_networks", env: map[string]string{"ALERTD_FETCH_ALLOW_PRIVATE_NETWORKS": "sometimes"}, wantKey: "fetch.allow_private_networks", wantEnv: "ALERTD_FETCH_ALLOW_PRIVATE_NETWORKS", wantMsg: "true or false"},
 		{name: "env float", env: map[string]string{"ALERTD_SMTP_RATE_PER_SECOND": "fast"}, wantKey: "smtp.rate_per_second", wantEnv: "ALERTD_SMTP_RATE_PER_SECOND", wantMsg: "not a number"},
 		{name: "env value checked like a file value", env: map[string]string{"ALERTD_SMTP_TLS": "sometimes"}, wantKey: "smtp.tls", wantEnv: "ALERTD_SMTP_TLS", wantMsg: "must be one of"},
 		{name: "env list item", env: map[string]string{"ALERTD_DELIVERY_RETRY_SCHEDULE": "1m,-5m"}, wantKey: "delivery.retry_schedule", wantEnv: "ALERTD_DELIVERY_RETRY_SCHEDULE", wantMsg: "negative"},

@@ -89,6 +89,9 @@ type file struct {
 	Templates struct {
 		Dir string `toml:"dir"`
 	} `toml:"templates"`
+	Fetch struct {
+		AllowPrivateNetworks bool `toml:"allow_private_networks"`
+	} `toml:"fetch"`
 	Topics  []alertd.Topic `toml:"topics"`
 	Sources []Source       `toml:"sources"`
 }
@@ -467,6 +470,7 @@ func build(f file, fromEnv map[string]string) (Config, error) {
 	}
 	cfg.Security.Secret = f.Security.Secret
 	cfg.Templates.Dir = f.Templates.Dir
+	cfg.Fetch.AllowPrivateNetworks = f.Fetch.AllowPrivateNetworks
 
 	seen := map[string]bool{}
 	for _, t := range f.Topics {

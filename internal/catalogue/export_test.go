@@ -1,0 +1,22 @@
+package catalogue
+
+import (
+	"net/http"
+	"net/netip"
+	"slices"
+)
+
+// NonPublic is nonPublic, for its table test.
+var NonPublic = nonPublic
+
+// NewClientOver is the client NewClient(false) returns, built on base (a
+// test server's TLS settings), except that the addresses in public count as
+// public ones: a test's servers all listen on loopback.
+func NewClientOver(base *http.Transport, public ...netip.AddrPort) *http.Client {
+	return newClient(base, func(addr netip.AddrPort) error {
+		if slices.Contains(public, addr) {
+			return nil
+		}
+		return checkPublic(addr)
+	})
+}
