@@ -381,7 +381,7 @@ func unrecordedAtStop(t *testing.T, srv *mailtest.Server, path string, id int64)
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if err := st.FoldAbandonedSentLogs(ctx, time.Now()); err != nil {
+	if _, err := st.FoldAbandonedSentLogs(ctx, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	d, err := st.Digest(ctx, id)
