@@ -31,3 +31,26 @@ CREATE TABLE message_history (
     last_at       INTEGER NOT NULL,
     PRIMARY KEY (subscriber_id, kind, status)
 ) WITHOUT ROWID;
+
+-- The number of subscribers in each status, kept by triggers: subscribers
+-- change one at a time (an import's rows aside), wherever in the code, and
+-- stats and the dashboard must not count a million rows.
+CREATE TABLE subscriber_counts (
+    status TEXT    PRIMARY KEY,
+    n      INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO subscriber_counts (status, n)
+    SELECT value, 0 FROM json_each('["pending", "confirmed", "unsubscribed", "bounced"]');
+UPDATE subscriber_counts SET n = c.n
+    FROM (SELECT status, count(*) AS n FROM subscribers GROUP BY status) AS c
+    WHERE subscriber_counts.status = c.status;
+CREATE TRIGGER subscriber_counts_insert AFTER INSERT ON subscribers BEGIN
+    UPDATE subscriber_counts SET n = n + 1 WHERE status = new.status;
+END;
+CREATE TRIGGER subscriber_counts_update AFTER UPDATE OF status ON subscribers WHEN old.status <> new.status BEGIN
+    UPDATE subscriber_counts SET n = n - 1 WHERE status = old.status;
+    UPDATE subscriber_counts SET n = n + 1 WHERE status = new.status;
+END;
+CREATE TRIGGER subscriber_counts_delete AFTER DELETE ON subscribers BEGIN
+    UPDATE subscriber_counts SET n = n - 1 WHERE status = old.status;
+END;

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/store"
 )
 
@@ -41,8 +42,29 @@ func outboxTruth(t *testing.T, path string) map[string]int {
 	return truth
 }
 
-// checkCounts compares the kept counts, and the queue depth, with the
-// outbox's rows.
+// subscriberTruth counts the subscribers by status straight from the file.
+func subscriberTruth(t *testing.T, path string) map[alertd.SubscriberStatus]int {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	truth := map[alertd.SubscriberStatus]int{
+		alertd.StatusPending: 0, alertd.StatusConfirmed: 0, alertd.StatusUnsubscribed: 0, alertd.StatusBounced: 0,
+	}
+	for status := range truth {
+		var n int
+		if err := db.QueryRow("SELECT count(*) FROM subscribers WHERE status = ?", status).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		truth[status] = n
+	}
+	return truth
+}
+
+// checkCounts compares the kept counts of messages and subscribers, and
+// the queue depth, with the rows.
 func checkCounts(t *testing.T, st *store.Store, path, after string) {
 	t.Helper()
 	truth := outboxTruth(t, path)
@@ -52,6 +74,13 @@ func checkCounts(t *testing.T, st *store.Store, path, after string) {
 	}
 	if !maps.Equal(kept, truth) {
 		t.Errorf("after %s: counts %v, the outbox holds %v", after, kept, truth)
+	}
+	subscribers, err := st.CountSubscribers(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := subscriberTruth(t, path); !maps.Equal(subscribers, want) {
+		t.Errorf("after %s: subscriber counts %v, the table holds %v", after, subscribers, want)
 	}
 	depth, err := st.QueueDepth(context.Background())
 	if err != nil {

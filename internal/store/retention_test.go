@@ -79,8 +79,15 @@ func TestMessageCountsStayTrueThroughEveryMove(t *testing.T) {
 	}
 	write(t, st, func(tx *store.Tx) error { return tx.RecordOutcome(later, outcome(again[0], "sent")) })
 	checkCounts(t, st, path, "a send")
-	write(t, st, func(tx *store.Tx) error { return tx.RecordOutcome(later, outcome(again[1], "failed")) })
-	checkCounts(t, st, path, "a failure")
+	bounce := outcome(again[1], "failed")
+	bounce.Bounced = true
+	write(t, st, func(tx *store.Tx) error { return tx.RecordOutcome(later, bounce) })
+	checkCounts(t, st, path, "a bounce")
+	write(t, st, func(tx *store.Tx) error {
+		_, err := tx.Unsubscribe(subs["c@example.org"], later)
+		return err
+	})
+	checkCounts(t, st, path, "an unsubscribe")
 	write(t, st, func(tx *store.Tx) error { return tx.RecordOutcome(later, outcome(again[2], "cancelled")) })
 	checkCounts(t, st, path, "a cancel")
 	write(t, st, func(tx *store.Tx) error { return tx.RecordOutcome(later, outcome(again[3], "queued")) })
@@ -120,7 +127,10 @@ func TestMessageCountsStayTrueThroughEveryMove(t *testing.T) {
 	write(t, st, func(tx *store.Tx) error { return tx.Erase(subs["b@example.org"], "hash-b", later) })
 	checkCounts(t, st, path, "an erase")
 	write(t, st, func(tx *store.Tx) error {
-		_, err := tx.PurgeUnconfirmed(day0.Add(time.Hour))
+		n, err := tx.PurgeUnconfirmed(day0.Add(time.Hour))
+		if err == nil && n != 1 {
+			t.Errorf("purged %d sign-ups, want p's", n)
+		}
 		return err
 	})
 	checkCounts(t, st, path, "a purge of stale sign-ups")

@@ -285,9 +285,11 @@ func (s *Store) Subscribers(ctx context.Context, status alertd.SubscriberStatus,
 	return rows.Err()
 }
 
-// CountSubscribers returns the number of subscribers in each status.
+// CountSubscribers returns the number of subscribers in each status. It
+// reads the counts the database keeps as subscribers change, not the
+// subscribers.
 func (s *Store) CountSubscribers(ctx context.Context) (map[alertd.SubscriberStatus]int, error) {
-	rows, err := s.readRows(ctx, "SELECT status, count(*) FROM subscribers GROUP BY status")
+	rows, err := s.readRows(ctx, "SELECT status, n FROM subscriber_counts")
 	if err != nil {
 		return nil, err
 	}
