@@ -137,6 +137,7 @@ func (env *environment) wire(ctx context.Context, a *app) error {
 	})
 	a.engine = delivery.New(a.store, transport, a.renderer, delivery.Settings{
 		Workers: cfg.SMTP.Connections, RatePerSecond: cfg.SMTP.RatePerSecond, RetrySchedule: cfg.Delivery.RetrySchedule,
+		Lease: cfg.Delivery.Lease,
 	}, time.Now, a.log, a.metrics)
 	a.subscriptions = subscription.NewService(a.store, subscription.Rules{
 		ConfirmTTL: cfg.Subscribe.ConfirmTTL, ResendCooldown: cfg.Subscribe.ResendCooldown,

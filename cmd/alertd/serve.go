@@ -15,7 +15,8 @@ import (
 	"github.com/alertd/alertd/internal/web"
 )
 
-// purgeEvery is how often stale sign-ups are deleted.
+// purgeEvery is how often stale sign-ups and old finished messages are
+// deleted.
 const purgeEvery = time.Hour
 
 func (env *environment) serve(ctx context.Context, args []string) error {
@@ -81,7 +82,7 @@ func (env *environment) serve(ctx context.Context, args []string) error {
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	var background sync.WaitGroup
 	background.Go(func() { a.engine.Run(workCtx) })
-	background.Go(func() { a.purgeLoop(workCtx) })
+	background.Go(func() { a.purgeLoop(workCtx, cfg.Delivery.KeepMessagesFor) })
 	background.Go(func() { digests.Run(workCtx) })
 	background.Go(func() { feeds.Run(workCtx) })
 	a.engine.Wake()
@@ -124,7 +125,9 @@ func (a *app) pollFeed(ctx context.Context, url string) error {
 	return nil
 }
 
-func (a *app) purgeLoop(ctx context.Context) {
+// purgeLoop deletes stale sign-ups, and the messages that finished more
+// than keepMessages ago, at start and then every purgeEvery.
+func (a *app) purgeLoop(ctx context.Context, keepMessages time.Duration) {
 	ticker := time.NewTicker(purgeEvery)
 	defer ticker.Stop()
 	for {
@@ -132,6 +135,11 @@ func (a *app) purgeLoop(ctx context.Context) {
 			a.log.Error("purge stale sign-ups", "err", err)
 		} else if n > 0 {
 			a.log.Info("purged stale sign-ups", "count", n)
+		}
+		if n, err := a.store.DeleteFinishedMessages(ctx, time.Now().Add(-keepMessages)); err != nil && ctx.Err() == nil {
+			a.log.Error("delete old finished messages", "err", err)
+		} else if n > 0 {
+			a.log.Info("deleted old finished messages", "count", n)
 		}
 		select {
 		case <-ctx.Done():

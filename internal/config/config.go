@@ -110,6 +110,11 @@ type Digest struct {
 // Delivery is the [delivery] section.
 type Delivery struct {
 	RetrySchedule []time.Duration
+	// Lease is how long a live worker may hold a claimed message before
+	// another may take it.
+	Lease time.Duration
+	// KeepMessagesFor is how long finished outbox messages are kept.
+	KeepMessagesFor time.Duration
 }
 
 // Subscribe is the [subscribe] section.

@@ -46,6 +46,8 @@ func TestLoadWithoutFileGivesSpecDefaults(t *testing.T) {
 		{"smtp.tls", cfg.SMTP.TLS, TLSStartTLS},
 		{"digest.location", cfg.Digest.Location, time.UTC},
 		{"delivery.retry_schedule", cfg.Delivery.RetrySchedule, []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 6 * time.Hour, 12 * time.Hour}},
+		{"delivery.lease", cfg.Delivery.Lease, 5 * time.Minute},
+		{"delivery.keep_messages_for", cfg.Delivery.KeepMessagesFor, 90 * 24 * time.Hour},
 		{"subscribe.confirm_ttl", cfg.Subscribe.ConfirmTTL, 72 * time.Hour},
 		{"subscribe.welcome", cfg.Subscribe.Welcome, true},
 		{"fetch.allow_private_networks", cfg.Fetch.AllowPrivateNetworks, false},
@@ -149,6 +151,8 @@ per_ip_per_hour = 5
 		{map[string]string{"ALERTD_SERVER_TRUSTED_ORIGINS": "https://a.example,https://b.example"}, func(c Config) any { return c.Server.TrustedOrigins },
 			[]string{"https://a.example", "https://b.example"}},
 		{map[string]string{"ALERTD_DELIVERY_RETRY_SCHEDULE": "1m,1h"}, func(c Config) any { return c.Delivery.RetrySchedule }, []time.Duration{time.Minute, time.Hour}},
+		{map[string]string{"ALERTD_DELIVERY_LEASE": "1h"}, func(c Config) any { return c.Delivery.Lease }, time.Hour},
+		{map[string]string{"ALERTD_DELIVERY_KEEP_MESSAGES_FOR": "24h"}, func(c Config) any { return c.Delivery.KeepMessagesFor }, 24 * time.Hour},
 		{map[string]string{"ALERTD_SMTP_HOST": "relay.example"}, func(c Config) any { return c.Mail.Transport }, TransportSMTP},
 	}
 	for _, tt := range tests {
@@ -187,6 +191,8 @@ func TestInvalidValuesAreErrorsNamingTheKey(t *testing.T) {
 		{name: "zero ttl", file: "[subscribe]\nconfirm_ttl = \"0s\"", wantKey: "subscribe.confirm_ttl", wantMsg: "longer than zero"},
 		{name: "negative per-ip limit", file: "[subscribe]\nper_ip_per_hour = -1", wantKey: "subscribe.per_ip_per_hour", wantMsg: "at least 0"},
 		{name: "retry schedule item", file: "[delivery]\nretry_schedule = [\"1m\", \"later\"]", wantKey: "delivery.retry_schedule", wantMsg: `"later"`},
+		{name: "zero lease", file: "[delivery]\nlease = \"0s\"", wantKey: "delivery.lease", wantMsg: "longer than zero"},
+		{name: "retention syntax", file: "[delivery]\nkeep_messages_for = \"90 days\"", wantKey: "delivery.keep_messages_for", wantMsg: "not a duration"},
 		{name: "cron", file: "[digest]\nschedule = \"every monday\"", wantKey: "digest.schedule", wantMsg: "not a cron schedule"},
 		{name: "timezone", file: "[digest]\ntimezone = \"Mars/Olympus\"", wantKey: "digest.timezone", wantMsg: "IANA"},
 		{name: "subject syntax", file: "[digest]\nsubject = \"{{.Count\"", wantKey: "digest.subject", wantMsg: "template"},

@@ -70,7 +70,9 @@ type file struct {
 		Subject     string `toml:"subject"`
 	} `toml:"digest"`
 	Delivery struct {
-		RetrySchedule []string `toml:"retry_schedule"`
+		RetrySchedule   []string `toml:"retry_schedule"`
+		Lease           string   `toml:"lease"`
+		KeepMessagesFor string   `toml:"keep_messages_for"`
 	} `toml:"delivery"`
 	Subscribe struct {
 		ConfirmTTL             string `toml:"confirm_ttl"`
@@ -116,6 +118,8 @@ func defaults() file {
 	f.Digest.MaxReports = 50
 	f.Digest.Subject = "New reports: {{.Count}} publications"
 	f.Delivery.RetrySchedule = []string{"1m", "5m", "30m", "2h", "6h", "12h"}
+	f.Delivery.Lease = "5m"
+	f.Delivery.KeepMessagesFor = "2160h"
 	f.Subscribe.ConfirmTTL = "72h"
 	f.Subscribe.ResendCooldown = "10m"
 	f.Subscribe.MaxConfirmationsPerDay = 3
@@ -453,6 +457,8 @@ func build(f file, fromEnv map[string]string) (Config, error) {
 	for _, s := range f.Delivery.RetrySchedule {
 		cfg.Delivery.RetrySchedule = append(cfg.Delivery.RetrySchedule, c.positiveDuration("delivery.retry_schedule", s))
 	}
+	cfg.Delivery.Lease = c.positiveDuration("delivery.lease", f.Delivery.Lease)
+	cfg.Delivery.KeepMessagesFor = c.positiveDuration("delivery.keep_messages_for", f.Delivery.KeepMessagesFor)
 
 	cfg.Subscribe = Subscribe{
 		ConfirmTTL:     c.positiveDuration("subscribe.confirm_ttl", f.Subscribe.ConfirmTTL),

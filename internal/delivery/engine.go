@@ -34,7 +34,10 @@ type Settings struct {
 	// RetrySchedule is the wait before each retry after a temporary failure.
 	RetrySchedule []time.Duration
 	// Lease is how long a claimed message stays with a worker before another
-	// worker or process may take it (a crashed worker's messages come back).
+	// worker or process may take it: the guard against a live worker that
+	// is stuck. A dead process's claims come back at once (its sent log
+	// tells that it is dead); those of a process without a sent log only
+	// when their lease runs out.
 	Lease time.Duration
 	// Backoff is a worker's first pause after its connection failed (a 421,
 	// a network error, a refused connect); it doubles up to MaxBackoff while
@@ -54,6 +57,9 @@ type Engine struct {
 	metrics   *metrics.Metrics
 	wake      []chan struct{}
 	sentLog   *store.SentLog // nil when it could not be opened
+	// claimant names this process in its claims: its sent log's holder,
+	// or "" without one.
+	claimant string
 }
 
 // New returns an engine; Run or Drain starts it. With m nil the engine
@@ -108,6 +114,9 @@ func (e *Engine) start(ctx context.Context, stopWhenIdle bool) {
 		e.log.Warn("no sent log; sent messages are recorded in the database one by one", "err", err)
 	}
 	e.sentLog = sentLog
+	if sentLog != nil {
+		e.claimant = sentLog.Holder()
+	}
 	stopFolding, folded := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(folded)
@@ -167,17 +176,24 @@ func (e *Engine) fold(stop <-chan struct{}) {
 	}
 }
 
+// foldAbandonedSentLogs folds the sent logs of processes that died and
+// takes back their claims, waking the workers for them.
 func (e *Engine) foldAbandonedSentLogs() {
-	if err := e.store.FoldAbandonedSentLogs(context.Background(), e.now()); err != nil {
+	released, err := e.store.FoldAbandonedSentLogs(context.Background(), e.now())
+	if err != nil {
 		e.log.Error("fold the sent log of a process that ended", "err", err)
+	}
+	if released > 0 {
+		e.log.Info("took back the messages a process that ended had claimed", "messages", released)
+		e.Wake()
 	}
 }
 
 // claimSize is how many messages a worker leases at a time: enough to keep
 // claiming cheap (claims became the engine's largest database cost once
 // sent messages went to the sent log; 64 cost 5-10% less CPU a message
-// than 32), few enough that a crash strands little for long: they wait out
-// their lease.
+// than 32). A crash strands none of them: the next process takes them
+// back as soon as it finds the dead one's sent log.
 const claimSize = 64
 
 // worker owns one connection and sends one message at a time over it.
@@ -206,7 +222,7 @@ func (w *worker) run(ctx context.Context, stopWhenIdle bool) {
 	for ctx.Err() == nil {
 		now := e.now()
 		leaseUntil := now.Add(e.settings.Lease)
-		claimed, err := e.store.ClaimMessages(ctx, now, leaseUntil, claimSize)
+		claimed, err := e.store.ClaimMessages(ctx, e.claimant, now, leaseUntil, claimSize)
 		if err != nil {
 			if ctx.Err() == nil {
 				e.log.Error("claim messages", "err", err)

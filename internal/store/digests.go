@@ -118,6 +118,9 @@ func (s *Store) CompileDigest(ctx context.Context, rules DigestRules) (d Digest,
 		if err != nil {
 			return err
 		}
+		if err := t.moveCounts(counts{"queued": int(recipients)}); err != nil {
+			return err
+		}
 		if _, err := t.exec("UPDATE digests SET recipients = ?, claim_from = ?, claim_to = ? WHERE id = ?",
 			recipients, firstID, firstID+recipients-1, d.ID); err != nil {
 			return err

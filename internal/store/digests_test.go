@@ -191,7 +191,7 @@ func TestDigestDeliveries(t *testing.T) {
 	if d.Recipients != 2 || d.Pending != 2 {
 		t.Fatalf("recipients = %d, pending = %d; want 2 (all, energy)", d.Recipients, d.Pending)
 	}
-	claimed, err := st.ClaimMessages(ctx, day0, day0.Add(time.Minute), 10)
+	claimed, err := st.ClaimMessages(ctx, "", day0, day0.Add(time.Minute), 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func TestDigestDeliveriesAreClaimedOnce(t *testing.T) {
 	lease := time.Minute
 	claim := func(at time.Time, n int) []store.Message {
 		t.Helper()
-		ms, err := st.ClaimMessages(ctx, at, at.Add(lease), n)
+		ms, err := st.ClaimMessages(ctx, "", at, at.Add(lease), n)
 		if err != nil {
 			t.Fatal(err)
 		}

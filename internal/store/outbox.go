@@ -32,6 +32,9 @@ type Message struct {
 func (t *Tx) Enqueue(kind string, subscriberID int64, payload string, now time.Time) (int64, error) {
 	res, err := t.exec(`INSERT INTO outbox (kind, subscriber_id, payload, next_attempt_at, created_at)
 		VALUES (?, ?, ?, ?, ?)`, kind, subscriberID, payload, millis(now), millis(now))
+	if err == nil {
+		err = t.moveCounts(counts{"queued": 1})
+	}
 	if err != nil {
 		return 0, fmt.Errorf("enqueue %s: %w", kind, err)
 	}
@@ -42,18 +45,19 @@ func (t *Tx) Enqueue(kind string, subscriberID int64, payload string, now time.T
 // and digest deliveries once first claimed.
 const dueCondition = `status IN ('queued', 'sending') AND (digest_id IS NULL OR attempts > 0)`
 
-// ClaimMessages leases up to limit due messages until leaseUntil and returns
-// them: first those due by time (new transactional mail, retries, and
-// deliveries whose worker's lease ran out), then fresh digest deliveries in
-// id order.
-func (s *Store) ClaimMessages(ctx context.Context, now, leaseUntil time.Time, limit int) ([]Message, error) {
+// ClaimMessages leases up to limit due messages to claimant until
+// leaseUntil and returns them: first those due by time (new transactional
+// mail, retries, and deliveries whose worker's lease ran out), then fresh
+// digest deliveries in id order. The claimant is the holder of the
+// claiming process's sent log (SentLog.Holder), whose death hands the
+// claims back; "" leaves them to the lease alone.
+func (s *Store) ClaimMessages(ctx context.Context, claimant string, now, leaseUntil time.Time, limit int) ([]Message, error) {
 	var claimed []Message
 	// Lazily synced: were a claim lost with the machine, its messages would
 	// only be due again.
 	err := s.WriteLazy(ctx, func(tx *Tx) error {
 		claimed = claimed[:0]
-		ids, err := tx.ids(`SELECT id FROM outbox WHERE `+dueCondition+` AND next_attempt_at <= ?
-			ORDER BY next_attempt_at, id LIMIT ?`, millis(now), limit)
+		ids, leased, err := tx.dueMessages(now, limit)
 		if err != nil {
 			return err
 		}
@@ -67,10 +71,10 @@ func (s *Store) ClaimMessages(ctx context.Context, now, leaseUntil time.Time, li
 		if len(ids) == 0 {
 			return nil
 		}
-		rows, err := tx.query(`UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?
+		rows, err := tx.query(`UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?, claimant = ?
 			WHERE id IN (SELECT value FROM json_each(?))
 			RETURNING id, kind, subscriber_id, coalesce(digest_id, 0), coalesce(payload, ''), attempts`,
-			millis(leaseUntil), jsonIDs(ids))
+			millis(leaseUntil), claimant, jsonIDs(ids))
 		if err != nil {
 			return err
 		}
@@ -86,12 +90,38 @@ func (s *Store) ClaimMessages(ctx context.Context, now, leaseUntil time.Time, li
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		if err := tx.moveCounts(counts{"queued": -(len(claimed) - leased), "sending": len(claimed) - leased}); err != nil {
+			return err
+		}
 		return tx.addRecipients(claimed)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim messages: %w", err)
 	}
 	return claimed, nil
+}
+
+// dueMessages returns up to limit messages due by now, and how many of
+// them are claimed already (their lease ran out).
+func (tx *Tx) dueMessages(now time.Time, limit int) (ids []int64, leased int, err error) {
+	rows, err := tx.query(`SELECT id, status = 'sending' FROM outbox WHERE `+dueCondition+` AND next_attempt_at <= ?
+		ORDER BY next_attempt_at, id LIMIT ?`, millis(now), limit)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var sending bool
+		if err := rows.Scan(&id, &sending); err != nil {
+			return nil, 0, err
+		}
+		ids = append(ids, id)
+		if sending {
+			leased++
+		}
+	}
+	return ids, leased, rows.Err()
 }
 
 // addRecipients reads who the messages go to: the subscribers' id,
@@ -213,9 +243,15 @@ type Outcome struct {
 // outcome moves its digest's counts in the same transaction, exactly once.
 func (tx *Tx) RecordOutcome(now time.Time, o Outcome) error {
 	if o.Status == "queued" {
-		_, err := tx.exec(`UPDATE outbox SET status = 'queued', next_attempt_at = ?, last_error = ?
+		res, err := tx.exec(`UPDATE outbox SET status = 'queued', next_attempt_at = ?, last_error = ?
 			WHERE id = ? AND status = 'sending'`, millis(o.RetryAt), o.Error, o.ID)
-		return err
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err // n = 0: recorded already, or erased meanwhile
+		}
+		return tx.moveCounts(counts{"sending": -1, "queued": 1})
 	}
 	var counter string
 	switch o.Status {
@@ -235,6 +271,9 @@ func (tx *Tx) RecordOutcome(now time.Time, o Outcome) error {
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return err // n = 0: already recorded, or erased meanwhile
+	}
+	if err := tx.moveCounts(counts{"sending": -1, counter: 1}); err != nil {
+		return err
 	}
 	if o.DigestID != 0 {
 		if _, err := tx.exec("UPDATE digests SET "+counter+" = "+counter+" + 1 WHERE id = ?", o.DigestID); err != nil {
@@ -257,7 +296,7 @@ func (s *Store) ReleaseMessages(ctx context.Context, now time.Time, ids []int64)
 		return nil
 	}
 	return s.Write(ctx, func(tx *Tx) error {
-		rows, err := tx.query(`UPDATE outbox SET status = 'queued', attempts = attempts - 1, next_attempt_at = ?
+		rows, err := tx.query(`UPDATE outbox SET status = 'queued', attempts = attempts - 1, next_attempt_at = ?, claimant = ''
 			WHERE status = 'sending' AND id IN (SELECT value FROM json_each(?))
 			RETURNING id, coalesce(digest_id, 0), attempts`, millis(now), jsonIDs(ids))
 		if err != nil {
@@ -265,6 +304,7 @@ func (s *Store) ReleaseMessages(ctx context.Context, now time.Time, ids []int64)
 		}
 		type fresh struct{ id, digest int64 }
 		var back []fresh
+		released := 0
 		for rows.Next() {
 			var f fresh
 			var attempts int
@@ -272,6 +312,7 @@ func (s *Store) ReleaseMessages(ctx context.Context, now time.Time, ids []int64)
 				rows.Close()
 				return err
 			}
+			released++
 			if f.digest != 0 && attempts == 0 {
 				back = append(back, f)
 			}
@@ -285,8 +326,30 @@ func (s *Store) ReleaseMessages(ctx context.Context, now time.Time, ids []int64)
 				return err
 			}
 		}
-		return nil
+		return tx.moveCounts(counts{"sending": -released, "queued": released})
 	})
+}
+
+// releaseClaimsOf hands back, due at once, the messages claimant had
+// claimed and not finished: the claimant's process is dead. Their attempt
+// stands, as it would had their lease run out: one of them may have been
+// on the wire at the death. It returns how many went back.
+func (tx *Tx) releaseClaimsOf(claimant string, now time.Time) (int, error) {
+	if claimant == "" {
+		return 0, nil // claims made without a sent log: only their lease ends them
+	}
+	// Every claimed message is in the due index (claiming counts an
+	// attempt), which holds only the queue, not the whole outbox.
+	res, err := tx.exec(`UPDATE outbox INDEXED BY outbox_due SET status = 'queued', next_attempt_at = ?, claimant = ''
+		WHERE `+dueCondition+` AND status = 'sending' AND claimant = ?`, millis(now), claimant)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	return int(n), tx.moveCounts(counts{"sending": -int(n), "queued": int(n)})
 }
 
 // NextDue returns when the earliest queued message falls due (now, when a
@@ -307,9 +370,10 @@ func (s *Store) NextDue(ctx context.Context, now time.Time) (time.Time, bool, er
 	return time.UnixMilli(next.Int64), true, nil
 }
 
-// MessageCounts returns the number of outbox messages in each status.
+// MessageCounts returns the number of outbox messages in each status. It
+// reads the counts kept as messages move, not the outbox.
 func (s *Store) MessageCounts(ctx context.Context) (map[string]int, error) {
-	rows, err := s.readRows(ctx, "SELECT status, count(*) FROM outbox GROUP BY status")
+	rows, err := s.readRows(ctx, "SELECT status, n FROM outbox_counts")
 	if err != nil {
 		return nil, err
 	}
@@ -326,14 +390,53 @@ func (s *Store) MessageCounts(ctx context.Context) (map[string]int, error) {
 	return counts, rows.Err()
 }
 
-// QueueDepth returns how many messages wait to be sent: those in the due
-// index (transactional mail, retries, claimed ones) and the digests'
-// deliveries not yet handed to a worker. It reads no more than the queue.
+// QueueDepth returns how many messages wait to be sent, due now or later:
+// those queued and those claimed. It reads the kept counts.
 func (s *Store) QueueDepth(ctx context.Context) (int, error) {
-	var due, fresh int
-	if err := s.readRow(ctx, "SELECT count(*) FROM outbox WHERE "+dueCondition).Scan(&due); err != nil {
-		return 0, err
+	var n int
+	err := s.readRow(ctx, "SELECT coalesce(sum(n), 0) FROM outbox_counts WHERE status IN ('queued', 'sending')").Scan(&n)
+	return n, err
+}
+
+// counts are moves of the outbox's counts, by status.
+type counts map[string]int
+
+// moveCounts moves the kept outbox counts, in the transaction that moved
+// the messages: one statement, however many messages moved.
+func (t *Tx) moveCounts(c counts) error {
+	for status, n := range c {
+		if n == 0 {
+			delete(c, status)
+		}
 	}
-	err := s.readRow(ctx, "SELECT coalesce(sum(claim_to - claim_from + 1), 0) FROM digests WHERE claim_from <= claim_to").Scan(&fresh)
-	return due + fresh, err
+	if len(c) == 0 {
+		return nil
+	}
+	b, _ := json.Marshal(c) // a map of ints always marshals
+	_, err := t.exec(`UPDATE outbox_counts SET n = n + d.value
+		FROM json_each(?) AS d WHERE outbox_counts.status = d.key`, string(b))
+	return err
+}
+
+// deleteMessages runs a DELETE of outbox messages that returns each
+// deleted message's status, and moves the counts by what it deleted.
+func (t *Tx) deleteMessages(query string, args ...any) error {
+	rows, err := t.query(query, args...)
+	if err != nil {
+		return err
+	}
+	deleted := counts{}
+	for rows.Next() {
+		var status string
+		if err := rows.Scan(&status); err != nil {
+			rows.Close()
+			return err
+		}
+		deleted[status]--
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return t.moveCounts(deleted)
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -27,8 +28,14 @@ import (
 // The file is locked while its log is open. The log of a process that
 // died is folded by the next that opens the database's logs
 // (FoldAbandonedSentLogs), before it claims messages.
+//
+// The log's files are named after its holder, which names the claims of
+// the process too: while one of those files is locked the holder lives;
+// once none is, its claims are handed back.
 type SentLog struct {
-	store *Store
+	store  *Store
+	holder string
+	seq    int // of the file being written; only create and its callers use it
 
 	mu      sync.Mutex
 	file    *os.File
@@ -47,9 +54,16 @@ type sent struct{ id, digestID int64 }
 // sentLogPattern matches the sent logs of the database at dbPath.
 func sentLogPattern(dbPath string) string { return dbPath + "-sent-*" }
 
+// holderOf is the holder a sent log's file belongs to: its name after
+// "-sent-", up to the file's number.
+func holderOf(dbPath, logPath string) string {
+	holder, _, _ := strings.Cut(strings.TrimPrefix(logPath, dbPath+"-sent-"), ".")
+	return holder
+}
+
 // OpenSentLog starts a sent log for this process.
 func (s *Store) OpenSentLog() (*SentLog, error) {
-	l := &SentLog{store: s}
+	l := &SentLog{store: s, holder: rand.Text()}
 	file, err := l.create()
 	if err != nil {
 		return nil, err
@@ -58,9 +72,16 @@ func (s *Store) OpenSentLog() (*SentLog, error) {
 	return l, nil
 }
 
-// create makes and locks a new file for the log.
+// Holder names this log's process in the claims it makes
+// (Store.ClaimMessages).
+func (l *SentLog) Holder() string { return l.holder }
+
+// create makes and locks a new file for the log. A file is locked before
+// the one it replaces is removed, so one is always locked while the
+// process lives.
 func (l *SentLog) create() (*os.File, error) {
-	path := l.store.path + "-sent-" + rand.Text()
+	l.seq++
+	path := l.store.path + "-sent-" + l.holder + "." + strconv.Itoa(l.seq)
 	file, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("create the sent log: %w", err)
@@ -144,48 +165,94 @@ func removeLog(f *os.File) {
 }
 
 // FoldAbandonedSentLogs folds the sent logs no process holds any more:
-// those of processes that died. It must run before a claim may take
-// their messages, or a message recorded only in such a log would go out
-// again.
-func (s *Store) FoldAbandonedSentLogs(ctx context.Context, now time.Time) error {
+// those of processes that died. Then it hands back the messages those
+// processes had claimed and not sent, at once rather than when their
+// lease runs out, and returns how many. It must run before a claim may
+// take their messages, or a message recorded only in such a log would go
+// out again.
+func (s *Store) FoldAbandonedSentLogs(ctx context.Context, now time.Time) (released int, err error) {
 	paths, err := filepath.Glob(sentLogPattern(s.path))
 	if err != nil {
-		return err
+		return 0, err
+	}
+	byHolder := map[string][]string{}
+	for _, path := range paths {
+		holder := holderOf(s.path, path)
+		byHolder[holder] = append(byHolder[holder], path)
 	}
 	var errs []error
-	for _, path := range paths {
-		errs = append(errs, s.foldAbandoned(ctx, now, path))
+	for holder, paths := range byHolder {
+		n, err := s.foldAbandoned(ctx, now, holder, paths)
+		released += n
+		errs = append(errs, err)
 	}
-	return errors.Join(errs...)
+	return released, errors.Join(errs...)
 }
 
-func (s *Store) foldAbandoned(ctx context.Context, now time.Time, path string) error {
-	file, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil // folded by its owner meanwhile
-	}
-	if err != nil {
-		return fmt.Errorf("open the sent log %s: %w", path, err)
-	}
-	defer file.Close()
-	if err := lockFile(file); err != nil {
-		if errors.Is(err, errLocked) {
-			return nil // a live process's log
+// foldAbandoned folds the files of one holder's log, if none of them is
+// locked, and then releases the holder's claims. The holder is dead then:
+// a live one always holds a lock on one of its files, and no file is ever
+// unlocked and present but a dead holder's (one is locked before the one
+// it replaces is removed, and removed before it is unlocked). Messages the
+// dead process sent are recorded as sent first, in the same transaction,
+// so that none of them is handed back.
+func (s *Store) foldAbandoned(ctx context.Context, now time.Time, holder string, paths []string) (int, error) {
+	var files []*os.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
 		}
-		return fmt.Errorf("lock the sent log %s: %w", path, err)
+	}()
+	for _, path := range paths {
+		file, err := os.Open(path)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // folded by its owner meanwhile
+		}
+		if err != nil {
+			return 0, fmt.Errorf("open the sent log %s: %w", path, err)
+		}
+		files = append(files, file)
+		if err := lockFile(file); err != nil {
+			if errors.Is(err, errLocked) {
+				return 0, nil // a live process's log
+			}
+			return 0, fmt.Errorf("lock the sent log %s: %w", path, err)
+		}
 	}
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return nil // removed by its owner between the open and the lock
+	var records []sent
+	var abandoned []string
+	for _, file := range files {
+		if _, err := os.Stat(file.Name()); errors.Is(err, os.ErrNotExist) {
+			continue // removed by its owner between the open and the lock
+		}
+		more, err := readSentLog(file)
+		if err != nil {
+			return 0, fmt.Errorf("read the sent log %s: %w", file.Name(), err)
+		}
+		records = append(records, more...)
+		abandoned = append(abandoned, file.Name())
 	}
-	records, err := readSentLog(file)
+	if len(abandoned) == 0 {
+		return 0, nil // its owner removed them all: it lives, or it ended cleanly
+	}
+	var released int
+	// Synced: the files are gone once this returns.
+	err := s.Write(ctx, func(tx *Tx) error {
+		if err := tx.recordSent(now, records); err != nil {
+			return err
+		}
+		var err error
+		released, err = tx.releaseClaimsOf(holder, now)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("read the sent log %s: %w", path, err)
+		return 0, fmt.Errorf("fold the sent log of %s: %w", holder, err)
 	}
-	// Synced: the file is gone once this returns.
-	if err := s.Write(ctx, func(tx *Tx) error { return tx.recordSent(now, records) }); err != nil {
-		return fmt.Errorf("fold the sent log %s: %w", path, err)
+	var errs []error
+	for _, path := range abandoned {
+		errs = append(errs, os.Remove(path))
 	}
-	return os.Remove(path)
+	return released, errors.Join(errs...)
 }
 
 // readSentLog parses a log's lines. A last line without its line break
@@ -230,25 +297,27 @@ func (tx *Tx) recordSent(now time.Time, records []sent) error {
 	if err != nil {
 		return err
 	}
-	counts := make(map[int64]int)
+	perDigest := make(map[int64]int)
+	recorded := 0
 	for rows.Next() {
 		var id int64
 		if err := rows.Scan(&id); err != nil {
 			rows.Close()
 			return err
 		}
+		recorded++
 		if digest := digestOf[id]; digest != 0 {
-			counts[digest]++
+			perDigest[digest]++
 		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	for digest, n := range counts {
+	for digest, n := range perDigest {
 		if _, err := tx.exec("UPDATE digests SET sent = sent + ? WHERE id = ?", n, digest); err != nil {
 			return err
 		}
 	}
-	return nil
+	return tx.moveCounts(counts{"sending": -recorded, "sent": recorded})
 }

@@ -31,7 +31,7 @@ func sentLogRig(t *testing.T) (st *store.Store, path string, digest int64, claim
 	if err != nil {
 		t.Fatal(err)
 	}
-	claimed, err = st.ClaimMessages(context.Background(), day0, day0.Add(time.Minute), 6)
+	claimed, err = st.ClaimMessages(context.Background(), "", day0, day0.Add(time.Minute), 6)
 	if err != nil || len(claimed) != 6 {
 		t.Fatalf("claimed %d: %v", len(claimed), err)
 	}
@@ -120,7 +120,7 @@ func TestAbandonedSentLogsAreFoldedAndLiveOnesLeftAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if err := st.FoldAbandonedSentLogs(ctx, day0); err != nil {
+	if _, err := st.FoldAbandonedSentLogs(ctx, day0); err != nil {
 		t.Fatal(err)
 	}
 	if n := sentCount(t, st, digest); n != 2 {

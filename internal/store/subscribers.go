@@ -223,7 +223,10 @@ func (t *Tx) Erase(id int64, emailHash string, at time.Time) error {
 		WHERE digests.id = pending.digest_id`, id); err != nil {
 		return err
 	}
-	if _, err := t.exec("DELETE FROM outbox WHERE subscriber_id = ?", id); err != nil {
+	if err := t.deleteMessages("DELETE FROM outbox WHERE subscriber_id = ? RETURNING status", id); err != nil {
+		return err
+	}
+	if _, err := t.exec("DELETE FROM message_history WHERE subscriber_id = ?", id); err != nil {
 		return err
 	}
 	if _, err := t.exec("DELETE FROM subscribers WHERE id = ?", id); err != nil {
@@ -237,7 +240,11 @@ func (t *Tx) Erase(id int64, emailHash string, at time.Time) error {
 // PurgeUnconfirmed deletes pending sign-ups made before cutoff, with their
 // confirmation e-mails, and returns how many went.
 func (t *Tx) PurgeUnconfirmed(cutoff time.Time) (int64, error) {
-	if _, err := t.exec(`DELETE FROM outbox WHERE digest_id IS NULL AND subscriber_id IN
+	if err := t.deleteMessages(`DELETE FROM outbox WHERE digest_id IS NULL AND subscriber_id IN
+		(SELECT id FROM subscribers WHERE status = 'pending' AND signup_at < ?) RETURNING status`, millis(cutoff)); err != nil {
+		return 0, err
+	}
+	if _, err := t.exec(`DELETE FROM message_history WHERE subscriber_id IN
 		(SELECT id FROM subscribers WHERE status = 'pending' AND signup_at < ?)`, millis(cutoff)); err != nil {
 		return 0, err
 	}
@@ -278,9 +285,11 @@ func (s *Store) Subscribers(ctx context.Context, status alertd.SubscriberStatus,
 	return rows.Err()
 }
 
-// CountSubscribers returns the number of subscribers in each status.
+// CountSubscribers returns the number of subscribers in each status. It
+// reads the counts the database keeps as subscribers change, not the
+// subscribers.
 func (s *Store) CountSubscribers(ctx context.Context) (map[alertd.SubscriberStatus]int, error) {
-	rows, err := s.readRows(ctx, "SELECT status, count(*) FROM subscribers GROUP BY status")
+	rows, err := s.readRows(ctx, "SELECT status, n FROM subscriber_counts")
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,9 @@ type Export struct {
 	alertd.Subscriber
 	Consent  alertd.Consent        `json:"consent"`
 	Messages []store.MessageRecord `json:"messages"`
+	// EarlierMessages sums up, by kind and outcome, the finished messages
+	// deleted after delivery.keep_messages_for.
+	EarlierMessages []store.MessageSummary `json:"earlier_messages"`
 }
 
 // Export gathers everything held about the address.
@@ -34,7 +37,11 @@ func (s *Service) Export(ctx context.Context, email string) (Export, error) {
 	if err != nil {
 		return Export{}, err
 	}
-	return Export{Subscriber: sub, Consent: sub.Consent, Messages: messages}, nil
+	earlier, err := s.store.SubscriberMessageHistory(ctx, sub.ID)
+	if err != nil {
+		return Export{}, err
+	}
+	return Export{Subscriber: sub, Consent: sub.Consent, Messages: messages, EarlierMessages: earlier}, nil
 }
 
 // Erase removes the personal data held about the address and keeps a hash of
