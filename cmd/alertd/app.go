@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net/mail"
 	"os"
-	"text/template"
 	"time"
 
 	"github.com/alertd/alertd"
@@ -113,7 +112,7 @@ func (env *environment) wire(ctx context.Context, a *app) error {
 	if err != nil {
 		return err
 	}
-	subject, err := template.New("digest.subject").Parse(cfg.Digest.Subject)
+	subject, err := alertmail.ParseSubject("digest.subject", cfg.Digest.Subject)
 	if err != nil {
 		return &config.Error{Key: "digest.subject", Msg: err.Error()}
 	}
