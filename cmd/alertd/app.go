@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/mail"
 	"os"
-	"text/template"
 	"time"
 
 	"github.com/alertd/alertd"
@@ -115,7 +114,7 @@ func (env *environment) wire(ctx context.Context, a *app) error {
 	if err != nil {
 		return err
 	}
-	subject, err := template.New("digest.subject").Parse(cfg.Digest.Subject)
+	subject, err := alertmail.ParseSubject("digest.subject", cfg.Digest.Subject)
 	if err != nil {
 		return &config.Error{Key: "digest.subject", Msg: err.Error()}
 	}

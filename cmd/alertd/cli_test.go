@@ -374,6 +374,39 @@ func TestDigestPreviewRendersAndRecordsNothing(t *testing.T) {
 	}
 }
 
+// TestDigestSubjectAgreesInNumber proves that the default digest.subject
+// says "1 publication" for one report and "2 publications" for more, and
+// that a subject written before it could do so still renders as it did.
+func TestDigestSubjectAgreesInNumber(t *testing.T) {
+	tests := []struct {
+		name    string
+		subject string // digest.subject; "" = the default
+		reports int
+		want    string
+	}{
+		{"default, one report", "", 1, "New reports: 1 publication"},
+		{"default, two reports", "", 2, "New reports: 2 publications"},
+		{"plural in a custom subject", `{{plural .Count "new paper" "new papers"}} this week`, 1, "1 new paper this week"},
+		{"custom subject without plural", "{{.Count}} new at the Institute", 1, "1 new at the Institute"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := cliEnv(t)
+			if tt.subject != "" {
+				env["ALERTD_DIGEST_SUBJECT"] = tt.subject
+			}
+			for i := range tt.reports {
+				cliOK(t, env, "reports", "add", "--title", "Report "+strconv.Itoa(i), "--url", "https://example.org/r/"+strconv.Itoa(i),
+					"--published", published(-time.Hour))
+			}
+			preview := cliOK(t, env, "digest", "preview")
+			if subject, _, _ := strings.Cut(preview, "\n"); subject != "Subject: "+tt.want {
+				t.Errorf("preview starts with %q, want %q", subject, "Subject: "+tt.want)
+			}
+		})
+	}
+}
+
 // smtpEnv is a command-line environment whose mail goes to srv.
 func smtpEnv(t *testing.T, srv *mailtest.Server) map[string]string {
 	env := cliEnv(t)

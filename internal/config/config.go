@@ -104,7 +104,7 @@ type Digest struct {
 	Location    *time.Location // Timezone, loaded
 	FirstWindow time.Duration
 	MaxReports  int
-	Subject     string // a valid text/template; its data has .Count
+	Subject     string // a valid text/template; its data has .Count, and it has the function plural
 }
 
 // Delivery is the [delivery] section.

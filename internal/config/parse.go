@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"text/template"
 	"time"
 	_ "time/tzdata" // digest.timezone must load on hosts without a zoneinfo database
 	"unicode"
@@ -22,6 +21,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/alertd/alertd"
+	alertmail "github.com/alertd/alertd/internal/mail"
 )
 
 // file is the TOML document as the operator writes it, before any checking.
@@ -116,7 +116,7 @@ func defaults() file {
 	f.Digest.Timezone = "UTC"
 	f.Digest.FirstWindow = "168h"
 	f.Digest.MaxReports = 50
-	f.Digest.Subject = "New reports: {{.Count}} publications"
+	f.Digest.Subject = `New reports: {{plural .Count "publication" "publications"}}`
 	f.Delivery.RetrySchedule = []string{"1m", "5m", "30m", "2h", "6h", "12h"}
 	f.Delivery.Lease = "5m"
 	f.Delivery.KeepMessagesFor = "2160h"
@@ -526,11 +526,11 @@ func (c *checker) prefix(key, s string) netip.Prefix {
 // subjectTemplate parses the subject and runs it once, so that a misspelt
 // field ({{.Cuont}}) is found at start-up rather than at the first digest.
 func (c *checker) subjectTemplate(key, s string) {
-	tmpl, err := template.New(key).Parse(s)
+	tmpl, err := alertmail.ParseSubject(key, s)
 	if err == nil {
 		err = tmpl.Execute(io.Discard, struct{ Count int }{Count: 1})
 	}
 	if err != nil {
-		c.fail(key, "not a valid template; its data has only .Count (%v)", err)
+		c.fail(key, "not a valid template; its data has only .Count, and plural writes it with a noun that agrees (%v)", err)
 	}
 }

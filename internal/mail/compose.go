@@ -337,19 +337,12 @@ func humanDuration(d time.Duration) string {
 	d = d.Round(time.Minute)
 	switch {
 	case d >= 48*time.Hour && d%(24*time.Hour) == 0:
-		return plural(int(d/(24*time.Hour)), "day")
+		return plural(int(d/(24*time.Hour)), "day", "days")
 	case d >= 2*time.Hour:
-		return plural(int(d.Round(time.Hour)/time.Hour), "hour")
+		return plural(int(d.Round(time.Hour)/time.Hour), "hour", "hours")
 	default:
-		return plural(int(d/time.Minute), "minute")
+		return plural(int(d/time.Minute), "minute", "minutes")
 	}
-}
-
-func plural(n int, unit string) string {
-	if n == 1 {
-		return "1 " + unit
-	}
-	return fmt.Sprintf("%d %ss", n, unit)
 }
 
 // sampleData exercises every field and branch of the templates, so that

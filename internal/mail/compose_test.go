@@ -61,6 +61,29 @@ func assertWellFormed(t *testing.T, got mailtest.Message, p mailtest.Parsed, to 
 	}
 }
 
+// TestConfirmationSaysHowLongTheLinkWorksInWordsThatAgree proves that
+// the expiry reads "1 minute" but "2 hours", in both parts.
+func TestConfirmationSaysHowLongTheLinkWorksInWordsThatAgree(t *testing.T) {
+	c := newComposer(t, testSettings())
+	for ttl, want := range map[time.Duration]string{
+		time.Minute: "works for 1 minute,", 90 * time.Minute: "works for 90 minutes,",
+		2 * time.Hour: "works for 2 hours,", 24 * time.Hour: "works for 24 hours,", 48 * time.Hour: "works for 2 days,",
+	} {
+		m, err := c.Confirmation(alertmail.Confirmation{
+			To: "reader@example.com", ConfirmURL: "https://reports.example.org/confirm/tok", ExpiresAt: now.Add(ttl),
+		}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := mailtest.Message{Data: encoded(t, m).Data}.Parse(t)
+		for part, body := range map[string]string{"text": p.Text, "html": p.HTML} {
+			if !strings.Contains(body, want) {
+				t.Errorf("%v: the %s part does not say %q:\n%s", ttl, part, want, body)
+			}
+		}
+	}
+}
+
 func TestConfirmationHoldsExactlyOneLinkAndNoListHeaders(t *testing.T) {
 	c := newComposer(t, testSettings())
 	const confirmURL = "https://reports.example.org/confirm/AbC123.xyz"

@@ -11,13 +11,19 @@ import (
 	"time"
 )
 
-// Stand-ins for the per-recipient parts of a prepared digest. They pass
-// through the templates (and html/template's escaping) unchanged, and no
-// real address or link contains them.
-const (
-	recipientStandIn   = "alertd-recipient@recipient.invalid"
-	unsubscribeStandIn = "https://unsubscribe.invalid/alertd-unsubscribe-link"
-)
+// standIns hold the places of the per-recipient parts in a prepared
+// digest. Each digest draws its own with crypto/rand, so that no report
+// text, which comes from feeds that can be tampered with, can hold one
+// and have a reader's address or unsubscribe link spliced into it. They
+// pass through the templates (and html/template's escaping) unchanged.
+type standIns struct{ recipient, unsubscribe string }
+
+func newStandIns() standIns {
+	return standIns{
+		recipient:   "alertd-" + rand.Text() + "@recipient.invalid",
+		unsubscribe: "https://unsubscribe.invalid/" + rand.Text(),
+	}
+}
 
 // maxUnfoldedHeader is the longest header line go-mail's writeHeader
 // leaves whole: it moves a value that would end past it onto a
@@ -33,6 +39,7 @@ const maxUnfoldedHeader = 72
 // copies.
 type PreparedDigest struct {
 	composer *Composer
+	standIns standIns
 	// The rendering with stand-ins, for the copies that go-mail must
 	// write itself.
 	subject, text, html string
@@ -97,7 +104,8 @@ func (v values) of(f field) string {
 // are; transforming them (say, upper-casing the address) would transform
 // the stand-in instead.
 func (c *Composer) PrepareDigest(d Digest) (*PreparedDigest, error) {
-	d.To, d.UnsubscribeURL = recipientStandIn, unsubscribeStandIn
+	standIns := newStandIns()
+	d.To, d.UnsubscribeURL = standIns.recipient, standIns.unsubscribe
 	data := c.digestData(d)
 	subject, err := c.subject(digestMail, data)
 	if err != nil {
@@ -109,8 +117,8 @@ func (c *Composer) PrepareDigest(d Digest) (*PreparedDigest, error) {
 		return nil, err
 	}
 	p := &PreparedDigest{
-		composer: c, subject: subject, text: text, html: html,
-		encodedText: encodeBody(text), encodedHTML: encodeBody(html),
+		composer: c, standIns: standIns, subject: subject, text: text, html: html,
+		encodedText: standIns.encodeBody(text), encodedHTML: standIns.encodeBody(html),
 	}
 	if err := p.writeSkeleton(); err != nil {
 		return nil, err
@@ -129,9 +137,9 @@ func (p *PreparedDigest) writeSkeleton() error {
 	// Every Date has this layout: go-mail writes time.RFC1123Z.
 	date := time.Unix(0, 0).UTC()
 
-	m := c.build(&netmail.Address{Address: recipientStandIn}, p.subject, textToken, htmlToken, date)
+	m := c.build(&netmail.Address{Address: p.standIns.recipient}, p.subject, textToken, htmlToken, date)
 	m.SetMessageIDWithValue(messageID + "@" + c.messageIDDom)
-	c.setListHeaders(m, unsubscribeStandIn)
+	c.setListHeaders(m, p.standIns.unsubscribe)
 	msg, err := Encode(m)
 	if err != nil {
 		return err
@@ -147,8 +155,8 @@ func (p *PreparedDigest) writeSkeleton() error {
 		at                     int
 	}
 	holes := []hole{
-		{field: recipientField, before: "\r\nTo: <", standIn: recipientStandIn, after: ">\r\n"},
-		{field: unsubscribeField, before: "\r\nList-Unsubscribe: <", standIn: unsubscribeStandIn, after: ">"},
+		{field: recipientField, before: "\r\nTo: <", standIn: p.standIns.recipient, after: ">\r\n"},
+		{field: unsubscribeField, before: "\r\nList-Unsubscribe: <", standIn: p.standIns.unsubscribe, after: ">"},
 		{field: dateField, before: "\r\nDate: ", standIn: date.Format(time.RFC1123Z), after: "\r\n"},
 		{field: messageIDField, before: "<", standIn: messageID, after: "@"},
 		{field: textField, standIn: textToken},
@@ -176,18 +184,18 @@ func (p *PreparedDigest) writeSkeleton() error {
 
 // encodeBody splits source into runs of lines without stand-ins, encoded
 // as go-mail encodes a body, each followed by a line with stand-ins.
-func encodeBody(source string) encodedBody {
+func (s standIns) encodeBody(source string) encodedBody {
 	var body encodedBody
 	var run strings.Builder
 	qp := quotedprintable.NewWriter(&run)
 	for line := range strings.Lines(source) {
-		if !strings.Contains(line, recipientStandIn) && !strings.Contains(line, unsubscribeStandIn) {
+		if !strings.Contains(line, s.recipient) && !strings.Contains(line, s.unsubscribe) {
 			_, _ = qp.Write([]byte(line)) // a strings.Builder does not fail
 			continue
 		}
 		// Every line but the last ends in a line break, after which qp
 		// has written all it was given.
-		body = append(body, bodyRun{encoded: run.String(), line: cutStandIns(line)})
+		body = append(body, bodyRun{encoded: run.String(), line: s.cut(line)})
 		run.Reset()
 	}
 	// Encodes trailing white space on a last line without a line break.
@@ -195,13 +203,13 @@ func encodeBody(source string) encodedBody {
 	return append(body, bodyRun{encoded: run.String()})
 }
 
-// cutStandIns cuts line at each stand-in, as strings.Replacer finds them.
-func cutStandIns(line string) []piece {
+// cut cuts line at each stand-in, as strings.Replacer finds them.
+func (s standIns) cut(line string) []piece {
 	var pieces []piece
 	for {
-		at, standIn, f := strings.Index(line, recipientStandIn), recipientStandIn, recipientField
-		if u := strings.Index(line, unsubscribeStandIn); u >= 0 && (at < 0 || u < at) {
-			at, standIn, f = u, unsubscribeStandIn, unsubscribeField
+		at, standIn, f := strings.Index(line, s.recipient), s.recipient, recipientField
+		if u := strings.Index(line, s.unsubscribe); u >= 0 && (at < 0 || u < at) {
+			at, standIn, f = u, s.unsubscribe, unsubscribeField
 		}
 		if at < 0 {
 			return append(pieces, piece{text: line})
@@ -274,8 +282,9 @@ func printable(s string) bool {
 
 // goMailCopy has go-mail write the copy.
 func (p *PreparedDigest) goMailCopy(rcpt *netmail.Address, to, unsubscribeURL string, now time.Time) (Message, error) {
-	text := strings.NewReplacer(recipientStandIn, to, unsubscribeStandIn, unsubscribeURL).Replace(p.text)
-	body := strings.NewReplacer(recipientStandIn, html.EscapeString(to), unsubscribeStandIn, html.EscapeString(unsubscribeURL)).Replace(p.html)
+	s := p.standIns
+	text := strings.NewReplacer(s.recipient, to, s.unsubscribe, unsubscribeURL).Replace(p.text)
+	body := strings.NewReplacer(s.recipient, html.EscapeString(to), s.unsubscribe, html.EscapeString(unsubscribeURL)).Replace(p.html)
 	m := p.composer.build(rcpt, p.subject, text, body, now)
 	p.composer.setListHeaders(m, unsubscribeURL)
 	return Encode(m)

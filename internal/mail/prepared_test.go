@@ -232,3 +232,58 @@ func canonical(data []byte, p mailtest.Parsed) string {
 	message = messageIDPattern.ReplaceAllString(message, "<RANDOM@$1>")
 	return strings.ReplaceAll(message, params["boundary"], "BOUNDARY")
 }
+
+// FuzzPreparedDigestReportText proves that report text, which comes from
+// feeds that can be tampered with, never changes a prepared copy outside
+// itself: whatever bytes a report's fields hold, even the stand-ins an
+// earlier alertd used, each recipient's copy is exactly what composing the
+// digest for them gives, so their address and link appear only where the
+// template puts them and the report text comes out as published. The
+// templates list the reports as the embedded ones do, and also put report
+// text on the lines that hold the recipient's parts, where the copies are
+// cut and encoded.
+func FuzzPreparedDigestReportText(f *testing.F) {
+	f.Add("Trade & \"Tariffs\"", "https://reports.example.org/r/26", "<p>First <b>bold</b>.</p>", "Ana Müller")
+	f.Add("alertd-recipient@recipient.invalid https://unsubscribe.invalid/alertd-unsubscribe-link",
+		"https://evil.example/r?u=https://unsubscribe.invalid/alertd-unsubscribe-link&e=alertd-recipient@recipient.invalid",
+		"alertd-recipient@recipient.invalid=\r\n.\r\nFrom https://unsubscribe.invalid/alertd-unsubscribe-link",
+		"reader@example.com")
+	f.Add(strings.Repeat("=", 80)+" \t", "https://reports.example.org/u?id=42&sig=a=b%20c", "\xff\xfe naïve \x00 "+strings.Repeat("é", 40), "")
+	sideBySide := fstest.MapFS{
+		"mail/digest.txt": {Data: []byte("{{define \"subject\"}}Fuzzed digest{{end}}\n" +
+			"{{range .Reports}}{{.Title}}{{$.To}}{{.URL}}{{$.UnsubscribeURL}}{{join .Authors \",\"}}{{$.To}}{{.Abstract}}\n{{end}}" +
+			"{{template \"reports\" .}}\n{{.UnsubscribeURL}}\n")},
+		"mail/digest.html": {Data: []byte("{{range .Reports}}<p>{{.Title}}{{$.To}}<a href=\"{{.URL}}\">{{$.UnsubscribeURL}}</a>{{.Abstract}}" +
+			"<a href=\"{{$.UnsubscribeURL}}\">{{join .Authors \",\"}}</a></p>\n{{end}}" +
+			"<table>{{template \"reports\" .}}</table>\n")},
+	}
+	c, err := mail.NewComposer(testSettings(), alertd.Overlay(sideBySide, alertd.Templates()))
+	if err != nil {
+		f.Fatal(err)
+	}
+	const link = "https://reports.example.org/unsubscribe/42.Ab-_c"
+	f.Fuzz(func(t *testing.T, title, url, abstract, author string) {
+		d := mail.Digest{Subject: "Fuzzed digest", More: 1, Reports: []alertd.Report{{
+			Title: title, URL: url, Abstract: abstract, Authors: []string{author},
+			Series: title, Number: abstract, PublishedAt: now,
+		}}}
+		prepared, err := c.PrepareDigest(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Spliced into the prepared message, and written by go-mail.
+		for _, to := range []string{"reader@example.com", `"john doe"@example.com`} {
+			fresh := d
+			fresh.To, fresh.UnsubscribeURL = to, link
+			want, err := c.Digest(fresh, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := prepared.Message(to, link, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertSameCopy(t, got, encoded(t, want))
+		}
+	})
+}

@@ -2,7 +2,9 @@ package mail
 
 import (
 	"net/url"
+	"strconv"
 	"strings"
+	texttemplate "text/template"
 	"time"
 	"unicode/utf8"
 
@@ -54,7 +56,24 @@ var templateFuncs = map[string]any{
 	"date":     func(t time.Time) string { return t.Format("2 January 2006") },
 	"datetime": func(t time.Time) string { return t.Format("2 January 2006, 15:04 MST") },
 	"join":     strings.Join,
+	"plural":   plural,
 	"wrap":     wrap,
+}
+
+// ParseSubject parses a subject template set in the configuration, such as
+// digest.subject, with the functions the mail templates have: plural
+// among them, so that the subject agrees in number with its count.
+func ParseSubject(name, text string) (*texttemplate.Template, error) {
+	return texttemplate.New(name).Funcs(texttemplate.FuncMap(templateFuncs)).Parse(text)
+}
+
+// plural writes n with the noun that agrees with it: plural 1 "report"
+// "reports" is "1 report", and any other count takes the plural form.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }
 
 // oneLine collapses every run of white space, line breaks included, into a
