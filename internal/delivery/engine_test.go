@@ -472,12 +472,15 @@ func TestEngineRechecksARecipientWhoseClaimHasAged(t *testing.T) {
 func TestEngineSendsAMessageOnceWhenAClaimOutlastsItsLease(t *testing.T) {
 	settings := fastSettings()
 	settings.Workers = 2
-	settings.Lease = 400 * time.Millisecond
+	// Half the lease is the margin a send begun in time has to finish and be
+	// recorded before another worker may claim the message: a second, so
+	// that a loaded machine running the race detector keeps to it.
+	settings.Lease = 2 * time.Second
 	r := newRig(t, subscribers, settings)
 	slow := r.emails[:64] // one claim's worth, the first claimed
 	r.smtp.OnData(func(to []string, _ int) error {
 		if contains(slow, to[0]) {
-			time.Sleep(10 * time.Millisecond) // 64 of them outlast the lease
+			time.Sleep(40 * time.Millisecond) // 64 of them outlast the lease
 		}
 		return nil
 	})
