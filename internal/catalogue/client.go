@@ -82,8 +82,9 @@ func checkPublic(addr netip.AddrPort) error {
 // address a NAT64 gateway connects to.
 var nat64 = netip.MustParsePrefix("64:ff9b::/96")
 
-// specialPurpose lists the blocks of IANA's special-purpose registries that
-// netip's predicates do not cover and that are no public destination.
+// specialPurpose lists the blocks that netip's predicates do not cover and
+// that are no public destination: those of IANA's special-purpose
+// registries, and IPv6 site-local.
 var specialPurpose = []struct {
 	prefix netip.Prefix
 	kind   string
@@ -98,6 +99,8 @@ var specialPurpose = []struct {
 	{netip.MustParsePrefix("240.0.0.0/4"), "a reserved address"},
 	{netip.MustParsePrefix("64:ff9b:1::/48"), "a local NAT64 address"},
 	{netip.MustParsePrefix("100::/64"), "a discard address"},
+	// Deprecated (RFC 3879), yet still routed inside some networks.
+	{netip.MustParsePrefix("fec0::/10"), "a site-local address"},
 	{netip.MustParsePrefix("2001:db8::/32"), "a documentation address"},
 }
 

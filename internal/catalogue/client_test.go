@@ -27,6 +27,7 @@ func TestNonPublicAddresses(t *testing.T) {
 		{"fd12::1", "a private address"},
 		{"169.254.169.254", "a link-local address"},
 		{"fe80::1", "a link-local address"},
+		{"fec0::1", "a site-local address"},
 		{"239.1.2.3", "a multicast address"},
 		{"224.0.0.251", "a link-local address"},
 		{"100.64.0.1", "a shared (carrier-grade NAT) address"},
