@@ -26,10 +26,8 @@ const (
 
 // requireAdmin guards the admin API and /metrics with the bearer token. With
 // no token configured they do not exist (404). A client whose wrong tokens
-// have used up failures is answered 429 until its window ends, even with
-// the right token: were the right one let through, the different answer
-// would tell a guesser that it had found it. Each attempt holds a failure
-// until it proves right, so parallel guesses count too.
+// have used up failures has every further wrong token answered 429 until
+// its window ends.
 func requireAdmin(token string, failures *limiter, ips clientIPs) func(http.Handler) http.Handler {
 	tokenSum := sha256.Sum256([]byte(token))
 	return func(next http.Handler) http.Handler {
@@ -38,24 +36,24 @@ func requireAdmin(token string, failures *limiter, ips clientIPs) func(http.Hand
 				jsonError(w, http.StatusNotFound, "disabled: set admin.token to enable the admin API and /metrics")
 				return
 			}
-			client := clientKey(ips.addr(r))
-			wait, ok := failures.take(client)
-			if !ok {
-				w.Header().Set("Retry-After", retryAfterSeconds(wait))
-				jsonError(w, http.StatusTooManyRequests, "too many failed sign-ins from your network: try again later")
-				return
-			}
 			given, ok := bearer(r)
 			// Hashes are compared, so that the time taken tells nothing
 			// of the token's length either.
 			givenSum := sha256.Sum256([]byte(given))
-			if !ok || subtle.ConstantTimeCompare(givenSum[:], tokenSum[:]) != 1 {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="alertd"`)
-				jsonError(w, http.StatusUnauthorized, "missing or wrong bearer token")
+			if ok && subtle.ConstantTimeCompare(givenSum[:], tokenSum[:]) == 1 {
+				next.ServeHTTP(w, r)
 				return
 			}
-			failures.giveBack(client)
-			next.ServeHTTP(w, r)
+			// Only failures count, and the right token always passes: a
+			// stranger's guesses must not lock the operators out, and a
+			// token of 32 characters or more is not found by guessing.
+			if wait, ok := failures.take(clientKey(ips.addr(r))); !ok {
+				w.Header().Set("Retry-After", retryAfterSeconds(wait))
+				jsonError(w, http.StatusTooManyRequests, "too many failed sign-ins from your network: try again later")
+				return
+			}
+			w.Header().Set("WWW-Authenticate", `Bearer realm="alertd"`)
+			jsonError(w, http.StatusUnauthorized, "missing or wrong bearer token")
 		})
 	}
 }

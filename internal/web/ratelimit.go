@@ -74,17 +74,6 @@ func (l *limiter) take(key netip.Prefix) (retryAfter time.Duration, ok bool) {
 	return 0, true
 }
 
-// giveBack undoes one event taken for key.
-func (l *limiter) giveBack(key netip.Prefix) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if el, ok := l.entries[key]; ok {
-		if e := el.Value.(*limitEntry); e.events > 0 {
-			e.events--
-		}
-	}
-}
-
 // entry returns key's entry for the window that holds now, making room for
 // it when the key is new.
 func (l *limiter) entry(key netip.Prefix, now time.Time) *limitEntry {
