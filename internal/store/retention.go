@@ -46,8 +46,12 @@ func (s *Store) DeleteFinishedMessages(ctx context.Context, cutoff time.Time) (i
 // rows after id after, moving them into message_history; it returns how
 // many it deleted, the last id it looked at, and whether the walk is over.
 func (tx *Tx) deleteFinished(cutoff, after int64) (deleted int, last int64, done bool, err error) {
+	// The newest message always stays: the outbox's ids come from its
+	// highest row, and an id must never come back once a message had it
+	// (a later reference to a deleted message must not name a new one).
 	rows, err := tx.query(`SELECT id, created_at >= ?1,
 			status IN ('sent', 'failed', 'cancelled') AND finished_at < ?1
+				AND id < (SELECT max(id) FROM outbox)
 		FROM outbox WHERE id > ?2 ORDER BY id LIMIT ?3`, cutoff, after, retentionBatch)
 	if err != nil {
 		return 0, 0, false, err

@@ -243,3 +243,45 @@ func TestRetentionDeletesOnlyOldFinishedMessagesAndKeepsTheirHistory(t *testing.
 	}
 	checkCounts(t, st, path, "an erase")
 }
+
+// TestRetentionNeverLetsAnOutboxIDComeBack deletes every message there is,
+// all finished long ago, and then queues another: its id must be new, or a
+// reference kept to a deleted message would name the new one.
+func TestRetentionNeverLetsAnOutboxIDComeBack(t *testing.T) {
+	ctx := context.Background()
+	st, _, subs := countsRig(t)
+	a := subs["a@example.org"]
+	var last int64
+	write(t, st, func(tx *store.Tx) error {
+		for range 3 {
+			var err error
+			if last, err = tx.Enqueue("welcome", a, "", day0); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	claimed, err := st.ClaimMessages(ctx, "", day0, day0.Add(time.Minute), 3)
+	if err != nil || len(claimed) != 3 {
+		t.Fatalf("claimed %d: %v", len(claimed), err)
+	}
+	write(t, st, func(tx *store.Tx) error {
+		for _, m := range claimed {
+			if err := tx.RecordOutcome(day0, store.Outcome{ID: m.ID, SubscriberID: a, Status: "sent"}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if _, err := st.DeleteFinishedMessages(ctx, day0.Add(100*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	var next int64
+	write(t, st, func(tx *store.Tx) error {
+		next, err = tx.Enqueue("welcome", a, "", day0.Add(101*24*time.Hour))
+		return err
+	})
+	if next <= last {
+		t.Errorf("a message queued after retention got id %d, which a deleted message (up to %d) had", next, last)
+	}
+}
