@@ -69,7 +69,7 @@ func decodeFile(path string, cfg *Config) error {
 	if err == nil {
 		err = md.PrimitiveDecode(doc, cfg)
 		var refused toml.ParseError
-		if errors.As(err, &refused) {
+		if errors.As(err, &refused) { // by the key's type, whose message says why
 			return &Error{Key: refused.LastKey, Msg: refused.Message, Err: err}
 		}
 	}
