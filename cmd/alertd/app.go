@@ -136,16 +136,16 @@ func (env *environment) wire(ctx context.Context, a *app) error {
 	})
 	a.engine = delivery.New(a.store, transport, a.renderer, delivery.Settings{
 		Workers: cfg.SMTP.Connections, RatePerSecond: cfg.SMTP.RatePerSecond, RetrySchedule: cfg.Delivery.RetrySchedule,
-		Lease: cfg.Delivery.Lease,
+		Lease: time.Duration(cfg.Delivery.Lease),
 	}, time.Now, a.log, a.metrics)
 	a.subscriptions = subscription.NewService(a.store, subscription.Rules{
-		ConfirmTTL: cfg.Subscribe.ConfirmTTL, ResendCooldown: cfg.Subscribe.ResendCooldown,
+		ConfirmTTL: time.Duration(cfg.Subscribe.ConfirmTTL), ResendCooldown: time.Duration(cfg.Subscribe.ResendCooldown),
 		MaxConfirmationsPerDay: cfg.Subscribe.MaxConfirmationsPerDay,
-		PurgeUnconfirmedAfter:  cfg.Subscribe.PurgeUnconfirmedAfter, Welcome: cfg.Subscribe.Welcome,
+		PurgeUnconfirmedAfter:  time.Duration(cfg.Subscribe.PurgeUnconfirmedAfter), Welcome: cfg.Subscribe.Welcome,
 		ConsentVersion: consentVersion, Topics: cfg.Topics,
 	}, signer, time.Now, rand.Reader, a.engine.Wake)
 	a.catalogue = catalogue.NewService(a.store, catalogue.Rules{
-		FirstWindow: cfg.Digest.FirstWindow, Topics: cfg.Topics,
+		FirstWindow: time.Duration(cfg.Digest.FirstWindow), Topics: cfg.Topics,
 	}, time.Now, a.engine.Wake)
 	a.fetchClient = catalogue.NewClient(cfg.Fetch.AllowPrivateNetworks)
 	return nil
@@ -213,7 +213,7 @@ func (env *environment) smtpTransport() (*alertmail.SMTPTransport, error) {
 	s := env.cfg.SMTP
 	return alertmail.NewSMTPTransport(alertmail.SMTPSettings{
 		Host: s.Host, Port: s.Port, Username: s.Username, Password: s.Password,
-		TLS: string(s.TLS), Timeout: s.Timeout, DKIM: dkim,
+		TLS: string(s.TLS), Timeout: time.Duration(s.Timeout), DKIM: dkim,
 	})
 }
 

@@ -82,7 +82,7 @@ func (env *environment) serve(ctx context.Context, args []string) error {
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	var background sync.WaitGroup
 	background.Go(func() { a.engine.Run(workCtx) })
-	background.Go(func() { a.purgeLoop(workCtx, cfg.Delivery.KeepMessagesFor) })
+	background.Go(func() { a.purgeLoop(workCtx, time.Duration(cfg.Delivery.KeepMessagesFor)) })
 	background.Go(func() { digests.Run(workCtx) })
 	background.Go(func() { feeds.Run(workCtx) })
 	a.engine.Wake()

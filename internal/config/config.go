@@ -1,48 +1,52 @@
-// Package config reads alertd's settings (SPEC §3): built-in defaults, then an
-// optional TOML file, then ALERTD_<SECTION>_<KEY> environment variables. Every
-// value is checked here, once, so the rest of the program can trust a Config.
+// Package config reads alertd's settings: built-in defaults, then an optional
+// TOML file, then ALERTD_<SECTION>_<KEY> environment variables. Every value is
+// checked here, once, so the rest of the program can trust a Config.
 package config
 
 import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/netip"
 	"os"
 	"time"
 
 	"github.com/alertd/alertd"
 )
 
-// Config is the checked, ready-to-use configuration.
+// Config is the configuration: the TOML file and the environment are read
+// straight into it, and Load returns it only once every value is checked.
+// A key's field has a type of its own (Duration, TLSMode, Prefixes, …) when
+// its text must be converted; that type's decoder reads the key from the file
+// and from the environment alike. The toml tags name the keys; a field tagged
+// "-" is derived from others while checking.
 type Config struct {
-	Server    Server
-	Database  Database
-	Mail      Mail
-	SMTP      SMTP
-	DKIM      DKIM
-	Digest    Digest
-	Delivery  Delivery
-	Subscribe Subscribe
-	Admin     Admin
-	Security  Security
-	Templates Templates
-	Fetch     Fetch
-	Topics    []alertd.Topic
-	Sources   []Source
+	Server    Server         `toml:"server"`
+	Database  Database       `toml:"database"`
+	Mail      Mail           `toml:"mail"`
+	SMTP      SMTP           `toml:"smtp"`
+	DKIM      DKIM           `toml:"dkim"`
+	Digest    Digest         `toml:"digest"`
+	Delivery  Delivery       `toml:"delivery"`
+	Subscribe Subscribe      `toml:"subscribe"`
+	Admin     Admin          `toml:"admin"`
+	Security  Security       `toml:"security"`
+	Templates Templates      `toml:"templates"`
+	Fetch     Fetch          `toml:"fetch"`
+	Topics    []alertd.Topic `toml:"topics"`
+	Sources   []Source       `toml:"sources"`
 }
 
 // Server is the [server] section.
 type Server struct {
-	Listen         string
-	BaseURL        string // absolute http(s) URL without trailing slash
-	TrustedOrigins []string
-	TrustedProxies []netip.Prefix // a bare IP in the file becomes a /32 or /128
+	Listen         string   `toml:"listen"`
+	BaseURL        string   `toml:"base_url"` // absolute http(s) URL without trailing slash
+	TrustedOrigins Origins  `toml:"trusted_origins"`
+	TrustedProxies Prefixes `toml:"trusted_proxies"` // a bare IP becomes a /32 or /128
 }
 
 // Database is the [database] section.
 type Database struct {
-	Path string
+	Path string `toml:"path"`
 }
 
 // Transport is how messages leave alertd.
@@ -56,12 +60,12 @@ const (
 
 // Mail is the [mail] section.
 type Mail struct {
-	Transport         Transport // never empty: resolved from smtp.host when not set
-	Dir               string
-	From              string
-	ReplyTo           string
-	ListID            string
-	UnsubscribeMailto string // a mailto: URI, or "" (a bare address in the file gets the prefix)
+	Transport         Transport `toml:"transport"` // never empty: resolved from smtp.host when not set
+	Dir               string    `toml:"dir"`
+	From              string    `toml:"from"`
+	ReplyTo           string    `toml:"reply_to"`
+	ListID            string    `toml:"list_id"`
+	UnsubscribeMailto string    `toml:"unsubscribe_mailto"` // a mailto: URI, or "" (a bare address gets the prefix)
 }
 
 // TLSMode is how the SMTP connection is secured.
@@ -77,21 +81,21 @@ const (
 
 // SMTP is the [smtp] section.
 type SMTP struct {
-	Host          string
-	Port          int
-	Username      string
-	Password      string
-	TLS           TLSMode
-	Connections   int
-	RatePerSecond float64 // 0 = no cap
-	Timeout       time.Duration
+	Host          string   `toml:"host"`
+	Port          int      `toml:"port"`
+	Username      string   `toml:"username"`
+	Password      string   `toml:"password"`
+	TLS           TLSMode  `toml:"tls"`
+	Connections   int      `toml:"connections"`
+	RatePerSecond float64  `toml:"rate_per_second"` // 0 = no cap
+	Timeout       Duration `toml:"timeout"`
 }
 
 // DKIM is the [dkim] section; either all fields are set or none.
 type DKIM struct {
-	Domain         string
-	Selector       string
-	PrivateKeyFile string
+	Domain         string `toml:"domain"`
+	Selector       string `toml:"selector"`
+	PrivateKeyFile string `toml:"private_key_file"`
 }
 
 // Enabled reports whether messages are to be signed.
@@ -99,37 +103,37 @@ func (d DKIM) Enabled() bool { return d.Domain != "" }
 
 // Digest is the [digest] section.
 type Digest struct {
-	Schedule    string         // a valid cron.ParseStandard spec
-	Timezone    string         // the IANA name, as written
-	Location    *time.Location // Timezone, loaded
-	FirstWindow time.Duration
-	MaxReports  int
-	Subject     string // a valid text/template; its data has .Count, and it has the function plural
+	Schedule    string         `toml:"schedule"` // a valid cron.ParseStandard spec
+	Timezone    string         `toml:"timezone"` // the IANA name, as written
+	Location    *time.Location `toml:"-"`        // Timezone, loaded
+	FirstWindow Duration       `toml:"first_window"`
+	MaxReports  int            `toml:"max_reports"`
+	Subject     string         `toml:"subject"` // a valid text/template; its data has .Count, and it has the function plural
 }
 
 // Delivery is the [delivery] section.
 type Delivery struct {
-	RetrySchedule []time.Duration
+	RetrySchedule Durations `toml:"retry_schedule"`
 	// Lease is how long a live worker may hold a claimed message before
 	// another may take it.
-	Lease time.Duration
+	Lease Duration `toml:"lease"`
 	// KeepMessagesFor is how long finished outbox messages are kept.
-	KeepMessagesFor time.Duration
+	KeepMessagesFor Duration `toml:"keep_messages_for"`
 }
 
 // Subscribe is the [subscribe] section.
 type Subscribe struct {
-	ConfirmTTL             time.Duration
-	ResendCooldown         time.Duration
-	MaxConfirmationsPerDay int
-	PerIPPerHour           int // 0 = no limit
-	PurgeUnconfirmedAfter  time.Duration
-	Welcome                bool
+	ConfirmTTL             Duration `toml:"confirm_ttl"`
+	ResendCooldown         Duration `toml:"resend_cooldown"`
+	MaxConfirmationsPerDay int      `toml:"max_confirmations_per_day"`
+	PerIPPerHour           int      `toml:"per_ip_per_hour"` // 0 = no limit
+	PurgeUnconfirmedAfter  Duration `toml:"purge_unconfirmed_after"`
+	Welcome                bool     `toml:"welcome"`
 }
 
 // Admin is the [admin] section.
 type Admin struct {
-	Token string // empty = admin API and /metrics disabled; else MinAdminTokenLength or more
+	Token string `toml:"token"` // empty = admin API and /metrics disabled; else MinAdminTokenLength or more
 }
 
 // MinAdminTokenLength is the shortest admin.token accepted, in characters:
@@ -138,12 +142,12 @@ const MinAdminTokenLength = 32
 
 // Security is the [security] section.
 type Security struct {
-	Secret string // empty = generated once and kept in the database
+	Secret string `toml:"secret"` // empty = generated once and kept in the database
 }
 
 // Templates is the [templates] section.
 type Templates struct {
-	Dir string // empty = only the embedded templates
+	Dir string `toml:"dir"` // empty = only the embedded templates
 }
 
 // Fetch is the [fetch] section: how feeds and `reports import URL` are fetched.
@@ -151,7 +155,7 @@ type Fetch struct {
 	// AllowPrivateNetworks lets a fetch reach loopback, private and
 	// link-local addresses (an intranet CMS); off, such destinations are
 	// refused, after DNS and on every redirect.
-	AllowPrivateNetworks bool
+	AllowPrivateNetworks bool `toml:"allow_private_networks"`
 }
 
 // Source is one entry of [[sources]]: a feed polled for new reports.
@@ -182,32 +186,35 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Default returns the built-in configuration, used when there is no file.
 func Default() Config {
-	c, err := build(defaults(), nil)
-	if err != nil {
+	cfg := defaults()
+	if err := cfg.validate(nil); err != nil {
 		panic(err) // the defaults are constants, checked by the tests
 	}
-	return c
+	return cfg
 }
 
 // Load reads the TOML file at path (none when path is ""), applies the
 // environment overrides found through getenv on top, and checks the result.
 // Every error it returns is an *Error.
 func Load(path string, getenv func(string) string) (Config, error) {
-	f := defaults()
+	cfg := defaults()
 	if path != "" {
-		if err := decodeFile(path, &f); err != nil {
+		if err := decodeFile(path, &cfg); err != nil {
 			return Config{}, err
 		}
 	}
-	fromEnv, err := applyEnv(&f, getenv)
+	fromEnv, err := applyEnv(&cfg, getenv)
 	if err != nil {
 		return Config{}, err
 	}
-	return build(f, fromEnv)
+	if err := cfg.validate(fromEnv); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
 }
 
-// Locate finds the configuration file as SPEC §2 says: the -config flag, else
-// $ALERTD_CONFIG, else ./config.toml if it exists, else "" (built-in defaults).
+// Locate finds the configuration file: the -config flag, else $ALERTD_CONFIG,
+// else ./config.toml if it exists, else "" (built-in defaults).
 func Locate(flagValue string, getenv func(string) string) (string, error) {
 	if flagValue != "" {
 		return flagValue, nil

@@ -45,10 +45,10 @@ func TestLoadWithoutFileGivesSpecDefaults(t *testing.T) {
 		{"smtp.port", cfg.SMTP.Port, 587},
 		{"smtp.tls", cfg.SMTP.TLS, TLSStartTLS},
 		{"digest.location", cfg.Digest.Location, time.UTC},
-		{"delivery.retry_schedule", cfg.Delivery.RetrySchedule, []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 6 * time.Hour, 12 * time.Hour}},
-		{"delivery.lease", cfg.Delivery.Lease, 5 * time.Minute},
-		{"delivery.keep_messages_for", cfg.Delivery.KeepMessagesFor, 90 * 24 * time.Hour},
-		{"subscribe.confirm_ttl", cfg.Subscribe.ConfirmTTL, 72 * time.Hour},
+		{"delivery.retry_schedule", []time.Duration(cfg.Delivery.RetrySchedule), []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 6 * time.Hour, 12 * time.Hour}},
+		{"delivery.lease", time.Duration(cfg.Delivery.Lease), 5 * time.Minute},
+		{"delivery.keep_messages_for", time.Duration(cfg.Delivery.KeepMessagesFor), 90 * 24 * time.Hour},
+		{"subscribe.confirm_ttl", time.Duration(cfg.Subscribe.ConfirmTTL), 72 * time.Hour},
 		{"subscribe.welcome", cfg.Subscribe.Welcome, true},
 		{"fetch.allow_private_networks", cfg.Fetch.AllowPrivateNetworks, false},
 	} {
@@ -67,12 +67,11 @@ func TestExampleFileDocumentsEveryKeyWithItsDefault(t *testing.T) {
 	if !reflect.DeepEqual(cfg, Default()) {
 		t.Errorf("loading %s = %+v, want Default() %+v", example, cfg, Default())
 	}
-	md, err := toml.DecodeFile(example, &file{})
+	md, err := toml.DecodeFile(example, &Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := defaults()
-	eachKey(&f, func(key string, _ reflect.Value) error {
+	eachKey(&cfg, func(key string, _ reflect.Value) error {
 		if !md.IsDefined(strings.Split(key, ".")...) {
 			t.Errorf("%s does not show key %s", example, key)
 		}
@@ -109,8 +108,8 @@ url = "https://example.org/feed.xml"
 		got, want any
 	}{
 		{"base_url loses its trailing slash", cfg.Server.BaseURL, "https://alerts.example.org"},
-		{"trusted_origins", cfg.Server.TrustedOrigins, []string{"https://www.example.org"}},
-		{"bare IPs become single-host prefixes", cfg.Server.TrustedProxies, []netip.Prefix{
+		{"trusted_origins", []string(cfg.Server.TrustedOrigins), []string{"https://www.example.org"}},
+		{"bare IPs become single-host prefixes", []netip.Prefix(cfg.Server.TrustedProxies), []netip.Prefix{
 			netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.1/32"), netip.MustParsePrefix("2001:db8::1/128")}},
 		{"smtp.host selects the smtp transport", cfg.Mail.Transport, TransportSMTP},
 		{"an integer rate is read as a float", cfg.SMTP.RatePerSecond, 2.0},
@@ -145,14 +144,14 @@ per_ip_per_hour = 5
 		{map[string]string{"ALERTD_SMTP_RATE_PER_SECOND": "2.5"}, func(c Config) any { return c.SMTP.RatePerSecond }, 2.5},
 		{map[string]string{"ALERTD_SUBSCRIBE_WELCOME": "false"}, func(c Config) any { return c.Subscribe.Welcome }, false},
 		{map[string]string{"ALERTD_FETCH_ALLOW_PRIVATE_NETWORKS": "true"}, func(c Config) any { return c.Fetch.AllowPrivateNetworks }, true},
-		{map[string]string{"ALERTD_SMTP_TIMEOUT": "1m"}, func(c Config) any { return c.SMTP.Timeout }, time.Minute},
-		{map[string]string{"ALERTD_SERVER_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7"}, func(c Config) any { return c.Server.TrustedProxies },
+		{map[string]string{"ALERTD_SMTP_TIMEOUT": "1m"}, func(c Config) any { return time.Duration(c.SMTP.Timeout) }, time.Minute},
+		{map[string]string{"ALERTD_SERVER_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7"}, func(c Config) any { return []netip.Prefix(c.Server.TrustedProxies) },
 			[]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32")}},
-		{map[string]string{"ALERTD_SERVER_TRUSTED_ORIGINS": "https://a.example,https://b.example"}, func(c Config) any { return c.Server.TrustedOrigins },
+		{map[string]string{"ALERTD_SERVER_TRUSTED_ORIGINS": "https://a.example,https://b.example"}, func(c Config) any { return []string(c.Server.TrustedOrigins) },
 			[]string{"https://a.example", "https://b.example"}},
-		{map[string]string{"ALERTD_DELIVERY_RETRY_SCHEDULE": "1m,1h"}, func(c Config) any { return c.Delivery.RetrySchedule }, []time.Duration{time.Minute, time.Hour}},
-		{map[string]string{"ALERTD_DELIVERY_LEASE": "1h"}, func(c Config) any { return c.Delivery.Lease }, time.Hour},
-		{map[string]string{"ALERTD_DELIVERY_KEEP_MESSAGES_FOR": "24h"}, func(c Config) any { return c.Delivery.KeepMessagesFor }, 24 * time.Hour},
+		{map[string]string{"ALERTD_DELIVERY_RETRY_SCHEDULE": "1m,1h"}, func(c Config) any { return []time.Duration(c.Delivery.RetrySchedule) }, []time.Duration{time.Minute, time.Hour}},
+		{map[string]string{"ALERTD_DELIVERY_LEASE": "1h"}, func(c Config) any { return time.Duration(c.Delivery.Lease) }, time.Hour},
+		{map[string]string{"ALERTD_DELIVERY_KEEP_MESSAGES_FOR": "24h"}, func(c Config) any { return time.Duration(c.Delivery.KeepMessagesFor) }, 24 * time.Hour},
 		{map[string]string{"ALERTD_SMTP_HOST": "relay.example"}, func(c Config) any { return c.Mail.Transport }, TransportSMTP},
 	}
 	for _, tt := range tests {
@@ -180,6 +179,10 @@ func TestInvalidValuesAreErrorsNamingTheKey(t *testing.T) {
 		{name: "unknown section", file: "[smpt]\nhost = \"x\"", wantKey: "smpt", wantMsg: "unknown key"},
 		{name: "unknown key in a topic", file: "[[topics]]\nid = \"a\"\ntitle = \"A\"", wantKey: "topics.title", wantMsg: "unknown key"},
 		{name: "wrong TOML type", file: "[smtp]\nport = \"587\"", wantMsg: `"smtp.port"`},
+		{name: "TOML syntax", file: "[smtp]\nport = 5 87", wantMsg: "line 2"},
+		{name: "a bare number is not a duration", file: "[smtp]\ntimeout = 30", wantKey: "smtp.timeout", wantMsg: `not a duration like "30s" or "72h" (got "30")`},
+		{name: "a list written as a string", file: "[server]\ntrusted_proxies = \"10.0.0.0/8\"", wantKey: "server.trusted_proxies", wantMsg: "must be a list"},
+		{name: "a list of numbers", file: "[delivery]\nretry_schedule = [60, 300]", wantKey: "delivery.retry_schedule", wantMsg: "must be a list of strings"},
 		{name: "enum", file: "[smtp]\ntls = \"sometimes\"", wantKey: "smtp.tls", wantMsg: `must be one of starttls, opportunistic, implicit, none (got "sometimes")`},
 		{name: "transport", file: "[mail]\ntransport = \"pigeon\"", wantKey: "mail.transport", wantMsg: "must be one of file, smtp"},
 		{name: "smtp transport without host", file: "[mail]\ntransport = \"smtp\"", wantKey: "smtp.host", wantMsg: "must be set"},
@@ -228,6 +231,11 @@ func TestInvalidValuesAreErrorsNamingTheKey(t *testing.T) {
 		{name: "env float", env: map[string]string{"ALERTD_SMTP_RATE_PER_SECOND": "fast"}, wantKey: "smtp.rate_per_second", wantEnv: "ALERTD_SMTP_RATE_PER_SECOND", wantMsg: "not a number"},
 		{name: "env value checked like a file value", env: map[string]string{"ALERTD_SMTP_TLS": "sometimes"}, wantKey: "smtp.tls", wantEnv: "ALERTD_SMTP_TLS", wantMsg: "must be one of"},
 		{name: "env list item", env: map[string]string{"ALERTD_DELIVERY_RETRY_SCHEDULE": "1m,-5m"}, wantKey: "delivery.retry_schedule", wantEnv: "ALERTD_DELIVERY_RETRY_SCHEDULE", wantMsg: "negative"},
+		{name: "env duration", env: map[string]string{"ALERTD_SUBSCRIBE_CONFIRM_TTL": "3 days"}, wantKey: "subscribe.confirm_ttl", wantEnv: "ALERTD_SUBSCRIBE_CONFIRM_TTL", wantMsg: "not a duration"},
+		{name: "env zero duration", env: map[string]string{"ALERTD_DELIVERY_LEASE": "0s"}, wantKey: "delivery.lease", wantEnv: "ALERTD_DELIVERY_LEASE", wantMsg: "longer than zero"},
+		{name: "env origin", env: map[string]string{"ALERTD_SERVER_TRUSTED_ORIGINS": "https://a.example,https://b.example/form"}, wantKey: "server.trusted_origins", wantEnv: "ALERTD_SERVER_TRUSTED_ORIGINS", wantMsg: "without path"},
+		{name: "env proxy", env: map[string]string{"ALERTD_SERVER_TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"}, wantKey: "server.trusted_proxies", wantEnv: "ALERTD_SERVER_TRUSTED_PROXIES", wantMsg: "CIDR"},
+		{name: "env transport", env: map[string]string{"ALERTD_MAIL_TRANSPORT": "pigeon"}, wantKey: "mail.transport", wantEnv: "ALERTD_MAIL_TRANSPORT", wantMsg: "must be one of file, smtp"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
