@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"path"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/catalogue"
-	"github.com/alertd/alertd/internal/store"
 )
 
 func (env *environment) reports(ctx context.Context, args []string) error {
@@ -73,28 +71,27 @@ func (env *environment) addReport(ctx context.Context, args []string) error {
 		in.PublishedAt = &t
 	}
 	in.Authors, in.Keywords, in.Topics = commaList(*authors), commaList(*keywords), commaList(*topics)
-	a, err := env.newApp(ctx)
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	rep, created, err := a.catalogue.Add(ctx, in, false)
-	if catalogue.IsInvalid(err) {
-		return usageError{err.Error()}
-	}
-	if err != nil {
-		return err
-	}
+	return env.withCore(ctx, func(c *core) error {
+		rep, created, err := c.catalogue.Add(ctx, in, false)
+		if err != nil {
+			return err
+		}
+		env.printAdded(rep, created)
+		return nil
+	})
+}
+
+// printAdded says what adding rep did.
+func (env *environment) printAdded(rep alertd.Report, created bool) {
 	if !created {
 		state := "exists"
 		if rep.RetractedAt != nil {
 			state = "exists, retracted,"
 		}
 		fmt.Fprintf(env.stdout, "report %d already %s with guid %s; unchanged\n", rep.ID, state, printable(rep.GUID))
-		return nil
+		return
 	}
 	fmt.Fprintf(env.stdout, "added report %d: %s (published %s)\n", rep.ID, printable(oneLine(rep.Title)), rep.PublishedAt.Format(time.RFC3339))
-	return nil
 }
 
 func (env *environment) importReports(ctx context.Context, args []string) error {
@@ -113,20 +110,19 @@ func (env *environment) importReports(ctx context.Context, args []string) error 
 	if format == "" {
 		var err error
 		if format, err = catalogue.FormatFromName(path.Base(source)); err != nil {
-			return usageError{err.Error()}
+			return usagef("%v", err)
 		}
 	}
-	a, err := env.newApp(ctx)
-	if err != nil {
+	var result catalogue.ImportResult
+	err := env.withCore(ctx, func(c *core) error {
+		body, err := catalogue.Open(ctx, catalogue.NewClient(env.cfg.Fetch.AllowPrivateNetworks), source)
+		if err != nil {
+			return err
+		}
+		defer body.Close()
+		result, err = c.catalogue.Import(ctx, body, format, *backfill)
 		return err
-	}
-	defer a.close()
-	body, err := catalogue.Open(ctx, a.fetchClient, source)
-	if err != nil {
-		return err
-	}
-	defer body.Close()
-	result, err := a.catalogue.Import(ctx, body, format, *backfill)
+	})
 	for _, r := range result.Rejected {
 		fmt.Fprintf(env.stderr, "%s:%d: rejected: %s\n", printable(source), r.Line, printable(r.Reason))
 	}
@@ -152,12 +148,11 @@ func (env *environment) listReports(ctx context.Context, args []string) error {
 	if *limit < 1 {
 		return usagef("--limit must be at least 1")
 	}
-	a, err := env.newApp(ctx)
-	if err != nil {
+	var reports []alertd.Report
+	err := env.withCore(ctx, func(c *core) (err error) {
+		reports, err = c.catalogue.All(ctx, *limit, 0)
 		return err
-	}
-	defer a.close()
-	reports, err := a.catalogue.All(ctx, *limit, 0)
+	})
 	if err != nil {
 		return err
 	}
@@ -175,23 +170,14 @@ func (env *environment) retractReport(ctx context.Context, args []string) error 
 	if len(args) != 1 {
 		return usagef("reports retract takes one argument: the report's id or guid")
 	}
-	a, err := env.newApp(ctx)
-	if err != nil {
-		return err
-	}
-	defer a.close()
 	ref := args[0]
-	rep, err := alertd.Report{}, store.ErrNotFound
-	if id, perr := strconv.ParseInt(ref, 10, 64); perr == nil && id > 0 {
-		rep, err = a.catalogue.Retract(ctx, id)
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		if rep, err = a.store.ReportByGUID(ctx, ref); err == nil {
-			rep, err = a.catalogue.Retract(ctx, rep.ID)
-		}
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("no report has the id or guid %q", ref)
+	var rep alertd.Report
+	err := env.withCore(ctx, func(c *core) (err error) {
+		rep, err = retract(ctx, c.catalogue, ref)
+		return err
+	})
+	if alertd.ErrorCode(err) == alertd.NotFound {
+		return alertd.Errorf(alertd.NotFound, "no report has the id or guid %q", ref)
 	}
 	if err != nil {
 		return err
@@ -199,4 +185,19 @@ func (env *environment) retractReport(ctx context.Context, args []string) error 
 	fmt.Fprintf(env.stdout, "retracted report %d: %s (since %s); it is in no page, feed or new digest\n",
 		rep.ID, printable(oneLine(rep.Title)), rep.RetractedAt.Format(time.RFC3339))
 	return nil
+}
+
+// retract takes back the report whose id, else whose guid, is ref.
+func retract(ctx context.Context, cat *catalogue.Service, ref string) (alertd.Report, error) {
+	if id, err := strconv.ParseInt(ref, 10, 64); err == nil && id > 0 {
+		rep, err := cat.Retract(ctx, id)
+		if alertd.ErrorCode(err) != alertd.NotFound {
+			return rep, err
+		}
+	}
+	rep, err := cat.ByGUID(ctx, ref)
+	if err != nil {
+		return rep, err
+	}
+	return cat.Retract(ctx, rep.ID)
 }

@@ -51,7 +51,7 @@ func (t *Tx) digestSelection(rules DigestRules) (where string, args []any, first
 // announce, without recording anything.
 func (s *Store) NextDigestReports(ctx context.Context, rules DigestRules) ([]alertd.Report, error) {
 	var reports []alertd.Report
-	err := s.readTx(ctx, func(t *Tx) error {
+	err := s.Read(ctx, func(t *Tx) error {
 		where, args, _, err := t.digestSelection(rules)
 		if err != nil {
 			return err
