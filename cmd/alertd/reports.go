@@ -32,17 +32,6 @@ func (env *environment) reports(ctx context.Context, args []string) error {
 	return usagef("unknown subcommand 'reports %s'", sub)
 }
 
-// commaList splits a comma-separated flag value, dropping empty items.
-func commaList(s string) []string {
-	var out []string
-	for _, item := range strings.Split(s, ",") {
-		if item = strings.TrimSpace(item); item != "" {
-			out = append(out, item)
-		}
-	}
-	return out
-}
-
 func (env *environment) addReport(ctx context.Context, args []string) error {
 	flags := flag.NewFlagSet("reports add", flag.ContinueOnError)
 	flags.SetOutput(env.stderr)
@@ -70,7 +59,9 @@ func (env *environment) addReport(ctx context.Context, args []string) error {
 		}
 		in.PublishedAt = &t
 	}
-	in.Authors, in.Keywords, in.Topics = commaList(*authors), commaList(*keywords), commaList(*topics)
+	// The catalogue trims the items and drops the empty ones, as it does
+	// for every importer's lists.
+	in.Authors, in.Keywords, in.Topics = strings.Split(*authors, ","), strings.Split(*keywords, ","), strings.Split(*topics, ",")
 	return env.withCore(ctx, func(c *core) error {
 		rep, created, err := c.catalogue.Add(ctx, in, false)
 		if err != nil {
@@ -113,21 +104,27 @@ func (env *environment) importReports(ctx context.Context, args []string) error 
 			return usagef("%v", err)
 		}
 	}
-	var result catalogue.ImportResult
+	var (
+		result    catalogue.ImportResult
+		importErr error
+	)
 	err := env.withCore(ctx, func(c *core) error {
 		body, err := catalogue.Open(ctx, catalogue.NewClient(env.cfg.Fetch.AllowPrivateNetworks), source)
 		if err != nil {
 			return err
 		}
 		defer body.Close()
-		result, err = c.catalogue.Import(ctx, body, format, *backfill)
-		return err
+		result, importErr = c.catalogue.Import(ctx, body, format, *backfill)
+		return nil
 	})
+	if err != nil {
+		return err
+	}
 	for _, r := range result.Rejected {
 		fmt.Fprintf(env.stderr, "%s:%d: rejected: %s\n", printable(source), r.Line, printable(r.Reason))
 	}
-	if err != nil {
-		return fmt.Errorf("import %s: %w", source, err)
+	if importErr != nil {
+		return fmt.Errorf("import %s: %w", source, importErr)
 	}
 	note := ""
 	if *backfill {
