@@ -24,7 +24,9 @@ type Digest struct {
 	Cancelled int `json:"cancelled"`
 }
 
-// DigestRules are the selection rules of SPEC §6.
+// DigestRules decide which reports the next digest announces: those
+// published by Now, in no digest yet and not backfilled, and, for the first
+// digest ever, published within FirstWindow of Now.
 type DigestRules struct {
 	Now time.Time
 	// FirstWindow limits the first digest ever to reports this recent.

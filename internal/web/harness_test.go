@@ -49,7 +49,7 @@ func (c *clock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// rules are the defaults of SPEC §3.
+// rules are the sign-up settings' defaults, as config.example.toml gives them.
 var rules = subscription.Rules{
 	ConfirmTTL: 72 * time.Hour, ResendCooldown: 10 * time.Minute, MaxConfirmationsPerDay: 3,
 	PurgeUnconfirmedAfter: 720 * time.Hour, Welcome: true, ConsentVersion: "test-form",
