@@ -59,20 +59,20 @@ func (env *environment) serviceName() string {
 	return "Report Alerts"
 }
 
-// app is everything a long-running command wires together.
-type app struct {
+// core is what every command on the database uses: the store and the
+// services over it, which are the commands' only way to the data.
+type core struct {
 	store         *store.Store
 	templates     fs.FS
+	signer        subscription.UnsubscribeSigner
 	subscriptions *subscription.Service
 	catalogue     *catalogue.Service
-	fetchClient   *http.Client // for feed sources and imports from a URL
-	renderer      delivery.MailRenderer
-	engine        *delivery.Engine
-	metrics       *metrics.Metrics
 	log           *slog.Logger
 }
 
-func (env *environment) newApp(ctx context.Context) (*app, error) {
+// openCore opens the store and builds the services on it; queued is told
+// when mail has been committed to the outbox.
+func (env *environment) openCore(ctx context.Context, queued func()) (*core, error) {
 	templates, err := env.templates()
 	if err != nil {
 		return nil, err
@@ -81,28 +81,80 @@ func (env *environment) newApp(ctx context.Context) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &app{store: st, templates: templates, log: env.logger()}
-	if err := env.wire(ctx, a); err != nil {
+	c := &core{store: st, templates: templates, log: env.logger()}
+	if err := env.wireServices(ctx, c, queued); err != nil {
 		st.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (env *environment) wireServices(ctx context.Context, c *core, queued func()) error {
+	cfg := env.cfg
+	secret, err := env.secret(ctx, c.store)
+	if err != nil {
+		return err
+	}
+	if c.signer, err = subscription.NewUnsubscribeSigner(secret); err != nil {
+		return &config.Error{Key: "security.secret", Msg: err.Error()}
+	}
+	consentVersion, err := consentVersion(c.templates)
+	if err != nil {
+		return err
+	}
+	c.subscriptions = subscription.NewService(c.store, subscription.Rules{
+		ConfirmTTL: time.Duration(cfg.Subscribe.ConfirmTTL), ResendCooldown: time.Duration(cfg.Subscribe.ResendCooldown),
+		MaxConfirmationsPerDay: cfg.Subscribe.MaxConfirmationsPerDay,
+		PurgeUnconfirmedAfter:  time.Duration(cfg.Subscribe.PurgeUnconfirmedAfter), Welcome: cfg.Subscribe.Welcome,
+		ConsentVersion: consentVersion, Topics: cfg.Topics,
+	}, c.signer, time.Now, rand.Reader, queued)
+	c.catalogue = catalogue.NewService(c.store, catalogue.Rules{
+		FirstWindow: time.Duration(cfg.Digest.FirstWindow), Topics: cfg.Topics,
+	}, time.Now, queued)
+	return nil
+}
+
+func (c *core) close() error {
+	return c.store.Close()
+}
+
+// withCore runs fn on the store and the services, for a command that sends
+// no mail itself: what it queues, 'alertd serve' sends.
+func (env *environment) withCore(ctx context.Context, fn func(*core) error) error {
+	c, err := env.openCore(ctx, func() {})
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	return fn(c)
+}
+
+// app is everything a long-running command wires together: the core and
+// the mail side (templates, DKIM, transport, the outbox workers).
+type app struct {
+	*core
+	fetchClient *http.Client // for feed sources
+	renderer    delivery.MailRenderer
+	engine      *delivery.Engine
+	metrics     *metrics.Metrics
+}
+
+func (env *environment) newApp(ctx context.Context) (*app, error) {
+	a := &app{}
+	c, err := env.openCore(ctx, func() { a.engine.Wake() })
+	if err != nil {
+		return nil, err
+	}
+	a.core = c
+	if err := env.wireDelivery(a); err != nil {
+		c.close()
 		return nil, err
 	}
 	return a, nil
 }
 
-func (env *environment) wire(ctx context.Context, a *app) error {
+func (env *environment) wireDelivery(a *app) error {
 	cfg := env.cfg
-	secret, err := env.secret(ctx, a.store)
-	if err != nil {
-		return err
-	}
-	signer, err := subscription.NewUnsubscribeSigner(secret)
-	if err != nil {
-		return &config.Error{Key: "security.secret", Msg: err.Error()}
-	}
-	consentVersion, err := consentVersion(a.templates)
-	if err != nil {
-		return err
-	}
 	composer, err := alertmail.NewComposer(alertmail.Settings{
 		ServiceName: env.serviceName(), From: cfg.Mail.From, ReplyTo: cfg.Mail.ReplyTo,
 		ListID: cfg.Mail.ListID, UnsubscribeMailto: cfg.Mail.UnsubscribeMailto, BaseURL: cfg.Server.BaseURL,
@@ -119,7 +171,7 @@ func (env *environment) wire(ctx context.Context, a *app) error {
 		return &config.Error{Key: "digest.subject", Msg: err.Error()}
 	}
 	a.renderer = delivery.MailRenderer{
-		Composer: composer, BaseURL: cfg.Server.BaseURL, UnsubscribeToken: signer.Token,
+		Composer: composer, BaseURL: cfg.Server.BaseURL, UnsubscribeToken: a.signer.Token,
 		MaxReports: cfg.Digest.MaxReports, Subject: subject,
 		Digests: delivery.NewDigestCache(a.store.DigestReports),
 		LatestReports: func(ctx context.Context) ([]alertd.Report, error) {
@@ -138,15 +190,6 @@ func (env *environment) wire(ctx context.Context, a *app) error {
 		Workers: cfg.SMTP.Connections, RatePerSecond: cfg.SMTP.RatePerSecond, RetrySchedule: cfg.Delivery.RetrySchedule,
 		Lease: time.Duration(cfg.Delivery.Lease),
 	}, time.Now, a.log, a.metrics)
-	a.subscriptions = subscription.NewService(a.store, subscription.Rules{
-		ConfirmTTL: time.Duration(cfg.Subscribe.ConfirmTTL), ResendCooldown: time.Duration(cfg.Subscribe.ResendCooldown),
-		MaxConfirmationsPerDay: cfg.Subscribe.MaxConfirmationsPerDay,
-		PurgeUnconfirmedAfter:  time.Duration(cfg.Subscribe.PurgeUnconfirmedAfter), Welcome: cfg.Subscribe.Welcome,
-		ConsentVersion: consentVersion, Topics: cfg.Topics,
-	}, signer, time.Now, rand.Reader, a.engine.Wake)
-	a.catalogue = catalogue.NewService(a.store, catalogue.Rules{
-		FirstWindow: time.Duration(cfg.Digest.FirstWindow), Topics: cfg.Topics,
-	}, time.Now, a.engine.Wake)
 	a.fetchClient = catalogue.NewClient(cfg.Fetch.AllowPrivateNetworks)
 	return nil
 }
@@ -217,10 +260,6 @@ func (env *environment) smtpTransport() (*alertmail.SMTPTransport, error) {
 	})
 }
 
-func (a *app) close() error {
-	return a.store.Close()
-}
-
 func (env *environment) migrate(ctx context.Context, args []string) error {
 	if len(args) > 0 {
 		return usagef("migrate takes no arguments")
@@ -263,12 +302,12 @@ func (env *environment) check(ctx context.Context, args []string) error {
 		return err
 	}
 	defer a.close()
-	counts, err := a.store.CountSubscribers(ctx)
+	stats, err := a.catalogue.Stats(ctx)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(env.stdout, "database: %s (%d confirmed, %d pending subscribers)\n",
-		env.cfg.Database.Path, counts[alertd.StatusConfirmed], counts[alertd.StatusPending])
+		env.cfg.Database.Path, stats.Subscribers[alertd.StatusConfirmed], stats.Subscribers[alertd.StatusPending])
 	if env.cfg.Mail.Transport == config.TransportFile {
 		fmt.Fprintf(env.stdout, "mail: written as .eml files into %s (file transport)\n", env.cfg.Mail.Dir)
 		return nil

@@ -102,7 +102,7 @@ func (env *environment) sendDigest(ctx context.Context, args []string) error {
 			done = true
 		case <-ticker.C:
 		}
-		if d, err = a.store.Digest(context.WithoutCancel(ctx), d.ID); err != nil {
+		if d, err = a.catalogue.Digest(context.WithoutCancel(ctx), d.ID); err != nil {
 			return err
 		}
 		progress.show(d, time.Now())
@@ -166,12 +166,11 @@ func (env *environment) listDigests(ctx context.Context, args []string) error {
 	if *limit < 1 {
 		return usagef("--limit must be at least 1")
 	}
-	st, err := env.openStore(ctx)
-	if err != nil {
+	var digests []store.Digest
+	err := env.withCore(ctx, func(c *core) (err error) {
+		digests, err = c.catalogue.Digests(ctx, *limit)
 		return err
-	}
-	defer st.Close()
-	digests, err := st.Digests(ctx, *limit)
+	})
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"unicode"
 
+	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/config"
 )
 
@@ -34,17 +35,17 @@ func main() {
 	}
 }
 
-// usageError is bad usage of the command line: exit code 2.
-type usageError struct{ msg string }
+// usagef is bad usage of the command line, an error of code Invalid.
+func usagef(format string, args ...any) error {
+	return alertd.Errorf(alertd.Invalid, format+" (run 'alertd help' for usage)", args...)
+}
 
-func (e usageError) Error() string { return e.msg + " (run 'alertd help' for usage)" }
-
-func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
-
+// exitCode is the exit status err ends the program with: 2 for bad input
+// (usage, flags, configuration, a report or file alertd refuses), 1 for a
+// failure.
 func exitCode(err error) int {
-	var usage usageError
-	var cfg *config.Error
-	if errors.As(err, &usage) || errors.As(err, &cfg) || errors.Is(err, flag.ErrHelp) {
+	_, badConfig := errors.AsType[*config.Error](err)
+	if badConfig || errors.Is(err, flag.ErrHelp) || alertd.ErrorCode(err) == alertd.Invalid {
 		return 2
 	}
 	return 1
@@ -57,7 +58,7 @@ func parseFlags(flags *flag.FlagSet, args []string) error {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return err
 	}
-	return usageError{err.Error()}
+	return usagef("%v", err)
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -242,6 +242,12 @@ func TestExitCodes(t *testing.T) {
 			"ALERTD_DKIM_DOMAIN": "example.org", "ALERTD_DKIM_SELECTOR": "alertd",
 			"ALERTD_DKIM_PRIVATE_KEY_FILE": filepath.Join(dir, "nope.pem"),
 		}, 2, "dkim.private_key_file"},
+		// Commands that send no mail do not read the mail settings.
+		{"reports list without the DKIM key", []string{"reports", "list"}, map[string]string{
+			"ALERTD_DKIM_DOMAIN": "example.org", "ALERTD_DKIM_SELECTOR": "alertd",
+			"ALERTD_DKIM_PRIVATE_KEY_FILE": filepath.Join(dir, "nope.pem"),
+		}, 0, ""},
+		{"invalid report", []string{"reports", "add", "--title", "T", "--url", "ftp://example.org/r"}, nil, 2, "url"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"path"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/catalogue"
-	"github.com/alertd/alertd/internal/store"
 )
 
 func (env *environment) reports(ctx context.Context, args []string) error {
@@ -32,17 +30,6 @@ func (env *environment) reports(ctx context.Context, args []string) error {
 		return env.retractReport(ctx, args)
 	}
 	return usagef("unknown subcommand 'reports %s'", sub)
-}
-
-// commaList splits a comma-separated flag value, dropping empty items.
-func commaList(s string) []string {
-	var out []string
-	for _, item := range strings.Split(s, ",") {
-		if item = strings.TrimSpace(item); item != "" {
-			out = append(out, item)
-		}
-	}
-	return out
 }
 
 func (env *environment) addReport(ctx context.Context, args []string) error {
@@ -72,29 +59,30 @@ func (env *environment) addReport(ctx context.Context, args []string) error {
 		}
 		in.PublishedAt = &t
 	}
-	in.Authors, in.Keywords, in.Topics = commaList(*authors), commaList(*keywords), commaList(*topics)
-	a, err := env.newApp(ctx)
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	rep, created, err := a.catalogue.Add(ctx, in, false)
-	if catalogue.IsInvalid(err) {
-		return usageError{err.Error()}
-	}
-	if err != nil {
-		return err
-	}
+	// The catalogue trims the items and drops the empty ones, as it does
+	// for every importer's lists.
+	in.Authors, in.Keywords, in.Topics = strings.Split(*authors, ","), strings.Split(*keywords, ","), strings.Split(*topics, ",")
+	return env.withCore(ctx, func(c *core) error {
+		rep, created, err := c.catalogue.Add(ctx, in, false)
+		if err != nil {
+			return err
+		}
+		env.printAdded(rep, created)
+		return nil
+	})
+}
+
+// printAdded says what adding rep did.
+func (env *environment) printAdded(rep alertd.Report, created bool) {
 	if !created {
 		state := "exists"
 		if rep.RetractedAt != nil {
 			state = "exists, retracted,"
 		}
 		fmt.Fprintf(env.stdout, "report %d already %s with guid %s; unchanged\n", rep.ID, state, printable(rep.GUID))
-		return nil
+		return
 	}
 	fmt.Fprintf(env.stdout, "added report %d: %s (published %s)\n", rep.ID, printable(oneLine(rep.Title)), rep.PublishedAt.Format(time.RFC3339))
-	return nil
 }
 
 func (env *environment) importReports(ctx context.Context, args []string) error {
@@ -113,25 +101,30 @@ func (env *environment) importReports(ctx context.Context, args []string) error 
 	if format == "" {
 		var err error
 		if format, err = catalogue.FormatFromName(path.Base(source)); err != nil {
-			return usageError{err.Error()}
+			return usagef("%v", err)
 		}
 	}
-	a, err := env.newApp(ctx)
+	var (
+		result    catalogue.ImportResult
+		importErr error
+	)
+	err := env.withCore(ctx, func(c *core) error {
+		body, err := catalogue.Open(ctx, catalogue.NewClient(env.cfg.Fetch.AllowPrivateNetworks), source)
+		if err != nil {
+			return err
+		}
+		defer body.Close()
+		result, importErr = c.catalogue.Import(ctx, body, format, *backfill)
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	defer a.close()
-	body, err := catalogue.Open(ctx, a.fetchClient, source)
-	if err != nil {
-		return err
-	}
-	defer body.Close()
-	result, err := a.catalogue.Import(ctx, body, format, *backfill)
 	for _, r := range result.Rejected {
 		fmt.Fprintf(env.stderr, "%s:%d: rejected: %s\n", printable(source), r.Line, printable(r.Reason))
 	}
-	if err != nil {
-		return fmt.Errorf("import %s: %w", source, err)
+	if importErr != nil {
+		return fmt.Errorf("import %s: %w", source, importErr)
 	}
 	note := ""
 	if *backfill {
@@ -152,12 +145,11 @@ func (env *environment) listReports(ctx context.Context, args []string) error {
 	if *limit < 1 {
 		return usagef("--limit must be at least 1")
 	}
-	a, err := env.newApp(ctx)
-	if err != nil {
+	var reports []alertd.Report
+	err := env.withCore(ctx, func(c *core) (err error) {
+		reports, err = c.catalogue.All(ctx, *limit, 0)
 		return err
-	}
-	defer a.close()
-	reports, err := a.catalogue.All(ctx, *limit, 0)
+	})
 	if err != nil {
 		return err
 	}
@@ -175,23 +167,14 @@ func (env *environment) retractReport(ctx context.Context, args []string) error 
 	if len(args) != 1 {
 		return usagef("reports retract takes one argument: the report's id or guid")
 	}
-	a, err := env.newApp(ctx)
-	if err != nil {
-		return err
-	}
-	defer a.close()
 	ref := args[0]
-	rep, err := alertd.Report{}, store.ErrNotFound
-	if id, perr := strconv.ParseInt(ref, 10, 64); perr == nil && id > 0 {
-		rep, err = a.catalogue.Retract(ctx, id)
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		if rep, err = a.store.ReportByGUID(ctx, ref); err == nil {
-			rep, err = a.catalogue.Retract(ctx, rep.ID)
-		}
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("no report has the id or guid %q", ref)
+	var rep alertd.Report
+	err := env.withCore(ctx, func(c *core) (err error) {
+		rep, err = retract(ctx, c.catalogue, ref)
+		return err
+	})
+	if alertd.ErrorCode(err) == alertd.NotFound {
+		return alertd.Errorf(alertd.NotFound, "no report has the id or guid %q", ref)
 	}
 	if err != nil {
 		return err
@@ -199,4 +182,19 @@ func (env *environment) retractReport(ctx context.Context, args []string) error 
 	fmt.Fprintf(env.stdout, "retracted report %d: %s (since %s); it is in no page, feed or new digest\n",
 		rep.ID, printable(oneLine(rep.Title)), rep.RetractedAt.Format(time.RFC3339))
 	return nil
+}
+
+// retract takes back the report whose id, else whose guid, is ref.
+func retract(ctx context.Context, cat *catalogue.Service, ref string) (alertd.Report, error) {
+	if id, err := strconv.ParseInt(ref, 10, 64); err == nil && id > 0 {
+		rep, err := cat.Retract(ctx, id)
+		if alertd.ErrorCode(err) != alertd.NotFound {
+			return rep, err
+		}
+	}
+	rep, err := cat.ByGUID(ctx, ref)
+	if err != nil {
+		return rep, err
+	}
+	return cat.Retract(ctx, rep.ID)
 }

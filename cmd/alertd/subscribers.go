@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -26,8 +25,8 @@ func (env *environment) subscribers(ctx context.Context, args []string) error {
 	case "list":
 		return env.listSubscribers(ctx, args)
 	case "export":
-		return env.withAddress(ctx, "export", args, func(a *app, email string) error {
-			export, err := a.subscriptions.Export(ctx, email)
+		return env.withAddress(ctx, "export", args, func(c *core, email string) error {
+			export, err := c.subscriptions.Export(ctx, email)
 			if err != nil {
 				return err
 			}
@@ -39,8 +38,8 @@ func (env *environment) subscribers(ctx context.Context, args []string) error {
 			return err
 		})
 	case "erase":
-		return env.withAddress(ctx, "erase", args, func(a *app, email string) error {
-			if err := a.subscriptions.Erase(ctx, email); err != nil {
+		return env.withAddress(ctx, "erase", args, func(c *core, email string) error {
+			if err := c.subscriptions.Erase(ctx, email); err != nil {
 				return err
 			}
 			fmt.Fprintf(env.stdout, "erased %s; a hash of the address stays on the suppression list\n", email)
@@ -50,16 +49,11 @@ func (env *environment) subscribers(ctx context.Context, args []string) error {
 	return usagef("unknown subcommand 'subscribers %s'", sub)
 }
 
-func (env *environment) withAddress(ctx context.Context, name string, args []string, fn func(*app, string) error) error {
+func (env *environment) withAddress(ctx context.Context, name string, args []string, fn func(*core, string) error) error {
 	if len(args) != 1 {
 		return usagef("subscribers %s takes one argument: the e-mail address", name)
 	}
-	a, err := env.newApp(ctx)
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	err = fn(a, args[0])
+	err := env.withCore(ctx, func(c *core) error { return fn(c, args[0]) })
 	if errors.Is(err, subscription.ErrNotFound) {
 		return fmt.Errorf("%s: %w", args[0], err)
 	}
@@ -76,29 +70,23 @@ func (env *environment) listSubscribers(ctx context.Context, args []string) erro
 	if *status != "" && !alertd.SubscriberStatus(*status).Valid() {
 		return usagef("--status must be one of pending, confirmed, unsubscribed, bounced")
 	}
-	st, err := env.openStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
 	w := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "EMAIL\tSTATUS\tCREATED\tCONFIRMED")
-	err = st.Subscribers(ctx, alertd.SubscriberStatus(*status), func(s alertd.Subscriber) error {
-		confirmed := "-"
-		if s.ConfirmedAt != nil {
-			confirmed = s.ConfirmedAt.Format(time.DateTime)
-		}
-		_, err := fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", printable(s.Email), s.Status, s.CreatedAt.Format(time.DateTime), confirmed)
-		return err
+	err := env.withCore(ctx, func(c *core) error {
+		return c.subscriptions.List(ctx, alertd.SubscriberStatus(*status), func(s alertd.Subscriber) error {
+			confirmed := "-"
+			if s.ConfirmedAt != nil {
+				confirmed = s.ConfirmedAt.Format(time.DateTime)
+			}
+			_, err := fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", printable(s.Email), s.Status, s.CreatedAt.Format(time.DateTime), confirmed)
+			return err
+		})
 	})
 	if err != nil {
 		return err
 	}
 	return w.Flush()
 }
-
-// importChunk is how many rows share one transaction in a trusted import.
-const importChunk = 5000
 
 func (env *environment) importSubscribers(ctx context.Context, args []string) error {
 	flags := flag.NewFlagSet("subscribers import", flag.ContinueOnError)
@@ -116,52 +104,12 @@ func (env *environment) importSubscribers(ctx context.Context, args []string) er
 		return usagef("cannot read %s: %v", name, err)
 	}
 	defer file.Close()
-	a, err := env.newApp(ctx)
-	if err != nil {
-		return err
-	}
-	defer a.close()
-
-	var (
-		total    subscription.ImportCounts
-		chunk    []subscription.ImportRow
-		queued   int
-		rejected []subscription.ImportRejection
-	)
-	flush := func() error {
-		counts, bad, err := a.subscriptions.ImportConfirmed(ctx, chunk, "import:"+name)
-		rejected = append(rejected, bad...)
-		total.Added += counts.Added
-		total.Unchanged += counts.Unchanged
-		chunk = chunk[:0]
-		return err
-	}
-	unreadable, err := subscription.ReadImportCSV(file, func(row subscription.ImportRow) error {
-		if *confirmed {
-			chunk = append(chunk, row)
-			if len(chunk) == importChunk {
-				return flush()
-			}
-			return nil
-		}
-		err := a.subscriptions.Subscribe(ctx, subscription.Request{
-			Email: row.Email, Topics: row.Topics, FormURL: "import:" + name,
-		})
-		if errors.Is(err, subscription.ErrUnknownTopic) || errors.Is(err, subscription.ErrInvalidAddress) {
-			rejected = append(rejected, subscription.ImportRejection{Line: row.Line, Reason: err.Error()})
-			return nil
-		}
-		if err == nil {
-			queued++
-		}
+	var result subscription.ImportResult
+	err = env.withCore(ctx, func(c *core) (err error) {
+		result, err = c.subscriptions.Import(ctx, file, "import:"+name, *confirmed)
 		return err
 	})
-	if err == nil && len(chunk) > 0 {
-		err = flush()
-	}
-	rejected = append(rejected, unreadable...)
-	slices.SortFunc(rejected, func(a, b subscription.ImportRejection) int { return a.Line - b.Line })
-	for _, r := range rejected {
+	for _, r := range result.Rejected {
 		fmt.Fprintf(env.stderr, "%s:%d: %s\n", printable(name), r.Line, printable(r.Reason))
 	}
 	if err != nil {
@@ -169,10 +117,10 @@ func (env *environment) importSubscribers(ctx context.Context, args []string) er
 	}
 	if *confirmed {
 		fmt.Fprintf(env.stdout, "imported %s: %d added as confirmed, %d unchanged (already known or suppressed), %d rejected\n",
-			name, total.Added, total.Unchanged, len(rejected))
+			name, result.Added, result.Unchanged, len(result.Rejected))
 	} else {
 		fmt.Fprintf(env.stdout, "imported %s: %d sign-ups recorded, %d rejected; confirmation e-mails are queued and 'alertd serve' sends them\n",
-			name, queued, len(rejected))
+			name, result.SignedUp, len(result.Rejected))
 	}
 	return nil
 }

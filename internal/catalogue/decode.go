@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/alertd/alertd"
+	"github.com/alertd/alertd/internal/bom"
 )
 
 // Format is the shape of a file of reports.
@@ -60,11 +61,8 @@ const maxJSONLine = 4 << 20
 // as f at all, or an error from each, stops the import with that error.
 func Decode(r io.Reader, f Format, now time.Time, each func(line int, rep alertd.Report) error) ([]Rejection, error) {
 	d := &decoder{now: now, each: each}
-	br := bufio.NewReader(r)
 	// Spreadsheets save CSV (and editors sometimes JSON) with a byte-order mark.
-	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\uFEFF")) {
-		br.Discard(3)
-	}
+	br := bom.Skip(r)
 	var err error
 	switch f {
 	case FormatJSON:

@@ -18,9 +18,9 @@ import (
 	"github.com/alertd/alertd"
 )
 
-// ErrInvalid matches (errors.Is) every error about a report's content, so
-// that callers can answer 400 or exit 2 instead of blaming alertd.
-var ErrInvalid = errors.New("invalid report")
+// ErrInvalid matches (errors.Is) every error about a report's content; its
+// code, Invalid, lets callers answer 400 or exit 2 instead of blaming alertd.
+var ErrInvalid = alertd.Errorf(alertd.Invalid, "invalid report")
 
 // ValidationError says which field of a report is wrong and why. Its message
 // ("url: must be an absolute http(s) URL") is written for the person who
@@ -37,8 +37,9 @@ func (e *ValidationError) Error() string {
 	return e.Field + ": " + e.Problem
 }
 
-// Is makes errors.Is(err, ErrInvalid) hold for every ValidationError.
-func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
+// Unwrap makes errors.Is(err, ErrInvalid) hold for every ValidationError,
+// and gives it ErrInvalid's code.
+func (e *ValidationError) Unwrap() error { return ErrInvalid }
 
 func invalid(field, format string, args ...any) error {
 	return &ValidationError{Field: field, Problem: fmt.Sprintf(format, args...)}

@@ -12,15 +12,6 @@ import (
 	"github.com/alertd/alertd/internal/store"
 )
 
-// ErrUnknownTopic means a report names a topic that is not configured.
-var ErrUnknownTopic = errors.New("unknown topic")
-
-// IsInvalid reports whether err is about the input (a 400, or exit code 2)
-// rather than a failure of alertd.
-func IsInvalid(err error) bool {
-	return errors.Is(err, ErrInvalid) || errors.Is(err, ErrUnknownTopic)
-}
-
 // Service keeps the catalogue and compiles digests from it.
 type Service struct {
 	store *store.Store
@@ -69,10 +60,8 @@ func (s *Service) validate(in Input) (alertd.Report, error) {
 // admit checks what only the configuration can tell: that the report's
 // topics exist.
 func (s *Service) admit(rep alertd.Report) (alertd.Report, error) {
-	for _, t := range rep.Topics {
-		if !slices.ContainsFunc(s.rules.Topics, func(c alertd.Topic) bool { return c.ID == t }) {
-			return rep, fmt.Errorf("topics: %w %q (configured topics are the ids under [[topics]])", ErrUnknownTopic, t)
-		}
+	if err := alertd.CheckTopics(s.rules.Topics, rep.Topics); err != nil {
+		return rep, fmt.Errorf("topics: %w (configured topics are the ids under [[topics]])", err)
 	}
 	rep.CreatedAt = s.now()
 	return rep, nil
@@ -93,20 +82,20 @@ const importChunk = 1000
 // backfill the reports are marked as already announced, so that loading an
 // archive never floods the next digest.
 func (s *Service) Import(ctx context.Context, r io.Reader, format Format, backfill bool) (ImportResult, error) {
-	var (
-		result ImportResult
-		chunk  []alertd.Report
-		lines  []int
-	)
-	flush := func() error {
+	type numbered struct {
+		line int
+		rep  alertd.Report
+	}
+	var result ImportResult
+	chunks := store.NewChunks(importChunk, func(chunk []numbered) error {
 		var added, unchanged int
 		var rejected []Rejection
 		err := s.store.Write(ctx, func(tx *store.Tx) error {
 			added, unchanged, rejected = 0, 0, nil
-			for i, rep := range chunk {
-				_, created, err := tx.AddReport(rep, backfill)
+			for _, n := range chunk {
+				_, created, err := tx.AddReport(n.rep, backfill)
 				if err != nil {
-					rejected = append(rejected, Rejection{Line: lines[i], Reason: err.Error()})
+					rejected = append(rejected, Rejection{Line: n.line, Reason: err.Error()})
 					continue
 				}
 				if created {
@@ -120,23 +109,18 @@ func (s *Service) Import(ctx context.Context, r io.Reader, format Format, backfi
 		result.Added += added
 		result.Unchanged += unchanged
 		result.Rejected = append(result.Rejected, rejected...)
-		chunk, lines = chunk[:0], lines[:0]
 		return err
-	}
+	})
 	rejected, err := Decode(r, format, s.now(), func(line int, rep alertd.Report) error {
 		rep, err := s.admit(rep)
 		if err != nil {
 			result.Rejected = append(result.Rejected, Rejection{Line: line, Reason: err.Error()})
 			return nil
 		}
-		chunk, lines = append(chunk, rep), append(lines, line)
-		if len(chunk) == importChunk {
-			return flush()
-		}
-		return nil
+		return chunks.Add(numbered{line, rep})
 	})
-	if err == nil && len(chunk) > 0 {
-		err = flush()
+	if err == nil {
+		err = chunks.Flush()
 	}
 	result.Rejected = append(result.Rejected, rejected...)
 	slices.SortStableFunc(result.Rejected, func(a, b Rejection) int { return a.Line - b.Line })
@@ -156,10 +140,22 @@ func (s *Service) All(ctx context.Context, limit int, before int64) ([]alertd.Re
 }
 
 // Retract takes the report with the id back from the pages, the feeds and
-// every digest not yet compiled, and returns it; store.ErrNotFound when
-// there is none. Retracting twice is harmless.
+// every digest not yet compiled, and returns it; an error of code NotFound
+// when there is none. Retracting twice is harmless.
 func (s *Service) Retract(ctx context.Context, id int64) (alertd.Report, error) {
-	return s.store.RetractReport(ctx, id, s.now())
+	rep, err := s.store.RetractReport(ctx, id, s.now())
+	if errors.Is(err, store.ErrNotFound) {
+		return rep, errNoReport
+	}
+	return rep, err
+}
+
+var errNoReport = alertd.Errorf(alertd.NotFound, "no report with this id")
+
+// ByGUID returns the report with the guid; an error of code NotFound when
+// there is none.
+func (s *Service) ByGUID(ctx context.Context, guid string) (alertd.Report, error) {
+	return s.store.ReportByGUID(ctx, guid)
 }
 
 func (s *Service) digestRules() store.DigestRules {
@@ -172,8 +168,9 @@ func (s *Service) NextDigest(ctx context.Context) ([]alertd.Report, error) {
 	return s.store.NextDigestReports(ctx, s.digestRules())
 }
 
-// CompileDigest records the next digest and its deliveries (SPEC §6) and
-// hands them to the outbox; created is false when no report is due.
+// CompileDigest records the next digest, the reports it announces and one
+// delivery per confirmed subscriber whose topics match them, and hands the
+// deliveries to the outbox; created is false when no report is due.
 func (s *Service) CompileDigest(ctx context.Context) (store.Digest, bool, error) {
 	d, created, err := s.store.CompileDigest(ctx, s.digestRules())
 	if err == nil && created && d.Recipients > 0 {
@@ -181,3 +178,60 @@ func (s *Service) CompileDigest(ctx context.Context) (store.Digest, bool, error)
 	}
 	return d, created, err
 }
+
+// Digest returns the digest with the id and its delivery counts; an error of
+// code NotFound when there is none.
+func (s *Service) Digest(ctx context.Context, id int64) (store.Digest, error) {
+	d, err := s.store.Digest(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return d, errNoDigest
+	}
+	return d, err
+}
+
+var errNoDigest = alertd.Errorf(alertd.NotFound, "no digest with this id")
+
+// Digests lists the most recent digests, newest first, with their counts.
+func (s *Service) Digests(ctx context.Context, limit int) ([]store.Digest, error) {
+	return s.store.Digests(ctx, limit)
+}
+
+// Stats is where the list and the deliveries stand.
+type Stats struct {
+	Subscribers map[alertd.SubscriberStatus]int
+	// Messages counts the outbox's messages by status.
+	Messages map[string]int
+	// LastDigest is nil until a digest has been compiled.
+	LastDigest *store.Digest
+}
+
+// Stats counts the subscribers by status and the messages by status, and
+// returns the last digest.
+func (s *Service) Stats(ctx context.Context) (Stats, error) {
+	subscribers, err := s.store.CountSubscribers(ctx)
+	if err != nil {
+		return Stats{}, err
+	}
+	messages, err := s.store.MessageCounts(ctx)
+	if err != nil {
+		return Stats{}, err
+	}
+	stats := Stats{Subscribers: subscribers, Messages: messages}
+	if d, err := s.store.LastDigest(ctx); err == nil {
+		stats.LastDigest = &d
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return Stats{}, err
+	}
+	return stats, nil
+}
+
+// Health returns an error of code Unavailable, wrapping the cause, when the
+// database does not answer.
+func (s *Service) Health(ctx context.Context) error {
+	if err := s.store.Ping(ctx); err != nil {
+		return fmt.Errorf("%w: %w", errDatabaseDown, err)
+	}
+	return nil
+}
+
+var errDatabaseDown = alertd.Errorf(alertd.Unavailable, "the database is not answering")

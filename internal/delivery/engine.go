@@ -391,7 +391,11 @@ func (w *worker) attempt(stop context.Context, m store.Message, claimedAt, sendB
 	// recipient while it is recent, else on a fresh one.
 	sub := m.Recipient
 	if e.now().Sub(claimedAt) > recheckAfter {
-		fresh, err := e.store.SubscriberByID(ctx, m.SubscriberID)
+		var fresh alertd.Subscriber
+		err := e.store.Read(ctx, func(tx *store.Tx) (err error) {
+			fresh, err = tx.SubscriberByID(m.SubscriberID)
+			return err
+		})
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			sub = nil

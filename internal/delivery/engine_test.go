@@ -333,7 +333,11 @@ func TestEngineHandlesRecipientRepliesPerSPEC(t *testing.T) {
 				if n := r.smtp.RcptAttempts(addr); n != tt.tries {
 					t.Errorf("%s was tried %d times, want %d", addr, n, tt.tries)
 				}
-				sub, err := r.store.SubscriberByID(context.Background(), r.ids[addr])
+				var sub alertd.Subscriber
+				err := r.store.Read(context.Background(), func(tx *store.Tx) (err error) {
+					sub, err = tx.SubscriberByID(r.ids[addr])
+					return err
+				})
 				if err != nil {
 					t.Fatal(err)
 				}

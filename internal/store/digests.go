@@ -24,7 +24,9 @@ type Digest struct {
 	Cancelled int `json:"cancelled"`
 }
 
-// DigestRules are the selection rules of SPEC §6.
+// DigestRules decide which reports the next digest announces: those
+// published by Now, in no digest yet and not backfilled, and, for the first
+// digest ever, published within FirstWindow of Now.
 type DigestRules struct {
 	Now time.Time
 	// FirstWindow limits the first digest ever to reports this recent.
@@ -51,7 +53,7 @@ func (t *Tx) digestSelection(rules DigestRules) (where string, args []any, first
 // announce, without recording anything.
 func (s *Store) NextDigestReports(ctx context.Context, rules DigestRules) ([]alertd.Report, error) {
 	var reports []alertd.Report
-	err := s.readTx(ctx, func(t *Tx) error {
+	err := s.Read(ctx, func(t *Tx) error {
 		where, args, _, err := t.digestSelection(rules)
 		if err != nil {
 			return err

@@ -49,14 +49,14 @@ func (c *statements) close() {
 	}
 }
 
-// txStatements are the statements of one transaction: those the writer
-// connection has kept from earlier batches (warm), bound to the
-// transaction, and those prepared in it for the first time (cold), which
-// warmUp keeps for the next batches once the connection is free again. (The
-// writer has a single connection, which a transaction holds, so a statement
-// cannot be prepared on the pool during one.)
+// txStatements are the statements of one transaction: those its pool has
+// kept from earlier transactions (warm), bound to the transaction, and those
+// prepared in it for the first time (cold), which the pool keeps for the
+// next transactions once this one is over. (The writer has a single
+// connection, which a transaction holds, so a statement cannot be prepared
+// on the pool during one.)
 type txStatements struct {
-	warm  *statements // nil in a reader's transaction
+	warm  *statements
 	bound map[string]*sql.Stmt
 	cold  []string
 }
@@ -78,21 +78,17 @@ func (t *Tx) stmt(query string) (*sql.Stmt, error) {
 	if stmt, ok := t.stmts.bound[query]; ok {
 		return stmt, nil
 	}
-	if t.stmts.warm != nil {
-		if warm, ok := t.stmts.warm.lookup(query); ok {
-			stmt := t.tx.StmtContext(context.WithoutCancel(t.ctx), warm)
-			t.stmts.bound[query] = stmt
-			return stmt, nil
-		}
+	if warm, ok := t.stmts.warm.lookup(query); ok {
+		stmt := t.tx.StmtContext(context.WithoutCancel(t.ctx), warm)
+		t.stmts.bound[query] = stmt
+		return stmt, nil
 	}
 	stmt, err := t.tx.PrepareContext(context.WithoutCancel(t.ctx), query)
 	if err != nil {
 		return nil, err
 	}
 	t.stmts.bound[query] = stmt
-	if t.stmts.warm != nil {
-		t.stmts.cold = append(t.stmts.cold, query)
-	}
+	t.stmts.cold = append(t.stmts.cold, query)
 	return stmt, nil
 }
 

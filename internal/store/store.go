@@ -19,10 +19,12 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+
+	"github.com/alertd/alertd"
 )
 
 // ErrNotFound is returned when a looked-up row does not exist.
-var ErrNotFound = errors.New("not found")
+var ErrNotFound = alertd.Errorf(alertd.NotFound, "not found")
 
 // Store is the SQLite database.
 type Store struct {
@@ -199,15 +201,22 @@ func (s *Store) migrate(ctx context.Context, migrations fs.FS) error {
 	return nil
 }
 
-// readTx runs fn in a read-only transaction on a reader: one consistent
-// snapshot for several queries.
-func (s *Store) readTx(ctx context.Context, fn func(*Tx) error) error {
+// Read runs fn in a read-only transaction on a reader: one consistent
+// snapshot for one lookup or several. Its statements are prepared once per
+// reader pool and bound to each transaction, as the writer's are.
+func (s *Store) Read(ctx context.Context, fn func(*Tx) error) error {
 	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
-	return fn(&Tx{ctx: ctx, tx: tx, stmts: &txStatements{bound: map[string]*sql.Stmt{}}})
+	stmts := &txStatements{warm: s.readStmts, bound: map[string]*sql.Stmt{}}
+	err = fn(&Tx{ctx: ctx, tx: tx, stmts: stmts})
+	tx.Rollback()
+	for _, query := range stmts.cold {
+		// A statement that fails to prepare failed in fn too.
+		_, _ = s.readStmts.get(ctx, query)
+	}
+	return err
 }
 
 // beginner is where a write transaction starts: the writer pool, or one

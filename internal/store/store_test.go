@@ -184,7 +184,11 @@ func TestWriteGroupCommitRollsBackOnlyTheFailingWrites(t *testing.T) {
 
 	committed := 0
 	for i, err := range results {
-		_, lookupErr := st.SubscriberByKey(ctx, email(i))
+		var lookupErr error
+		st.Read(ctx, func(tx *Tx) error {
+			_, lookupErr = tx.SubscriberByKey(email(i))
+			return nil
+		})
 		switch {
 		case fails(i) && !errors.Is(err, errRefused):
 			t.Errorf("writer %d: Write = %v, want its own error", i, err)

@@ -255,16 +255,6 @@ func (t *Tx) PurgeUnconfirmed(cutoff time.Time) (int64, error) {
 	return res.RowsAffected()
 }
 
-// SubscriberByKey reads the subscriber with the lower-cased address key.
-func (s *Store) SubscriberByKey(ctx context.Context, key string) (alertd.Subscriber, error) {
-	return scanSubscriber(s.readRow(ctx, "SELECT "+subscriberColumns+" FROM subscribers WHERE email_key = ?", key))
-}
-
-// SubscriberByID reads the subscriber with id.
-func (s *Store) SubscriberByID(ctx context.Context, id int64) (alertd.Subscriber, error) {
-	return scanSubscriber(s.readRow(ctx, "SELECT "+subscriberColumns+" FROM subscribers WHERE id = ?", id))
-}
-
 // Subscribers calls each for every subscriber with the status (all when
 // empty), in id order, streaming rather than loading them all.
 func (s *Store) Subscribers(ctx context.Context, status alertd.SubscriberStatus, each func(alertd.Subscriber) error) error {
@@ -306,11 +296,6 @@ func (s *Store) CountSubscribers(ctx context.Context) (map[alertd.SubscriberStat
 		counts[status] = n
 	}
 	return counts, rows.Err()
-}
-
-// Confirmation reads a subscriber's confirmation link and send history.
-func (s *Store) Confirmation(ctx context.Context, id int64) (Confirmation, error) {
-	return scanConfirmation(s.readRow(ctx, confirmationQuery, id))
 }
 
 // SubscriberMessages lists the e-mails queued or sent to a subscriber, for an

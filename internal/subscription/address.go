@@ -1,11 +1,12 @@
 package subscription
 
 import (
-	"errors"
 	"net/mail"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/alertd/alertd"
 )
 
 // Limits from RFC 5321 §4.5.3.1: a forward-path holds at most 256 octets
@@ -19,7 +20,7 @@ const (
 // ErrInvalidAddress is matched (with errors.Is) by every error ParseAddress
 // returns. The error's own message is written for the person who typed the
 // address and can be shown on the form as it is.
-var ErrInvalidAddress = errors.New("invalid e-mail address")
+var ErrInvalidAddress = alertd.Errorf(alertd.Invalid, "invalid e-mail address")
 
 // AddressError says why an address was refused, in words for the person who
 // typed it.
@@ -29,8 +30,9 @@ type AddressError struct {
 
 func (e *AddressError) Error() string { return e.Message }
 
-// Is makes errors.Is(err, ErrInvalidAddress) hold for every AddressError.
-func (e *AddressError) Is(target error) bool { return target == ErrInvalidAddress }
+// Unwrap makes errors.Is(err, ErrInvalidAddress) hold for every
+// AddressError, and gives it ErrInvalidAddress's code.
+func (e *AddressError) Unwrap() error { return ErrInvalidAddress }
 
 // The messages are sentences for the subscription form, not log lines.
 const (

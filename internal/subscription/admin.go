@@ -3,6 +3,8 @@ package subscription
 import (
 	"context"
 	"errors"
+	"io"
+	"slices"
 
 	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/store"
@@ -10,11 +12,22 @@ import (
 
 // Lookup returns the subscriber with the address (any case).
 func (s *Service) Lookup(ctx context.Context, email string) (alertd.Subscriber, error) {
-	sub, err := s.store.SubscriberByKey(ctx, AddressKey(email))
+	var sub alertd.Subscriber
+	err := s.store.Read(ctx, func(tx *store.Tx) error {
+		var err error
+		sub, err = tx.SubscriberByKey(AddressKey(email))
+		return err
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		return sub, ErrNotFound
 	}
 	return sub, err
+}
+
+// List calls each for every subscriber with the status (all when empty),
+// in the order they signed up, holding no more than one in memory.
+func (s *Service) List(ctx context.Context, status alertd.SubscriberStatus, each func(alertd.Subscriber) error) error {
+	return s.store.Subscribers(ctx, status, each)
 }
 
 // Export is everything alertd holds about one address.
@@ -95,6 +108,56 @@ func (s *Service) ImportConfirmed(ctx context.Context, rows []ImportRow, source 
 		return err
 	})
 	return counts, rejected, err
+}
+
+// ImportResult says what an import of a subscriber file did.
+type ImportResult struct {
+	// ImportCounts counts the rows of a confirmed import.
+	ImportCounts
+	// SignedUp counts the sign-ups recorded by an import that is not
+	// confirmed.
+	SignedUp int
+	// Rejected are the rows left out, in file order, with the reason.
+	Rejected []ImportRejection
+}
+
+// importChunk is how many rows share one transaction in a confirmed import.
+const importChunk = 5000
+
+// Import reads a subscriber CSV file (see ReadImportCSV), naming source as
+// where the consent came from. With confirmed the file's consent is trusted:
+// the rows are added as confirmed subscribers and no mail is sent (see
+// ImportConfirmed). Without, each row is a sign-up as if made on the form,
+// and gets a confirmation e-mail. Rejected rows are returned with any error.
+func (s *Service) Import(ctx context.Context, r io.Reader, source string, confirmed bool) (ImportResult, error) {
+	var result ImportResult
+	chunks := store.NewChunks(importChunk, func(rows []ImportRow) error {
+		counts, rejected, err := s.ImportConfirmed(ctx, rows, source)
+		result.Rejected = append(result.Rejected, rejected...)
+		result.Added += counts.Added
+		result.Unchanged += counts.Unchanged
+		return err
+	})
+	unreadable, err := ReadImportCSV(r, func(row ImportRow) error {
+		if confirmed {
+			return chunks.Add(row)
+		}
+		err := s.Subscribe(ctx, Request{Email: row.Email, Topics: row.Topics, FormURL: source})
+		if alertd.ErrorCode(err) == alertd.Invalid {
+			result.Rejected = append(result.Rejected, ImportRejection{Line: row.Line, Reason: err.Error()})
+			return nil
+		}
+		if err == nil {
+			result.SignedUp++
+		}
+		return err
+	})
+	if err == nil {
+		err = chunks.Flush()
+	}
+	result.Rejected = append(result.Rejected, unreadable...)
+	slices.SortFunc(result.Rejected, func(a, b ImportRejection) int { return a.Line - b.Line })
+	return result, err
 }
 
 // Purge deletes pending sign-ups older than the rules allow and returns how

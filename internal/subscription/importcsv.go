@@ -1,8 +1,6 @@
 package subscription
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -13,6 +11,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/alertd/alertd/internal/bom"
 )
 
 // ImportRow is one good row of a subscriber import file.
@@ -46,9 +46,6 @@ type importColumns struct {
 
 var positionalColumns = importColumns{email: 0, confirmedAt: 1, topics: 2}
 
-// utf8BOM is what spreadsheet programs put at the start of a "CSV UTF-8" file.
-var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
-
 // ReadImportCSV reads a subscriber list, email[,confirmed_at][,topics], and
 // calls each for every good row, in file order. It streams: memory use does
 // not grow with the number of good rows, so a file of millions of addresses
@@ -69,13 +66,7 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 // from each stops the reading and is returned as it is; other errors are
 // those of r or of an unusable header.
 func ReadImportCSV(r io.Reader, each func(ImportRow) error) (rejected []ImportRejection, err error) {
-	buffered := bufio.NewReader(r)
-	if start, _ := buffered.Peek(len(utf8BOM)); bytes.Equal(start, utf8BOM) {
-		if _, err := buffered.Discard(len(utf8BOM)); err != nil {
-			return nil, fmt.Errorf("read subscriber CSV: %w", err)
-		}
-	}
-	records := csv.NewReader(buffered)
+	records := csv.NewReader(bom.Skip(r))
 	records.ReuseRecord = true // the strings in a record are fresh; only the slice is reused
 	records.FieldsPerRecord = -1
 

@@ -29,13 +29,11 @@ const (
 var (
 	// ErrTokenExpired means a confirmation link is unknown, expired or no
 	// longer applies; the reader should subscribe again.
-	ErrTokenExpired = errors.New("this confirmation link has expired or is not valid")
+	ErrTokenExpired = alertd.Errorf(alertd.NotFound, "this confirmation link has expired or is not valid")
 	// ErrUnknownToken means an unsubscribe link names nobody on the list.
-	ErrUnknownToken = errors.New("this unsubscribe link is not valid")
-	// ErrUnknownTopic means a sign-up chose a topic that is not offered.
-	ErrUnknownTopic = errors.New("unknown topic")
+	ErrUnknownToken = alertd.Errorf(alertd.NotFound, "this unsubscribe link is not valid")
 	// ErrNotFound means no subscriber has the address.
-	ErrNotFound = errors.New("no subscriber with this address")
+	ErrNotFound = alertd.Errorf(alertd.NotFound, "no subscriber with this address")
 )
 
 // Rules are the operator's settings for sign-ups.
@@ -84,7 +82,8 @@ type ConfirmationPayload struct {
 }
 
 // Subscribe records a sign-up and queues a confirmation when the rules allow
-// one. Its only errors are bad input (ErrInvalidAddress, ErrUnknownTopic) and
+// one. Its only errors are bad input (ErrInvalidAddress,
+// alertd.ErrUnknownTopic; code Invalid) and
 // failures of the store: whatever state the address is in, the caller must
 // answer the same way.
 func (s *Service) Subscribe(ctx context.Context, req Request) error {
@@ -182,12 +181,14 @@ func (s *Service) recordSignup(tx *store.Tx, email string, topics []string, cons
 	return sub.ID, true, tx.SetConfirmation(sub.ID, link)
 }
 
+// checkTopics returns chosen without repeats, or an error wrapping
+// alertd.ErrUnknownTopic.
 func (s *Service) checkTopics(chosen []string) ([]string, error) {
+	if err := alertd.CheckTopics(s.rules.Topics, chosen); err != nil {
+		return nil, err
+	}
 	var topics []string
 	for _, id := range chosen {
-		if !slices.ContainsFunc(s.rules.Topics, func(t alertd.Topic) bool { return t.ID == id }) {
-			return nil, fmt.Errorf("%w %q", ErrUnknownTopic, id)
-		}
 		if !slices.Contains(topics, id) {
 			topics = append(topics, id)
 		}
@@ -263,21 +264,23 @@ func (s *Service) CheckConfirmation(ctx context.Context, token string) error {
 	if !ok {
 		return ErrTokenExpired
 	}
-	link, err := s.store.Confirmation(ctx, id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !linkValid(link, secret, s.now())) {
-		return ErrTokenExpired
-	}
-	if err != nil {
-		return err
-	}
-	sub, err := s.store.SubscriberByID(ctx, id)
-	if err != nil {
-		return err
-	}
-	if sub.Status != alertd.StatusPending && sub.Status != alertd.StatusConfirmed {
-		return ErrTokenExpired
-	}
-	return nil
+	return s.store.Read(ctx, func(tx *store.Tx) error {
+		link, err := tx.Confirmation(id)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && !linkValid(link, secret, s.now())) {
+			return ErrTokenExpired
+		}
+		if err != nil {
+			return err
+		}
+		sub, err := tx.SubscriberByID(id)
+		if err != nil {
+			return err
+		}
+		if sub.Status != alertd.StatusPending && sub.Status != alertd.StatusConfirmed {
+			return ErrTokenExpired
+		}
+		return nil
+	})
 }
 
 // linkValid reports whether secret is the live link's, in constant time,
@@ -296,7 +299,12 @@ func (s *Service) Subscriber(ctx context.Context, token string) (alertd.Subscrib
 	if !ok {
 		return alertd.Subscriber{}, ErrUnknownToken
 	}
-	sub, err := s.store.SubscriberByID(ctx, id)
+	var sub alertd.Subscriber
+	err := s.store.Read(ctx, func(tx *store.Tx) error {
+		var err error
+		sub, err = tx.SubscriberByID(id)
+		return err
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		return sub, ErrUnknownToken
 	}

@@ -4,7 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
-	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -13,7 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/alertd/alertd"
-	"github.com/alertd/alertd/internal/store"
+	"github.com/alertd/alertd/internal/catalogue"
 	"github.com/alertd/alertd/internal/subscription"
 )
 
@@ -65,7 +65,7 @@ func bearer(r *http.Request) (string, bool) {
 
 // handleListSubscribers streams the subscribers as a JSON array, so a list of
 // a million costs no more memory than a list of ten.
-func handleListSubscribers(st *store.Store) http.HandlerFunc {
+func handleListSubscribers(subs *subscription.Service, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		status := alertd.SubscriberStatus(r.URL.Query().Get("status"))
 		if status != "" && !status.Valid() {
@@ -75,18 +75,22 @@ func handleListSubscribers(st *store.Store) http.HandlerFunc {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		enc := json.NewEncoder(w)
 		sep := []byte("[")
-		err := st.Subscribers(r.Context(), status, func(sub alertd.Subscriber) error {
+		err := subs.List(r.Context(), status, func(sub alertd.Subscriber) error {
 			if _, err := w.Write(sep); err != nil {
 				return err
 			}
 			sep = []byte(",")
 			return enc.Encode(sub)
 		})
-		if err != nil {
-			// Headers are gone; all that is left is to cut the array short.
+		switch {
+		case err != nil && sep[0] == '[':
+			apiError(w, r, log, err, "the subscribers could not be read; try again")
 			return
-		}
-		if sep[0] == '[' {
+		case err != nil:
+			// Headers are gone; all that is left is to cut the array short.
+			logFailure(log, r, err)
+			return
+		case sep[0] == '[':
 			w.Write(sep)
 		}
 		w.Write([]byte("]\n"))
@@ -104,57 +108,38 @@ func emailParam(r *http.Request) string {
 	return raw
 }
 
-func handleGetSubscriber(subs *subscription.Service) http.HandlerFunc {
+func handleGetSubscriber(subs *subscription.Service, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		sub, err := subs.Lookup(r.Context(), emailParam(r))
-		switch {
-		case errors.Is(err, subscription.ErrNotFound):
-			jsonError(w, http.StatusNotFound, err.Error())
-		case err != nil:
-			jsonError(w, http.StatusInternalServerError, "lookup failed")
-		default:
-			writeJSON(w, http.StatusOK, sub)
+		if err != nil {
+			apiError(w, r, log, err, "lookup failed")
+			return
 		}
+		writeJSON(w, http.StatusOK, sub)
 	}
 }
 
-func handleEraseSubscriber(subs *subscription.Service) http.HandlerFunc {
+func handleEraseSubscriber(subs *subscription.Service, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		err := subs.Erase(r.Context(), emailParam(r))
-		switch {
-		case errors.Is(err, subscription.ErrNotFound):
-			jsonError(w, http.StatusNotFound, err.Error())
-		case err != nil:
-			jsonError(w, http.StatusInternalServerError, "erase failed")
-		default:
-			w.WriteHeader(http.StatusNoContent)
+		if err := subs.Erase(r.Context(), emailParam(r)); err != nil {
+			apiError(w, r, log, err, "erase failed")
+			return
 		}
+		w.WriteHeader(http.StatusNoContent)
 	}
 }
 
-func handleStats(st *store.Store, nextDigest func() time.Time) http.HandlerFunc {
+func handleStats(cat *catalogue.Service, nextDigest func() time.Time, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		subscribers, err := st.CountSubscribers(r.Context())
+		stats, err := cat.Stats(r.Context())
 		if err != nil {
-			jsonError(w, http.StatusInternalServerError, "stats unavailable")
-			return
-		}
-		messages, err := st.MessageCounts(r.Context())
-		if err != nil {
-			jsonError(w, http.StatusInternalServerError, "stats unavailable")
-			return
-		}
-		var last *store.Digest
-		if d, err := st.LastDigest(r.Context()); err == nil {
-			last = &d
-		} else if !errors.Is(err, store.ErrNotFound) {
-			jsonError(w, http.StatusInternalServerError, "stats unavailable")
+			apiError(w, r, log, err, "stats unavailable")
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{
-			"subscribers": subscribers,
-			"messages":    messages,
-			"last_digest": last,
+			"subscribers": stats.Subscribers,
+			"messages":    stats.Messages,
+			"last_digest": stats.LastDigest,
 			"next_digest": nextDigest(),
 		})
 	}

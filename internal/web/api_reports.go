@@ -1,19 +1,19 @@
 package web
 
 import (
-	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/catalogue"
-	"github.com/alertd/alertd/internal/store"
 )
 
 // handleCreateReport stores a report: 201 when new, 200 with the stored
 // report when its guid was known (idempotent), 400 for invalid input.
-func handleCreateReport(cat *catalogue.Service) http.HandlerFunc {
+func handleCreateReport(cat *catalogue.Service, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var in catalogue.Input
 		if err := decodeJSON(r, &in); err != nil {
@@ -23,7 +23,7 @@ func handleCreateReport(cat *catalogue.Service) http.HandlerFunc {
 			}
 			// A report that is well-formed JSON but wrong in a field is
 			// not "invalid JSON": say only what is wrong with the field.
-			if catalogue.IsInvalid(err) {
+			if alertd.ErrorCode(err) == alertd.Invalid {
 				jsonError(w, http.StatusBadRequest, err.Error())
 				return
 			}
@@ -32,10 +32,8 @@ func handleCreateReport(cat *catalogue.Service) http.HandlerFunc {
 		}
 		rep, created, err := cat.Add(r.Context(), in, false)
 		switch {
-		case catalogue.IsInvalid(err):
-			jsonError(w, http.StatusBadRequest, err.Error())
 		case err != nil:
-			jsonError(w, http.StatusInternalServerError, "the report could not be stored; try again")
+			apiError(w, r, log, err, "the report could not be stored; try again")
 		case created:
 			writeJSON(w, http.StatusCreated, rep)
 		default:
@@ -46,7 +44,7 @@ func handleCreateReport(cat *catalogue.Service) http.HandlerFunc {
 
 // handleRetractReport takes a report back: 200 with the report, its
 // retracted_at set; the same again is harmless. 404 when there is none.
-func handleRetractReport(cat *catalogue.Service) http.HandlerFunc {
+func handleRetractReport(cat *catalogue.Service, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
 		if err != nil || id < 1 {
@@ -54,21 +52,18 @@ func handleRetractReport(cat *catalogue.Service) http.HandlerFunc {
 			return
 		}
 		rep, err := cat.Retract(r.Context(), id)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			jsonError(w, http.StatusNotFound, "no report with this id")
-		case err != nil:
-			jsonError(w, http.StatusInternalServerError, "the report could not be retracted; try again")
-		default:
-			writeJSON(w, http.StatusOK, rep)
+		if err != nil {
+			apiError(w, r, log, err, "the report could not be retracted; try again")
+			return
 		}
+		writeJSON(w, http.StatusOK, rep)
 	}
 }
 
 // maxListLimit bounds one page of the reports API.
 const maxListLimit = 500
 
-func handleListReports(cat *catalogue.Service) http.HandlerFunc {
+func handleListReports(cat *catalogue.Service, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		limit := 50
 		if s := r.URL.Query().Get("limit"); s != "" {
@@ -86,7 +81,7 @@ func handleListReports(cat *catalogue.Service) http.HandlerFunc {
 		}
 		reports, err := cat.All(r.Context(), limit, before)
 		if err != nil {
-			jsonError(w, http.StatusInternalServerError, "the reports could not be read; try again")
+			apiError(w, r, log, err, "the reports could not be read; try again")
 			return
 		}
 		if reports == nil {
@@ -98,12 +93,12 @@ func handleListReports(cat *catalogue.Service) http.HandlerFunc {
 }
 
 // handleCompileDigest compiles and enqueues the next digest now.
-func handleCompileDigest(cat *catalogue.Service) http.HandlerFunc {
+func handleCompileDigest(cat *catalogue.Service, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		d, created, err := cat.CompileDigest(r.Context())
 		switch {
 		case err != nil:
-			jsonError(w, http.StatusInternalServerError, "the digest could not be compiled; try again")
+			apiError(w, r, log, err, "the digest could not be compiled; try again")
 		case !created:
 			writeJSON(w, http.StatusOK, map[string]string{"skipped": "no new reports"})
 		default:
@@ -112,21 +107,18 @@ func handleCompileDigest(cat *catalogue.Service) http.HandlerFunc {
 	}
 }
 
-func handleGetDigest(st *store.Store) http.HandlerFunc {
+func handleGetDigest(cat *catalogue.Service, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
 		if err != nil || id < 1 {
 			jsonError(w, http.StatusBadRequest, "a digest id is a positive whole number")
 			return
 		}
-		d, err := st.Digest(r.Context(), id)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			jsonError(w, http.StatusNotFound, "no digest with this id")
-		case err != nil:
-			jsonError(w, http.StatusInternalServerError, "the digest could not be read; try again")
-		default:
-			writeJSON(w, http.StatusOK, d)
+		d, err := cat.Digest(r.Context(), id)
+		if err != nil {
+			apiError(w, r, log, err, "the digest could not be read; try again")
+			return
 		}
+		writeJSON(w, http.StatusOK, d)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -247,5 +248,33 @@ func TestAdminStatsCountSubscribersAndMessages(t *testing.T) {
 	}
 	if want := h.clock.Now().Add(24 * time.Hour); !stats.NextDigest.Equal(want) {
 		t.Errorf("next_digest = %v, want %v", stats.NextDigest, want)
+	}
+}
+
+func TestAdminFailuresAreLoggedWithTheirCauseAndAnsweredWithoutIt(t *testing.T) {
+	h := newHarness(t, options{AdminToken: adminToken})
+	h.closeStore()
+	for _, req := range []struct{ method, path string }{
+		{http.MethodGet, "/api/v1/subscribers"},
+		{http.MethodGet, "/api/v1/subscribers/someone@example.org"},
+		{http.MethodDelete, "/api/v1/subscribers/someone@example.org"},
+		{http.MethodGet, "/api/v1/stats"},
+		{http.MethodGet, "/api/v1/reports"},
+		{http.MethodDelete, "/api/v1/reports/1"},
+		{http.MethodPost, "/api/v1/digests"},
+		{http.MethodGet, "/api/v1/digests/1"},
+	} {
+		t.Run(req.method+" "+req.path, func(t *testing.T) {
+			r := h.in(t).admin(req.method, req.path)
+			if r.StatusCode != http.StatusInternalServerError {
+				t.Errorf("status = %d, want 500: %s", r.StatusCode, r.body)
+			}
+			if message := jsonError(t, r); strings.Contains(message, "sql") || strings.Contains(message, "closed") {
+				t.Errorf("the answer %q shows the cause", message)
+			}
+			if !loggedFailure(h.logs.String(), req.path, "is closed") {
+				t.Errorf("the failure is not logged with its cause; log:\n%s", h.logs)
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/xml"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -118,10 +119,11 @@ type atomCategory struct {
 // feedLength is how many reports the Atom feed carries.
 const feedLength = 50
 
-func handleFeed(service, baseURL string, published publishedReports) http.HandlerFunc {
+func handleFeed(service, baseURL string, published publishedReports, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		reports, err := published(r.Context(), feedLength, 0)
 		if err != nil {
+			logFailure(log, r, err)
 			http.Error(w, "The feed is unavailable; try again later.", http.StatusInternalServerError)
 			return
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/subscription"
 )
 
@@ -82,9 +83,9 @@ func handleSubscribe(p *pages, subs *subscription.Service, ips clientIPs, outcom
 			})
 		}
 		switch {
-		case errors.Is(err, subscription.ErrInvalidAddress), errors.Is(err, subscription.ErrUnknownTopic):
+		case alertd.ErrorCode(err) == alertd.Invalid:
 			outcome = "invalid"
-			refuse(w, r, p, asJSON, http.StatusBadRequest, body, err.Error())
+			refuse(w, r, p, asJSON, errorStatus(err), body, err.Error())
 		case err != nil:
 			outcome = "error"
 			p.serverError(w, r, err)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/subscription"
 )
 
@@ -57,8 +58,8 @@ func handleUnsubscribe(p *pages, subs *subscription.Service) http.HandlerFunc {
 			switch {
 			case errors.Is(err, subscription.ErrUnknownToken):
 				unknownUnsubscribeToken(w, r, p)
-			case errors.Is(err, subscription.ErrUnknownTopic):
-				p.message(w, r, http.StatusBadRequest, "Unknown topic", "Choose topics from the list on the page.")
+			case errors.Is(err, alertd.ErrUnknownTopic):
+				p.message(w, r, errorStatus(err), "Unknown topic", "Choose topics from the list on the page.")
 			case err != nil:
 				p.serverError(w, r, err)
 			default:

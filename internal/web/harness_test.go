@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/alertd/alertd"
+	"github.com/alertd/alertd/internal/alerttest"
 	"github.com/alertd/alertd/internal/catalogue"
 	"github.com/alertd/alertd/internal/delivery"
 	"github.com/alertd/alertd/internal/mail"
@@ -48,7 +49,7 @@ func (c *clock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// rules are the defaults of SPEC §3.
+// rules are the sign-up settings' defaults, as config.example.toml gives them.
 var rules = subscription.Rules{
 	ConfirmTTL: 72 * time.Hour, ResendCooldown: 10 * time.Minute, MaxConfirmationsPerDay: 3,
 	PurgeUnconfirmedAfter: 720 * time.Hour, Welcome: true, ConsentVersion: "test-form",
@@ -79,6 +80,10 @@ type harness struct {
 	metrics *metrics.Metrics
 	// clients by the loopback address they send from
 	clients map[string]*http.Client
+	// logs is what the server has logged
+	logs *alerttest.Buffer
+	// closeStore closes the database, once, as the test's end does
+	closeStore func()
 }
 
 // in returns the harness for use in the subtest t.
@@ -93,12 +98,15 @@ func newHarness(t *testing.T, opts options) *harness {
 	ctx := context.Background()
 	h := &harness{t: t, clients: map[string]*http.Client{}, clock: &clock{now: time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)}}
 	h.metrics = metrics.New(func() float64 { return 0 })
-	log := slog.New(slog.NewTextHandler(t.Output(), nil))
+	h.logs = &alerttest.Buffer{}
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(t.Output(), h.logs), nil))
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "alertd.db"), alertd.Migrations())
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
+	var closeOnce sync.Once
+	h.closeStore = func() { closeOnce.Do(func() { st.Close() }) }
+	t.Cleanup(h.closeStore)
 	h.store = st
 	signer, err := subscription.NewUnsubscribeSigner([]byte(strings.Repeat("s", subscription.MinSecretLength)))
 	if err != nil {
@@ -125,7 +133,6 @@ func newHarness(t *testing.T, opts options) *harness {
 			PerIPPerHour: opts.PerIPPerHour, AdminToken: opts.AdminToken, Topics: opts.Topics,
 		},
 		Templates:     alertd.Templates(),
-		Store:         st,
 		Subscriptions: h.subs,
 		Catalogue:     h.cat,
 		Metrics:       h.metrics,
@@ -247,8 +254,8 @@ func (h *harness) subscribe(email string) response {
 // subscriber reads the stored subscriber with the address.
 func (h *harness) subscriber(email string) (alertd.Subscriber, bool) {
 	h.t.Helper()
-	sub, err := h.store.SubscriberByKey(context.Background(), subscription.AddressKey(email))
-	if errors.Is(err, store.ErrNotFound) {
+	sub, err := h.subs.Lookup(context.Background(), email)
+	if errors.Is(err, subscription.ErrNotFound) {
 		return sub, false
 	}
 	if err != nil {

@@ -70,7 +70,7 @@ func (p *pages) serverError(w http.ResponseWriter, r *http.Request, err error) {
 	if r.Context().Err() != nil {
 		return // the client has gone; there is no one to answer
 	}
-	p.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	logFailure(p.log, r, err)
 	p.message(w, r, http.StatusInternalServerError, "Something went wrong",
 		"The request could not be completed. Please try again in a few minutes.")
 }

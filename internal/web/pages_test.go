@@ -57,6 +57,32 @@ func TestHealthzAnswers200WhileTheDatabaseAnswers(t *testing.T) {
 	}
 }
 
+func TestHealthzWithABrokenDatabaseLogsTheCauseAndShowsNone(t *testing.T) {
+	h := newHarness(t, options{})
+	h.closeStore()
+	r := h.get("/healthz")
+	if r.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("status = %d, want 503", r.StatusCode)
+	}
+	if strings.Contains(r.body, "sql") || strings.Contains(r.body, "closed") {
+		t.Errorf("body %q shows the database's error to anyone who asks", r.body)
+	}
+	if !loggedFailure(h.logs.String(), "/healthz", "database is closed") {
+		t.Errorf("the cause is not logged; log:\n%s", h.logs)
+	}
+}
+
+// loggedFailure reports whether log holds a failed request to path, with
+// cause in its error.
+func loggedFailure(log, path, cause string) bool {
+	for line := range strings.Lines(log) {
+		if strings.Contains(line, "level=ERROR") && strings.Contains(line, "path="+path+" ") && strings.Contains(line, cause) {
+			return true
+		}
+	}
+	return false
+}
+
 func TestStylesheetIsServed(t *testing.T) {
 	h := newHarness(t, options{})
 	r := h.get("/static/style.css")

@@ -2,9 +2,49 @@ package web
 
 import (
 	"encoding/json"
+	"log/slog"
 	"mime"
 	"net/http"
+
+	"github.com/alertd/alertd"
 )
+
+// errorStatus is the HTTP status that answers err, by its code: 4xx for a
+// mistake of the caller, 5xx for a failure of alertd.
+func errorStatus(err error) int {
+	switch alertd.ErrorCode(err) {
+	case alertd.Invalid:
+		return http.StatusBadRequest
+	case alertd.NotFound:
+		return http.StatusNotFound
+	case alertd.Conflict:
+		return http.StatusConflict
+	case alertd.Unauthorized:
+		return http.StatusUnauthorized
+	case alertd.Unavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// logFailure logs a request that alertd failed to answer, with the cause,
+// which the answer itself never shows.
+func logFailure(log *slog.Logger, r *http.Request, err error) {
+	log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+}
+
+// apiError answers an admin API request that err stopped: with err's
+// message when the caller can act on it (4xx), else with failed, which says
+// what did not happen, after logging the cause.
+func apiError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error, failed string) {
+	status := errorStatus(err)
+	if status < http.StatusInternalServerError {
+		jsonError(w, status, err.Error())
+		return
+	}
+	logFailure(log, r, err)
+	jsonError(w, status, failed)
+}
 
 // writeJSON answers with v as JSON.
 func writeJSON(w http.ResponseWriter, status int, v any) {

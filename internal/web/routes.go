@@ -15,7 +15,6 @@ import (
 	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/catalogue"
 	"github.com/alertd/alertd/internal/metrics"
-	"github.com/alertd/alertd/internal/store"
 	"github.com/alertd/alertd/internal/subscription"
 )
 
@@ -33,11 +32,11 @@ type Config struct {
 	Topics     []alertd.Topic
 }
 
-// Deps are the parts the handlers use.
+// Deps are the parts the handlers use. The handlers reach the data only
+// through the services.
 type Deps struct {
 	Config        Config
 	Templates     fs.FS
-	Store         *store.Store
 	Subscriptions *subscription.Service
 	Catalogue     *catalogue.Service
 	// NextDigest tells when the schedule fires next.
@@ -106,23 +105,23 @@ func NewServer(d Deps) (http.Handler, error) {
 		r.Post("/unsubscribe/{token}", handleUnsubscribe(pages, d.Subscriptions))
 	})
 	r.Get("/reports", handleReports(pages, d.Catalogue.Published))
-	r.Get("/reports/feed.atom", handleFeed(d.Config.ServiceName, d.Config.BaseURL, d.Catalogue.Published))
+	r.Get("/reports/feed.atom", handleFeed(d.Config.ServiceName, d.Config.BaseURL, d.Catalogue.Published, d.Log))
 	r.Handle("/static/*", http.StripPrefix("/static/", http.FileServerFS(static)))
-	r.Get("/healthz", handleHealth(d.Store))
-	r.Head("/healthz", handleHealth(d.Store))
+	r.Get("/healthz", handleHealth(d.Catalogue.Health, d.Log))
+	r.Head("/healthz", handleHealth(d.Catalogue.Health, d.Log))
 	r.With(admin).Handle("/metrics", d.Metrics.Handler())
 
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(admin)
-		r.Get("/subscribers", handleListSubscribers(d.Store))
-		r.Get("/subscribers/{email}", handleGetSubscriber(d.Subscriptions))
-		r.Delete("/subscribers/{email}", handleEraseSubscriber(d.Subscriptions))
-		r.Get("/stats", handleStats(d.Store, d.NextDigest))
-		r.Post("/reports", handleCreateReport(d.Catalogue))
-		r.Get("/reports", handleListReports(d.Catalogue))
-		r.Delete("/reports/{id}", handleRetractReport(d.Catalogue))
-		r.Post("/digests", handleCompileDigest(d.Catalogue))
-		r.Get("/digests/{id}", handleGetDigest(d.Store))
+		r.Get("/subscribers", handleListSubscribers(d.Subscriptions, d.Log))
+		r.Get("/subscribers/{email}", handleGetSubscriber(d.Subscriptions, d.Log))
+		r.Delete("/subscribers/{email}", handleEraseSubscriber(d.Subscriptions, d.Log))
+		r.Get("/stats", handleStats(d.Catalogue, d.NextDigest, d.Log))
+		r.Post("/reports", handleCreateReport(d.Catalogue, d.Log))
+		r.Get("/reports", handleListReports(d.Catalogue, d.Log))
+		r.Delete("/reports/{id}", handleRetractReport(d.Catalogue, d.Log))
+		r.Post("/digests", handleCompileDigest(d.Catalogue, d.Log))
+		r.Get("/digests/{id}", handleGetDigest(d.Catalogue, d.Log))
 	})
 	return r, nil
 }
