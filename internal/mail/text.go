@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/alertd/alertd"
-	"github.com/alertd/alertd/internal/catalogue"
 )
 
 // abstractLimit is roughly how many characters of an abstract a mail shows:
@@ -46,7 +45,7 @@ func reportViews(reports []alertd.Report) []reportView {
 			Series:      oneLine(r.Series),
 			Number:      oneLine(r.Number),
 			Authors:     authors,
-			Abstract:    catalogue.PlainText(r.Abstract, abstractLimit),
+			Abstract:    alertd.PlainText(r.Abstract, abstractLimit),
 		})
 	}
 	return views

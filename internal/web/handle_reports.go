@@ -11,7 +11,6 @@ import (
 	"unicode"
 
 	"github.com/alertd/alertd"
-	"github.com/alertd/alertd/internal/catalogue"
 )
 
 // reportsPerPage is the length of a catalogue page.
@@ -32,7 +31,7 @@ func reportViews(reports []alertd.Report) []reportView {
 		views[i] = reportView{
 			URL: r.URL, Title: r.Title, Date: r.PublishedAt.Format("2 January 2006"),
 			Series: r.Series, Number: r.Number, Authors: strings.Join(r.Authors, ", "),
-			Abstract: catalogue.PlainText(r.Abstract, 280),
+			Abstract: alertd.PlainText(r.Abstract, 280),
 		}
 	}
 	return views
@@ -149,7 +148,7 @@ func handleFeed(service, baseURL string, published publishedReports) http.Handle
 				entry.Authors = append(entry.Authors, atomPerson{Name: a})
 			}
 			if rep.Abstract != "" {
-				entry.Summary = &atomText{Type: "text", Body: catalogue.PlainText(rep.Abstract, 1000)}
+				entry.Summary = &atomText{Type: "text", Body: alertd.PlainText(rep.Abstract, 1000)}
 			}
 			for _, k := range rep.Keywords {
 				entry.Categories = append(entry.Categories, atomCategory{Term: k})

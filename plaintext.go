@@ -1,4 +1,4 @@
-package catalogue
+package alertd
 
 import (
 	"strings"
@@ -42,7 +42,7 @@ func PlainText(s string, max int) string {
 			}
 		}
 	}
-	return cut(strings.Join(strings.Fields(stripControls(b.String())), " "), max)
+	return cut(strings.Join(strings.Fields(withoutControls(b.String())), " "), max)
 }
 
 func hidden(tag string) bool {
@@ -83,4 +83,15 @@ func cut(s string, max int) string {
 	return strings.TrimRightFunc(string(keep), func(r rune) bool {
 		return unicode.IsSpace(r) || strings.ContainsRune(",;:-–—", r)
 	}) + "…"
+}
+
+// withoutControls drops the control characters other than tab, line feed
+// and carriage return, which the caller folds into spaces.
+func withoutControls(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' {
+			return -1
+		}
+		return r
+	}, s)
 }
