@@ -214,8 +214,8 @@ type worker struct {
 	// recorded, and after a crash duplicates are bounded by the number of
 	// workers.
 	recorded <-chan error
-	// beforeContent is awaitRecorded, bound once, which each send calls
-	// between the envelope and the content.
+	// beforeContent is awaitRecorded, which each send calls between the
+	// envelope and the content; bound once, so that no send allocates it.
 	beforeContent func()
 }
 

@@ -22,10 +22,11 @@ type Conn interface {
 	// relay has accepted the envelope, before the content and the end of
 	// data, at which the relay takes the message: a delivery worker waits
 	// there until the previous message's outcome is recorded, so that the
-	// recording overlaps with this message's preparation and envelope and
-	// yet no two messages are ever sent but unrecorded. (Waiting later,
-	// between the content and the end mark, costs a write and a wake-up of
-	// the relay more per message, and more CPU than it saves.)
+	// recording overlaps with this message's preparation and envelope, and
+	// yet at most one of its messages is ever sent but not recorded.
+	// (Waiting later, between the content and the end mark, costs a write
+	// and a wake-up of the relay more per message, and more CPU than it
+	// saves.)
 	Send(ctx context.Context, m Message, beforeContent func()) error
 	Close() error
 }

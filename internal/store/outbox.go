@@ -46,9 +46,9 @@ func (t *Tx) Enqueue(kind alertd.MessageKind, subscriberID int64, payload string
 //
 // The outbox statuses (alertd.MessageStatus) are written out in the SQL
 // of this package rather than bound: SQLite uses a partial index only for
-// a query whose WHERE implies the index's, which it can tell only from
-// the values themselves, and the schema's CHECK and the kept counts'
-// rows name the same text.
+// a query whose WHERE it can prove implies the index's, which it cannot
+// with a bound parameter in place of a value; and the schema's CHECK
+// names the same text.
 const dueCondition = `status IN ('queued', 'sending') AND (digest_id IS NULL OR attempts > 0)`
 
 // ClaimMessages leases up to limit due messages to claimant until
