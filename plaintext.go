@@ -42,7 +42,7 @@ func PlainText(s string, max int) string {
 			}
 		}
 	}
-	return cut(strings.Join(strings.Fields(withoutControls(b.String())), " "), max)
+	return cut(OneLine(withoutControls(b.String())), max)
 }
 
 func hidden(tag string) bool {
@@ -83,6 +83,13 @@ func cut(s string, max int) string {
 	return strings.TrimRightFunc(string(keep), func(r rune) bool {
 		return unicode.IsSpace(r) || strings.ContainsRune(",;:-–—", r)
 	}) + "…"
+}
+
+// OneLine collapses every run of white space in s, line breaks included,
+// into a single space, and trims the ends: for text shown on one line,
+// such as a subject, a listing's row or an error message.
+func OneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
 }
 
 // withoutControls drops the control characters other than tab, line feed

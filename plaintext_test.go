@@ -45,3 +45,9 @@ func TestPlainText(t *testing.T) {
 		})
 	}
 }
+
+func TestOneLine(t *testing.T) {
+	if got := alertd.OneLine(" Report\r\n on\ttrade \u00a0 and\n\nfinance "); got != "Report on trade and finance" {
+		t.Errorf("OneLine = %q", got)
+	}
+}

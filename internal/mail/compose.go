@@ -268,14 +268,14 @@ func (c *Composer) build(rcpt *netmail.Address, subject, text, html string, now 
 // subject is the caller's subject when given, else the "subject" template
 // of the mail's .txt file, always reduced to one line.
 func (c *Composer) subject(name string, data templateData) (string, error) {
-	if s := oneLine(data.Subject); s != "" {
+	if s := alertd.OneLine(data.Subject); s != "" {
 		return s, nil
 	}
 	var b strings.Builder
 	if err := c.text[name].ExecuteTemplate(&b, "subject", data); err != nil {
 		return "", fmt.Errorf("render the subject of mail/%s.txt: %w", name, err)
 	}
-	return oneLine(b.String()), nil
+	return alertd.OneLine(b.String()), nil
 }
 
 func (c *Composer) render(name string, data templateData) (text, html string, err error) {
