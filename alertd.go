@@ -50,6 +50,31 @@ func (s SubscriberStatus) Valid() bool {
 	return false
 }
 
+// MessageKind is what an e-mail in the outbox is for.
+type MessageKind string
+
+const (
+	// KindConfirmation asks a pending subscriber to confirm (double opt-in).
+	KindConfirmation MessageKind = "confirmation"
+	// KindWelcome tells a subscriber that the subscription is active.
+	KindWelcome MessageKind = "welcome"
+	// KindDigest is one subscriber's copy of a digest.
+	KindDigest MessageKind = "digest"
+)
+
+// MessageStatus is where an e-mail stands in the outbox: queued (due, or
+// waiting for a retry) → sending (claimed by a worker) → sent, failed or
+// cancelled, the final three; a temporary failure puts it back to queued.
+type MessageStatus string
+
+const (
+	MessageQueued    MessageStatus = "queued"
+	MessageSending   MessageStatus = "sending"
+	MessageSent      MessageStatus = "sent"
+	MessageFailed    MessageStatus = "failed"
+	MessageCancelled MessageStatus = "cancelled"
+)
+
 // Consent is the proof kept for a subscription: who asked, from where, and
 // which wording they agreed to.
 type Consent struct {

@@ -312,3 +312,15 @@ func TestFormatFromName(t *testing.T) {
 		}
 	}
 }
+
+func TestPlainTextOfAStoredFeedItem(t *testing.T) {
+	accepted, _ := decodeFile(t, "reports.rss", "feed")
+	got := alertd.PlainText(accepted[1].Abstract, 60)
+	want := "Research Report No. 26, 2026. How hydropower & grids shape…"
+	if got != want {
+		t.Errorf("got %q; want %q", got, want)
+	}
+	if got := alertd.PlainText(accepted[2].Abstract, 0); strings.Contains(got, "alert") {
+		t.Errorf("%q still holds the script", got)
+	}
+}

@@ -17,7 +17,6 @@ import (
 	"github.com/alertd/alertd/internal/mail"
 	"github.com/alertd/alertd/internal/metrics"
 	"github.com/alertd/alertd/internal/store"
-	"github.com/alertd/alertd/internal/subscription"
 )
 
 // Renderer turns a claimed outbox row into the message for its subscriber.
@@ -128,6 +127,7 @@ func (e *Engine) start(ctx context.Context, stopWhenIdle bool) {
 		go func() {
 			defer func() { done <- struct{}{} }()
 			w := &worker{engine: e, wake: e.wake[i]}
+			w.beforeContent = w.awaitRecorded
 			w.run(ctx, stopWhenIdle)
 		}()
 	}
@@ -214,6 +214,9 @@ type worker struct {
 	// recorded, and after a crash duplicates are bounded by the number of
 	// workers.
 	recorded <-chan error
+	// beforeContent is awaitRecorded, which each send calls between the
+	// envelope and the content; bound once, so that no send allocates it.
+	beforeContent func()
 }
 
 func (w *worker) run(ctx context.Context, stopWhenIdle bool) {
@@ -328,13 +331,13 @@ func (w *worker) deliver(ctx context.Context, m store.Message, leaseUntil time.T
 	// send it too; a send begun with half the lease left has ample time to
 	// finish and be recorded before that.
 	claimedAt := leaseUntil.Add(-e.settings.Lease)
-	outcome := w.attempt(ctx, m, claimedAt, leaseUntil.Add(-e.settings.Lease/2))
-	if outcome.Status == notSent.Status {
+	outcome, attempted := w.attempt(ctx, m, claimedAt, leaseUntil.Add(-e.settings.Lease/2))
+	if !attempted {
 		return false
 	}
 	outcome.ID, outcome.SubscriberID, outcome.DigestID = m.ID, m.SubscriberID, m.DigestID
 	e.count(m, outcome)
-	if outcome.Status == "sent" && e.sentLog != nil {
+	if outcome.Status == alertd.MessageSent && e.sentLog != nil {
 		err := e.sentLog.Record(m.ID, m.DigestID)
 		if err == nil {
 			return true
@@ -348,15 +351,10 @@ func (w *worker) deliver(ctx context.Context, m store.Message, leaseUntil time.T
 	return true
 }
 
-// notSent is attempt's answer when the message was not sent because its
-// claim's lease ran too short meanwhile or the engine is stopping; nothing
-// is recorded, and the claim is handed back.
-var notSent = store.Outcome{Status: "not sent"}
-
 // wantedStatus is the status a subscriber must still have, at send time, to
 // receive a message of the kind.
-func wantedStatus(kind string) alertd.SubscriberStatus {
-	if kind == subscription.KindConfirmation {
+func wantedStatus(kind alertd.MessageKind) alertd.SubscriberStatus {
+	if kind == alertd.KindConfirmation {
 		return alertd.StatusPending
 	}
 	return alertd.StatusConfirmed
@@ -368,23 +366,26 @@ func wantedStatus(kind string) alertd.SubscriberStatus {
 const recheckAfter = time.Second
 
 // attempt tries to send m, claimed at claimedAt, starting the send no later
-// than sendBy. The waits before the send (a backoff pause, the rate limit,
-// the dial) end when ctx does; once the send starts it runs to its end.
-func (w *worker) attempt(stop context.Context, m store.Message, claimedAt, sendBy time.Time) store.Outcome {
+// than sendBy, and returns the outcome to record. The waits before the send
+// (a backoff pause, the rate limit, the dial) end when stop does; once the
+// send starts it runs to its end. It reports attempted false, with nothing
+// to record, when it gave up before the send because the claim's lease ran
+// too short meanwhile or the engine is stopping: the claim is handed back.
+func (w *worker) attempt(stop context.Context, m store.Message, claimedAt, sendBy time.Time) (o store.Outcome, attempted bool) {
 	e := w.engine
 	ctx := context.WithoutCancel(stop)
 	if w.pause(stop) != nil || e.limiter.Wait(stop) != nil || e.now().After(sendBy) {
-		return notSent
+		return store.Outcome{}, false
 	}
 	if w.conn == nil {
 		var err error
 		if w.conn, err = e.transport.Dial(stop); err != nil {
 			if stop.Err() != nil {
-				return notSent
+				return store.Outcome{}, false
 			}
 			w.conn = nil
 			w.troubled(err)
-			return e.retry(m, err)
+			return e.retry(m, err), true
 		}
 	}
 	// The send-time check, after the waits: on the claim's reading of the
@@ -400,44 +401,43 @@ func (w *worker) attempt(stop context.Context, m store.Message, claimedAt, sendB
 		case errors.Is(err, store.ErrNotFound):
 			sub = nil
 		case err != nil:
-			return e.retry(m, fmt.Errorf("read subscriber: %w", err))
+			return e.retry(m, fmt.Errorf("read subscriber: %w", err)), true
 		default:
 			sub = &fresh
 		}
 	}
 	if sub == nil || sub.Status != wantedStatus(m.Kind) {
-		return store.Outcome{Status: "cancelled", Error: "recipient no longer subscribed"}
+		return store.Outcome{Status: alertd.MessageCancelled, Error: "recipient no longer subscribed"}, true
 	}
 	msg, err := e.render.Render(ctx, m, *sub)
 	if errors.Is(err, ErrNothingToSend) {
-		return store.Outcome{Status: "cancelled", Error: err.Error()}
+		return store.Outcome{Status: alertd.MessageCancelled, Error: err.Error()}, true
 	}
 	if err != nil {
 		// Rendering reads the database too; a broken template fails the
 		// message once the retries are used up.
 		e.log.Error("render message", "message", m.ID, "kind", m.Kind, "err", err)
-		return e.retry(m, fmt.Errorf("render: %w", err))
+		return e.retry(m, fmt.Errorf("render: %w", err)), true
 	}
-	msg.BeforeContent = w.awaitRecorded
 	start := time.Now()
-	err = w.conn.Send(ctx, msg)
+	err = w.conn.Send(ctx, msg, w.beforeContent)
 	e.metrics.SendSeconds.Observe(time.Since(start).Seconds())
 	if err == nil {
 		w.backoff = 0
-		return store.Outcome{Status: "sent"}
+		return store.Outcome{Status: alertd.MessageSent}, true
 	}
 	switch mail.Classify(err) {
 	case mail.BadAddress:
 		e.log.Info("address bounced", "message", m.ID, "err", err)
-		return store.Outcome{Status: "failed", Error: err.Error(), Bounced: true}
+		return store.Outcome{Status: alertd.MessageFailed, Error: err.Error(), Bounced: true}, true
 	case mail.Permanent:
 		e.log.Warn("message refused", "message", m.ID, "err", err)
-		return store.Outcome{Status: "failed", Error: err.Error()}
+		return store.Outcome{Status: alertd.MessageFailed, Error: err.Error()}, true
 	}
 	if mail.ConnectionTrouble(err) {
 		w.troubled(err)
 	}
-	return e.retry(m, err)
+	return e.retry(m, err), true
 }
 
 // troubled drops the connection and makes this worker pause before it
@@ -474,27 +474,27 @@ func (w *worker) pause(ctx context.Context) error {
 func (e *Engine) retry(m store.Message, err error) store.Outcome {
 	if m.Attempts > len(e.settings.RetrySchedule) {
 		e.log.Warn("message failed after retries", "message", m.ID, "attempts", m.Attempts, "err", err)
-		return store.Outcome{Status: "failed", Error: err.Error(), RetriesExhausted: true}
+		return store.Outcome{Status: alertd.MessageFailed, Error: err.Error(), RetriesExhausted: true}
 	}
 	wait := e.settings.RetrySchedule[m.Attempts-1]
 	e.log.Info("message deferred", "message", m.ID, "attempt", m.Attempts, "retry_in", wait, "err", err)
-	return store.Outcome{Status: "queued", RetryAt: e.now().Add(wait), Error: err.Error(), Connection: mail.ConnectionTrouble(err)}
+	return store.Outcome{Status: alertd.MessageQueued, RetryAt: e.now().Add(wait), Error: err.Error(), Connection: mail.ConnectionTrouble(err)}
 }
 
 // count reports an outcome to the metrics.
 func (e *Engine) count(m store.Message, o store.Outcome) {
 	switch o.Status {
-	case "sent":
-		e.metrics.MessagesSent.WithLabelValues(m.Kind).Inc()
-	case "cancelled":
-		e.metrics.MessagesCancelled.WithLabelValues(m.Kind).Inc()
-	case "queued":
+	case alertd.MessageSent:
+		e.metrics.MessagesSent.WithLabelValues(string(m.Kind)).Inc()
+	case alertd.MessageCancelled:
+		e.metrics.MessagesCancelled.WithLabelValues(string(m.Kind)).Inc()
+	case alertd.MessageQueued:
 		reason := "temporary"
 		if o.Connection {
 			reason = "connection"
 		}
 		e.metrics.MessagesRetried.WithLabelValues(reason).Inc()
-	case "failed":
+	case alertd.MessageFailed:
 		reason := "permanent"
 		switch {
 		case o.Bounced:
@@ -502,6 +502,6 @@ func (e *Engine) count(m store.Message, o store.Outcome) {
 		case o.RetriesExhausted:
 			reason = "retries_exhausted"
 		}
-		e.metrics.MessagesFailed.WithLabelValues(m.Kind, reason).Inc()
+		e.metrics.MessagesFailed.WithLabelValues(string(m.Kind), reason).Inc()
 	}
 }

@@ -9,16 +9,11 @@ import (
 	"text/template"
 	"time"
 
-	gomail "github.com/wneessen/go-mail"
-
 	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/mail"
 	"github.com/alertd/alertd/internal/store"
 	"github.com/alertd/alertd/internal/subscription"
 )
-
-// KindDigest is the outbox kind of a digest delivery.
-const KindDigest = "digest"
 
 // MailRenderer renders the outbox's message kinds with the mail templates.
 type MailRenderer struct {
@@ -40,23 +35,23 @@ type MailRenderer struct {
 // Render builds the message for one outbox row.
 func (r MailRenderer) Render(ctx context.Context, m store.Message, sub alertd.Subscriber) (mail.Message, error) {
 	switch m.Kind {
-	case subscription.KindConfirmation:
+	case alertd.KindConfirmation:
 		var p subscription.ConfirmationPayload
 		if err := json.Unmarshal([]byte(m.Payload), &p); err != nil {
 			return mail.Message{}, fmt.Errorf("confirmation payload: %w", err)
 		}
-		return encode(r.Composer.Confirmation(mail.Confirmation{
+		return r.Composer.Confirmation(mail.Confirmation{
 			To: sub.Email, ConfirmURL: r.BaseURL + "/confirm/" + p.Token, ExpiresAt: p.ExpiresAt,
-		}, r.Now()))
-	case subscription.KindWelcome:
+		}, r.Now())
+	case alertd.KindWelcome:
 		reports, err := r.LatestReports(ctx)
 		if err != nil {
 			return mail.Message{}, fmt.Errorf("latest reports: %w", err)
 		}
-		return encode(r.Composer.Welcome(mail.Welcome{
+		return r.Composer.Welcome(mail.Welcome{
 			To: sub.Email, UnsubscribeURL: r.unsubscribeURL(sub.ID), Reports: reports,
-		}, r.Now()))
-	case KindDigest:
+		}, r.Now())
+	case alertd.KindDigest:
 		prepared, err := r.Digests.Prepared(ctx, m.DigestID, sub.Topics, r.prepareDigest)
 		if err != nil {
 			return mail.Message{}, err
@@ -64,14 +59,6 @@ func (r MailRenderer) Render(ctx context.Context, m store.Message, sub alertd.Su
 		return prepared.Message(sub.Email, r.unsubscribeURL(sub.ID), r.Now())
 	}
 	return mail.Message{}, fmt.Errorf("unknown message kind %q", m.Kind)
-}
-
-// encode takes a composer's results, so that a call can be passed directly.
-func encode(m *gomail.Msg, err error) (mail.Message, error) {
-	if err != nil {
-		return mail.Message{}, err
-	}
-	return mail.Encode(m)
 }
 
 // ErrNothingToSend means the digest holds no report for the subscriber's

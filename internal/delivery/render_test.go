@@ -146,7 +146,7 @@ func TestRenderDigestBuildsTheWholeListMessage(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.sub.Status = alertd.StatusConfirmed
 			msg, err := r.Render(context.Background(), store.Message{
-				Kind: delivery.KindDigest, SubscriberID: tt.sub.ID, DigestID: digestID,
+				Kind: alertd.KindDigest, SubscriberID: tt.sub.ID, DigestID: digestID,
 			}, tt.sub)
 			if err != nil {
 				t.Fatal(err)

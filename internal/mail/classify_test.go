@@ -34,7 +34,7 @@ func TestClassifyRelayReplies(t *testing.T) {
 			conn := dial(t, plainSMTP(t, srv))
 			tt.reject(srv)
 
-			err := conn.Send(context.Background(), testMessage(t, c, "x@example.com"))
+			err := conn.Send(context.Background(), confirmation(t, c, "x@example.com"), nil)
 			if err == nil {
 				t.Fatal("Send succeeded, want the injected failure")
 			}
@@ -43,7 +43,7 @@ func TestClassifyRelayReplies(t *testing.T) {
 			}
 
 			srv.ClearRejections()
-			if err := conn.Send(context.Background(), testMessage(t, c, "y@example.com")); err != nil {
+			if err := conn.Send(context.Background(), confirmation(t, c, "y@example.com"), nil); err != nil {
 				t.Fatalf("the next message failed on the same connection: %v", err)
 			}
 			srv.Wait(t, 1)
@@ -92,7 +92,7 @@ func TestClassifyConnectionFailuresAsTemporary(t *testing.T) {
 		}
 		conn := dial(t, tr)
 		srv.Close() // cuts the connection and takes the port away, so no re-dial
-		err = conn.Send(context.Background(), testMessage(t, newComposer(t, testSettings()), "a@example.com"))
+		err = conn.Send(context.Background(), confirmation(t, newComposer(t, testSettings()), "a@example.com"), nil)
 		if err == nil || mail.Classify(err) != mail.Temporary {
 			t.Fatalf("Send err = %v classified %v, want Temporary", err, mail.Classify(err))
 		}

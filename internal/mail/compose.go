@@ -55,7 +55,7 @@ const (
 
 var sharedTemplates = []string{"layout", "reports"}
 
-// Composer turns the data of one mail into a *gomail.Msg. It is safe for
+// Composer turns the data of one mail into a Message. It is safe for
 // concurrent use.
 type Composer struct {
 	settings     Settings
@@ -146,36 +146,40 @@ type Digest struct {
 
 // Confirmation composes the double opt-in mail. It is transactional, so it
 // carries no List-* headers.
-func (c *Composer) Confirmation(d Confirmation, now time.Time) (*gomail.Msg, error) {
+func (c *Composer) Confirmation(d Confirmation, now time.Time) (Message, error) {
 	data := c.data(d.To)
 	data.ConfirmURL = d.ConfirmURL
 	data.ExpiresAt = d.ExpiresAt
 	data.ExpiresIn = humanDuration(d.ExpiresAt.Sub(now))
-	return c.compose(confirmationMail, d.To, data, now)
+	m, err := c.compose(confirmationMail, d.To, data, now)
+	if err != nil {
+		return Message{}, err
+	}
+	return encode(m)
 }
 
 // Welcome composes the mail that says a subscription is active and lists
 // the current catalogue. It carries the same list headers as a digest.
-func (c *Composer) Welcome(d Welcome, now time.Time) (*gomail.Msg, error) {
+func (c *Composer) Welcome(d Welcome, now time.Time) (Message, error) {
 	data := c.data(d.To)
 	data.UnsubscribeURL = d.UnsubscribeURL
 	data.Reports = reportViews(d.Reports)
 	m, err := c.compose(welcomeMail, d.To, data, now)
 	if err != nil {
-		return nil, err
+		return Message{}, err
 	}
 	c.setListHeaders(m, d.UnsubscribeURL)
-	return m, nil
+	return encode(m)
 }
 
 // Digest composes one subscriber's copy of a digest.
-func (c *Composer) Digest(d Digest, now time.Time) (*gomail.Msg, error) {
+func (c *Composer) Digest(d Digest, now time.Time) (Message, error) {
 	m, err := c.compose(digestMail, d.To, c.digestData(d), now)
 	if err != nil {
-		return nil, err
+		return Message{}, err
 	}
 	c.setListHeaders(m, d.UnsubscribeURL)
-	return m, nil
+	return encode(m)
 }
 
 // PreviewDigest renders a digest's subject and its text and HTML parts
@@ -264,14 +268,14 @@ func (c *Composer) build(rcpt *netmail.Address, subject, text, html string, now 
 // subject is the caller's subject when given, else the "subject" template
 // of the mail's .txt file, always reduced to one line.
 func (c *Composer) subject(name string, data templateData) (string, error) {
-	if s := oneLine(data.Subject); s != "" {
+	if s := alertd.OneLine(data.Subject); s != "" {
 		return s, nil
 	}
 	var b strings.Builder
 	if err := c.text[name].ExecuteTemplate(&b, "subject", data); err != nil {
 		return "", fmt.Errorf("render the subject of mail/%s.txt: %w", name, err)
 	}
-	return oneLine(b.String()), nil
+	return alertd.OneLine(b.String()), nil
 }
 
 func (c *Composer) render(name string, data templateData) (text, html string, err error) {

@@ -41,7 +41,7 @@ func TestDKIMSignatureVerifiesAndCoversTheUnsubscribeHeaders(t *testing.T) {
 			dir := t.TempDir()
 			transport := mail.NewFileTransport(dir)
 			transport.DKIM = signer
-			if err := dial(t, transport).Send(context.Background(), encoded(t, m)); err != nil {
+			if err := dial(t, transport).Send(context.Background(), m, nil); err != nil {
 				t.Fatal(err)
 			}
 			files, err := filepath.Glob(filepath.Join(dir, "*.eml"))

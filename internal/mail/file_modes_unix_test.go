@@ -18,7 +18,7 @@ func TestFileTransportFilesAreTheOwnersAlone(t *testing.T) {
 	alerttest.PermissiveUmask(t)
 	root := filepath.Join(t.TempDir(), "mail")
 	conn := dial(t, mail.NewFileTransport(filepath.Join(root, "out")))
-	if err := conn.Send(context.Background(), testMessage(t, newComposer(t, testSettings()), "a@example.com")); err != nil {
+	if err := conn.Send(context.Background(), confirmation(t, newComposer(t, testSettings()), "a@example.com"), nil); err != nil {
 		t.Fatal(err)
 	}
 	alerttest.PrivateModes(t, root)

@@ -17,7 +17,7 @@ func TestFileTransportWritesOneParsableFilePerMessage(t *testing.T) {
 	c := newComposer(t, testSettings())
 	recipients := []string{"a@example.com", "b@example.com", "c@example.com"}
 	for _, to := range recipients {
-		if err := conn.Send(context.Background(), testMessage(t, c, to)); err != nil {
+		if err := conn.Send(context.Background(), confirmation(t, c, to), nil); err != nil {
 			t.Fatalf("Send: %v", err)
 		}
 	}

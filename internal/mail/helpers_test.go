@@ -9,7 +9,6 @@ import (
 	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/mail"
 	"github.com/alertd/alertd/internal/mail/mailtest"
-	gomail "github.com/wneessen/go-mail"
 )
 
 var now = time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
@@ -58,33 +57,18 @@ func dial(t *testing.T, tr mail.Transport) mail.Conn {
 
 // deliver sends m through a fresh connection to a fresh server and returns
 // what the server received.
-func deliver(t *testing.T, m *gomail.Msg) mailtest.Message {
+func deliver(t *testing.T, m mail.Message) mailtest.Message {
 	t.Helper()
 	srv := mailtest.NewServer(t)
 	conn := dial(t, plainSMTP(t, srv))
-	if err := conn.Send(context.Background(), encoded(t, m)); err != nil {
+	if err := conn.Send(context.Background(), m, nil); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
 	return srv.Wait(t, 1)[0]
 }
 
-// encoded is m as a connection sends it.
-func encoded(t *testing.T, m *gomail.Msg) mail.Message {
-	t.Helper()
-	raw, err := mail.Encode(m)
-	if err != nil {
-		t.Fatalf("Encode: %v", err)
-	}
-	return raw
-}
-
-// testMessage is a confirmation mail to to, ready to send.
-func testMessage(t *testing.T, c *mail.Composer, to string) mail.Message {
-	t.Helper()
-	return encoded(t, confirmation(t, c, to))
-}
-
-func confirmation(t *testing.T, c *mail.Composer, to string) *gomail.Msg {
+// confirmation is a confirmation mail to to, ready to send.
+func confirmation(t *testing.T, c *mail.Composer, to string) mail.Message {
 	t.Helper()
 	m, err := c.Confirmation(mail.Confirmation{
 		To: to, ConfirmURL: "https://reports.example.org/confirm/tok", ExpiresAt: now.Add(72 * time.Hour),

@@ -7,9 +7,9 @@ import (
 	gomail "github.com/wneessen/go-mail"
 )
 
-// Message is a finished message: its envelope and its content as it goes
-// on the wire, before dot-stuffing and DKIM signing, which the connection
-// that carries it does.
+// Message is a finished e-mail, what the Composer makes and a Conn sends:
+// its envelope and its content as it goes on the wire, before
+// dot-stuffing and DKIM signing, which the connection that carries it does.
 type Message struct {
 	// From and To are the envelope's paths as MAIL FROM and RCPT TO take
 	// them: "<reader@example.org>".
@@ -17,18 +17,10 @@ type Message struct {
 	// Data is the RFC 5322 message with CRLF line endings; a connection
 	// may use its spare capacity.
 	Data []byte
-	// BeforeContent, when set, is called once the relay has accepted the
-	// envelope, before the content and the end of data, at which the relay
-	// takes the message; the worker waits there until the previous
-	// message's outcome is recorded, so that the recording overlaps with
-	// this message's preparation and envelope. (Waiting later, between the
-	// content and the end mark, costs a write and a wake-up of the relay
-	// more per message, and more CPU than it saves.)
-	BeforeContent func()
 }
 
-// Encode writes a go-mail message out as a Message for one recipient.
-func Encode(m *gomail.Msg) (Message, error) {
+// encode writes a go-mail message out as a Message for one recipient.
+func encode(m *gomail.Msg) (Message, error) {
 	from, err := m.GetSender(false)
 	if err != nil {
 		return Message{}, fmt.Errorf("message sender: %w", err)

@@ -44,7 +44,7 @@ type PreparedDigest struct {
 	// write itself.
 	subject, text, html string
 
-	from string // the envelope sender, as Encode gives it
+	from string // the envelope sender, as encode gives it
 	// skeleton is the message go-mail wrote with stand-ins in the headers
 	// and placeholders for the bodies, cut at each of them; size is the
 	// length of its fixed text.
@@ -140,7 +140,7 @@ func (p *PreparedDigest) writeSkeleton() error {
 	m := c.build(&netmail.Address{Address: p.standIns.recipient}, p.subject, textToken, htmlToken, date)
 	m.SetMessageIDWithValue(messageID + "@" + c.messageIDDom)
 	c.setListHeaders(m, p.standIns.unsubscribe)
-	msg, err := Encode(m)
+	msg, err := encode(m)
 	if err != nil {
 		return err
 	}
@@ -287,7 +287,7 @@ func (p *PreparedDigest) goMailCopy(rcpt *netmail.Address, to, unsubscribeURL st
 	body := strings.NewReplacer(s.recipient, html.EscapeString(to), s.unsubscribe, html.EscapeString(unsubscribeURL)).Replace(p.html)
 	m := p.composer.build(rcpt, p.subject, text, body, now)
 	p.composer.setListHeaders(m, unsubscribeURL)
-	return Encode(m)
+	return encode(m)
 }
 
 // maxLen bounds the length of the body filled in with v: quoted-printable

@@ -253,7 +253,7 @@ func (c *smtpConn) dial(ctx context.Context) error {
 // Once under way a send is not abandoned when ctx ends: cutting a DATA
 // short leaves it unknown whether the relay took the message, the one way
 // to produce a duplicate. The per-command timeout bounds the wait instead.
-func (c *smtpConn) Send(ctx context.Context, m Message) error {
+func (c *smtpConn) Send(ctx context.Context, m Message, beforeContent func()) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := ctx.Err(); err != nil {
@@ -275,7 +275,7 @@ func (c *smtpConn) Send(ctx context.Context, m Message) error {
 			return err
 		}
 	}
-	err = c.send(m, data)
+	err = c.send(m, data, beforeContent)
 	var stale *staleConnError
 	if errors.As(err, &stale) {
 		// MAIL FROM failed on the connection itself (an idle connection
@@ -285,7 +285,7 @@ func (c *smtpConn) Send(ctx context.Context, m Message) error {
 		if err := c.dial(ctx); err != nil {
 			return err
 		}
-		err = c.send(m, data)
+		err = c.send(m, data, beforeContent)
 	}
 	if err == nil {
 		return nil
@@ -297,10 +297,11 @@ func (c *smtpConn) Send(ctx context.Context, m Message) error {
 // send runs one SMTP transaction for the dot-stuffed data. With a relay
 // that offers PIPELINING (RFC 2920) MAIL, RCPT and DATA go out in one
 // write and their replies are read together; otherwise each waits for its
-// reply. It returns a *staleConnError when the connection failed before
+// reply. It calls beforeContent, if not nil, between the reply to DATA and
+// the content. It returns a *staleConnError when the connection failed before
 // anything was sent, a *RcptError for a refused recipient, and the relay's
 // reply (a *textproto.Error) or the network error otherwise.
-func (c *smtpConn) send(m Message, data []byte) error {
+func (c *smtpConn) send(m Message, data []byte, beforeContent func()) error {
 	if err := c.conn.UpdateDeadline(c.timeout); err != nil {
 		return &staleConnError{err}
 	}
@@ -336,8 +337,8 @@ func (c *smtpConn) send(m Message, data []byte) error {
 			return err
 		}
 	}
-	if m.BeforeContent != nil {
-		m.BeforeContent()
+	if beforeContent != nil {
+		beforeContent()
 		if err := c.conn.UpdateDeadline(c.timeout); err != nil {
 			return err
 		}

@@ -20,7 +20,7 @@ func TestManyMessagesTravelOverOneConnection(t *testing.T) {
 
 	const n = 20
 	for i := range n {
-		if err := conn.Send(context.Background(), testMessage(t, c, fmt.Sprintf("r%d@example.com", i))); err != nil {
+		if err := conn.Send(context.Background(), confirmation(t, c, fmt.Sprintf("r%d@example.com", i)), nil); err != nil {
 			t.Fatalf("Send %d: %v", i, err)
 		}
 	}
@@ -40,12 +40,12 @@ func TestSendRedialsWhenTheRelayDroppedTheConnection(t *testing.T) {
 	c := newComposer(t, testSettings())
 	conn := dial(t, plainSMTP(t, srv))
 
-	if err := conn.Send(context.Background(), testMessage(t, c, "a@example.com")); err != nil {
+	if err := conn.Send(context.Background(), confirmation(t, c, "a@example.com"), nil); err != nil {
 		t.Fatal(err)
 	}
 	srv.Wait(t, 1)
 	srv.DropConnections()
-	if err := conn.Send(context.Background(), testMessage(t, c, "b@example.com")); err != nil {
+	if err := conn.Send(context.Background(), confirmation(t, c, "b@example.com"), nil); err != nil {
 		t.Fatalf("Send after the relay dropped the connection: %v", err)
 	}
 	got := srv.Wait(t, 2)
@@ -66,7 +66,7 @@ func TestIdleConnectionOutlivesTheCommandTimeout(t *testing.T) {
 	c := newComposer(t, testSettings())
 	conn := dial(t, tr)
 	for i := range 2 {
-		if err := conn.Send(context.Background(), testMessage(t, c, "a@example.com")); err != nil {
+		if err := conn.Send(context.Background(), confirmation(t, c, "a@example.com"), nil); err != nil {
 			t.Fatalf("Send %d: %v", i, err)
 		}
 		time.Sleep(2 * timeout) // the idle pause under test
@@ -100,7 +100,7 @@ func TestTLSModesAndAuthentication(t *testing.T) {
 				t.Fatal(err)
 			}
 			conn := dial(t, tr)
-			if err := conn.Send(context.Background(), testMessage(t, newComposer(t, testSettings()), "a@example.com")); err != nil {
+			if err := conn.Send(context.Background(), confirmation(t, newComposer(t, testSettings()), "a@example.com"), nil); err != nil {
 				t.Fatalf("Send: %v", err)
 			}
 			srv.Wait(t, 1)
@@ -232,7 +232,7 @@ func TestSendDoesNotStartOnACancelledContext(t *testing.T) {
 	conn := dial(t, plainSMTP(t, srv))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err := conn.Send(ctx, testMessage(t, newComposer(t, testSettings()), "a@example.com"))
+	err := conn.Send(ctx, confirmation(t, newComposer(t, testSettings()), "a@example.com"), nil)
 	if !errors.Is(err, context.Canceled) || mail.Classify(err) != mail.Temporary {
 		t.Fatalf("err = %v, want context.Canceled classified Temporary", err)
 	}
@@ -258,7 +258,7 @@ func TestSendKeepsInStepWithAndWithoutPipelining(t *testing.T) {
 			c := newComposer(t, testSettings())
 			conn := dial(t, plainSMTP(t, srv))
 			send := func(to string) error {
-				return conn.Send(context.Background(), testMessage(t, c, to))
+				return conn.Send(context.Background(), confirmation(t, c, to), nil)
 			}
 			if err := send("a@example.com"); err != nil {
 				t.Fatal(err)
@@ -290,7 +290,7 @@ func TestSendDotStuffsTheContent(t *testing.T) {
 	content := ".first\r\nSubject: dots\r\n\r\n.\r\n..two\r\nmiddle . line\r\n.\r\nno final line break"
 	err := conn.Send(context.Background(), mail.Message{
 		From: "<alerts@example.org>", To: "<reader@example.com>", Data: []byte(content),
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,18 +304,18 @@ func TestSendDotStuffsTheContent(t *testing.T) {
 func TestSendCallsBeforeContentBeforeTheRelayTakesTheMessage(t *testing.T) {
 	srv := mailtest.NewServer(t)
 	conn := dial(t, plainSMTP(t, srv))
-	m := testMessage(t, newComposer(t, testSettings()), "a@example.com")
+	m := confirmation(t, newComposer(t, testSettings()), "a@example.com")
 	calls := 0
-	m.BeforeContent = func() {
+	beforeContent := func() {
 		calls++
 		if n := srv.Received(); n != 0 {
 			t.Errorf("the relay took %d messages before the end of data", n)
 		}
 	}
-	if err := conn.Send(context.Background(), m); err != nil {
+	if err := conn.Send(context.Background(), m, beforeContent); err != nil {
 		t.Fatal(err)
 	}
 	if srv.Wait(t, 1); calls != 1 {
-		t.Errorf("BeforeContent called %d times, want 1", calls)
+		t.Errorf("beforeContent called %d times, want 1", calls)
 	}
 }

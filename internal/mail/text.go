@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/alertd/alertd"
-	"github.com/alertd/alertd/internal/catalogue"
 )
 
 // abstractLimit is roughly how many characters of an abstract a mail shows:
@@ -35,18 +34,18 @@ func reportViews(reports []alertd.Report) []reportView {
 	for _, r := range reports {
 		authors := make([]string, 0, len(r.Authors))
 		for _, a := range r.Authors {
-			if a = oneLine(a); a != "" {
+			if a = alertd.OneLine(a); a != "" {
 				authors = append(authors, a)
 			}
 		}
 		views = append(views, reportView{
-			Title:       oneLine(r.Title),
+			Title:       alertd.OneLine(r.Title),
 			URL:         webURL(r.URL),
 			PublishedAt: r.PublishedAt,
-			Series:      oneLine(r.Series),
-			Number:      oneLine(r.Number),
+			Series:      alertd.OneLine(r.Series),
+			Number:      alertd.OneLine(r.Number),
 			Authors:     authors,
-			Abstract:    catalogue.PlainText(r.Abstract, abstractLimit),
+			Abstract:    alertd.PlainText(r.Abstract, abstractLimit),
 		})
 	}
 	return views
@@ -74,12 +73,6 @@ func plural(n int, one, many string) string {
 		return "1 " + one
 	}
 	return strconv.Itoa(n) + " " + many
-}
-
-// oneLine collapses every run of white space, line breaks included, into a
-// single space.
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
 }
 
 // webURL returns u when it is an absolute http(s) URL, else "": a mail must

@@ -107,12 +107,12 @@ func (s *Store) CompileDigest(ctx context.Context, rules DigestRules) (d Digest,
 			return err
 		}
 		res, err := t.exec(`INSERT INTO outbox (kind, subscriber_id, digest_id, next_attempt_at, created_at)
-			SELECT 'digest', s.id, ?1, ?2, ?2 FROM subscribers s
+			SELECT ?3, s.id, ?1, ?2, ?2 FROM subscribers s
 			WHERE s.status = 'confirmed' AND (s.topics = '[]' OR EXISTS (
 				SELECT 1 FROM json_each(s.topics) chosen
 				JOIN reports r ON r.digest_id = ?1
 				JOIN json_each(r.topics) offered ON offered.value = chosen.value))
-			ORDER BY s.id`, d.ID, millis(rules.Now))
+			ORDER BY s.id`, d.ID, millis(rules.Now), string(alertd.KindDigest))
 		if err != nil {
 			return fmt.Errorf("record deliveries: %w", err)
 		}
@@ -120,7 +120,7 @@ func (s *Store) CompileDigest(ctx context.Context, rules DigestRules) (d Digest,
 		if err != nil {
 			return err
 		}
-		if err := t.moveCounts(counts{"queued": int(recipients)}); err != nil {
+		if err := t.moveCounts(counts{alertd.MessageQueued: int(recipients)}); err != nil {
 			return err
 		}
 		if _, err := t.exec("UPDATE digests SET recipients = ?, claim_from = ?, claim_to = ? WHERE id = ?",

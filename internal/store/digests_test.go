@@ -239,7 +239,7 @@ func TestDigestDeliveriesAreClaimedOnce(t *testing.T) {
 		}
 		return ms
 	}
-	record := func(status string, ms ...store.Message) {
+	record := func(status alertd.MessageStatus, ms ...store.Message) {
 		t.Helper()
 		err := st.Write(ctx, func(tx *store.Tx) error {
 			for _, m := range ms {
@@ -259,7 +259,7 @@ func TestDigestDeliveriesAreClaimedOnce(t *testing.T) {
 	if len(first) != 2 || len(second) != 2 || first[0].ID == second[0].ID || first[1].ID == second[1].ID {
 		t.Fatalf("claims overlap or fall short: %v %v", first, second)
 	}
-	record("sent", first...)
+	record(alertd.MessageSent, first...)
 
 	// A graceful stop hands second[1] back; a crash abandons second[0].
 	if err := st.ReleaseMessages(ctx, day0, []int64{second[1].ID}); err != nil {
@@ -274,7 +274,7 @@ func TestDigestDeliveriesAreClaimedOnce(t *testing.T) {
 			t.Errorf("message %d has %d attempts; a released claim must not count as one", m.ID, m.Attempts)
 		}
 	}
-	record("sent", third...)
+	record(alertd.MessageSent, third...)
 	if again := claim(day0.Add(lease/2), 5); len(again) != 0 {
 		t.Fatalf("claimed %v while the abandoned lease still runs", again)
 	}
@@ -282,8 +282,8 @@ func TestDigestDeliveriesAreClaimedOnce(t *testing.T) {
 	if len(recovered) != 1 || recovered[0].ID != second[0].ID || recovered[0].Attempts != 2 {
 		t.Fatalf("after the lease, claimed %+v, want the abandoned message on its second attempt", recovered)
 	}
-	record("failed", recovered...)
-	record("sent", recovered...) // a late duplicate report changes nothing
+	record(alertd.MessageFailed, recovered...)
+	record(alertd.MessageSent, recovered...) // a late duplicate report changes nothing
 
 	got, err := st.Digest(ctx, d.ID)
 	if err != nil {

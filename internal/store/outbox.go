@@ -13,7 +13,7 @@ import (
 // Message is one outgoing e-mail as the outbox holds it.
 type Message struct {
 	ID           int64
-	Kind         string
+	Kind         alertd.MessageKind
 	SubscriberID int64
 	// DigestID is the digest a digest delivery belongs to; 0 for other mail.
 	DigestID int64
@@ -29,11 +29,11 @@ type Message struct {
 }
 
 // Enqueue adds a message to the outbox, due at once.
-func (t *Tx) Enqueue(kind string, subscriberID int64, payload string, now time.Time) (int64, error) {
+func (t *Tx) Enqueue(kind alertd.MessageKind, subscriberID int64, payload string, now time.Time) (int64, error) {
 	res, err := t.exec(`INSERT INTO outbox (kind, subscriber_id, payload, next_attempt_at, created_at)
-		VALUES (?, ?, ?, ?, ?)`, kind, subscriberID, payload, millis(now), millis(now))
+		VALUES (?, ?, ?, ?, ?)`, string(kind), subscriberID, payload, millis(now), millis(now))
 	if err == nil {
-		err = t.moveCounts(counts{"queued": 1})
+		err = t.moveCounts(counts{alertd.MessageQueued: 1})
 	}
 	if err != nil {
 		return 0, fmt.Errorf("enqueue %s: %w", kind, err)
@@ -43,6 +43,12 @@ func (t *Tx) Enqueue(kind string, subscriberID int64, payload string, now time.T
 
 // dueCondition matches the partial index outbox_due: transactional mail,
 // and digest deliveries once first claimed.
+//
+// The outbox statuses (alertd.MessageStatus) are written out in the SQL
+// of this package rather than bound: SQLite uses a partial index only for
+// a query whose WHERE it can prove implies the index's, which it cannot
+// with a bound parameter in place of a value; and the schema's CHECK
+// names the same text.
 const dueCondition = `status IN ('queued', 'sending') AND (digest_id IS NULL OR attempts > 0)`
 
 // ClaimMessages leases up to limit due messages to claimant until
@@ -80,17 +86,19 @@ func (s *Store) ClaimMessages(ctx context.Context, claimant string, now, leaseUn
 		}
 		for rows.Next() {
 			var m Message
-			if err := rows.Scan(&m.ID, &m.Kind, &m.SubscriberID, &m.DigestID, &m.Payload, &m.Attempts); err != nil {
+			var kind string // a named string type would be scanned by reflection
+			if err := rows.Scan(&m.ID, &kind, &m.SubscriberID, &m.DigestID, &m.Payload, &m.Attempts); err != nil {
 				rows.Close()
 				return err
 			}
+			m.Kind = alertd.MessageKind(kind)
 			claimed = append(claimed, m)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		if err := tx.moveCounts(counts{"queued": -(len(claimed) - leased), "sending": len(claimed) - leased}); err != nil {
+		if err := tx.moveCounts(counts{alertd.MessageQueued: -(len(claimed) - leased), alertd.MessageSending: len(claimed) - leased}); err != nil {
 			return err
 		}
 		return tx.addRecipients(claimed)
@@ -227,8 +235,8 @@ type Outcome struct {
 	// DigestID is the message's digest, whose counts a final outcome
 	// moves; 0 for other mail.
 	DigestID int64
-	// Status is "sent", "failed", "cancelled" or "queued" (retry at RetryAt).
-	Status  string
+	// Status is sent, failed, cancelled or queued (retry at RetryAt).
+	Status  alertd.MessageStatus
 	RetryAt time.Time
 	Error   string
 	// Bounced marks the subscriber bounced (a permanent bad-address reply).
@@ -242,7 +250,7 @@ type Outcome struct {
 // RecordOutcome stores the result of sending one claimed message. A final
 // outcome moves its digest's counts in the same transaction, exactly once.
 func (tx *Tx) RecordOutcome(now time.Time, o Outcome) error {
-	if o.Status == "queued" {
+	if o.Status == alertd.MessageQueued {
 		res, err := tx.exec(`UPDATE outbox SET status = 'queued', next_attempt_at = ?, last_error = ?
 			WHERE id = ? AND status = 'sending'`, millis(o.RetryAt), o.Error, o.ID)
 		if err != nil {
@@ -251,28 +259,25 @@ func (tx *Tx) RecordOutcome(now time.Time, o Outcome) error {
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return err // n = 0: recorded already, or erased meanwhile
 		}
-		return tx.moveCounts(counts{"sending": -1, "queued": 1})
+		return tx.moveCounts(counts{alertd.MessageSending: -1, alertd.MessageQueued: 1})
 	}
+	// The digest's column that counts the outcome is named after it.
 	var counter string
 	switch o.Status {
-	case "sent":
-		counter = "sent"
-	case "failed":
-		counter = "failed"
-	case "cancelled":
-		counter = "cancelled"
+	case alertd.MessageSent, alertd.MessageFailed, alertd.MessageCancelled:
+		counter = string(o.Status)
 	default:
 		return fmt.Errorf("unknown outcome status %q", o.Status)
 	}
 	res, err := tx.exec(`UPDATE outbox SET status = ?, payload = NULL, finished_at = ?, last_error = ?
-		WHERE id = ? AND status = 'sending'`, o.Status, millis(now), o.Error, o.ID)
+		WHERE id = ? AND status = 'sending'`, counter, millis(now), o.Error, o.ID)
 	if err != nil {
 		return err
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return err // n = 0: already recorded, or erased meanwhile
 	}
-	if err := tx.moveCounts(counts{"sending": -1, counter: 1}); err != nil {
+	if err := tx.moveCounts(counts{alertd.MessageSending: -1, o.Status: 1}); err != nil {
 		return err
 	}
 	if o.DigestID != 0 {
@@ -326,7 +331,7 @@ func (s *Store) ReleaseMessages(ctx context.Context, now time.Time, ids []int64)
 				return err
 			}
 		}
-		return tx.moveCounts(counts{"sending": -released, "queued": released})
+		return tx.moveCounts(counts{alertd.MessageSending: -released, alertd.MessageQueued: released})
 	})
 }
 
@@ -349,7 +354,7 @@ func (tx *Tx) releaseClaimsOf(claimant string, now time.Time) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return int(n), tx.moveCounts(counts{"sending": -int(n), "queued": int(n)})
+	return int(n), tx.moveCounts(counts{alertd.MessageSending: -int(n), alertd.MessageQueued: int(n)})
 }
 
 // NextDue returns when the earliest queued message falls due (now, when a
@@ -399,7 +404,7 @@ func (s *Store) QueueDepth(ctx context.Context) (int, error) {
 }
 
 // counts are moves of the outbox's counts, by status.
-type counts map[string]int
+type counts map[alertd.MessageStatus]int
 
 // moveCounts moves the kept outbox counts, in the transaction that moved
 // the messages: one statement, however many messages moved.
@@ -432,7 +437,7 @@ func (t *Tx) deleteMessages(query string, args ...any) error {
 			rows.Close()
 			return err
 		}
-		deleted[status]--
+		deleted[alertd.MessageStatus(status)]--
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/alertd/alertd"
 )
 
 // retentionBatch is how many outbox rows one transaction of
@@ -102,11 +104,11 @@ func (tx *Tx) deleteFinished(cutoff, after int64) (deleted int, last int64, done
 // one kind and outcome once they are deleted: how many, and when the first
 // and the last finished.
 type MessageSummary struct {
-	Kind    string    `json:"kind"`
-	Status  string    `json:"status"`
-	Count   int       `json:"count"`
-	FirstAt time.Time `json:"first_at"`
-	LastAt  time.Time `json:"last_at"`
+	Kind    alertd.MessageKind   `json:"kind"`
+	Status  alertd.MessageStatus `json:"status"`
+	Count   int                  `json:"count"`
+	FirstAt time.Time            `json:"first_at"`
+	LastAt  time.Time            `json:"last_at"`
 }
 
 // SubscriberMessageHistory returns the summaries of a subscriber's deleted

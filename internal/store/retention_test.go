@@ -47,10 +47,10 @@ func TestMessageCountsStayTrueThroughEveryMove(t *testing.T) {
 	checkCounts(t, st, path, "nothing")
 
 	write(t, st, func(tx *store.Tx) error {
-		if _, err := tx.Enqueue("confirmation", subs["p@example.org"], "link", day0); err != nil {
+		if _, err := tx.Enqueue(alertd.KindConfirmation, subs["p@example.org"], "link", day0); err != nil {
 			return err
 		}
-		_, err := tx.Enqueue("welcome", subs["a@example.org"], "", day0)
+		_, err := tx.Enqueue(alertd.KindWelcome, subs["a@example.org"], "", day0)
 		return err
 	})
 	checkCounts(t, st, path, "enqueue")
@@ -74,12 +74,12 @@ func TestMessageCountsStayTrueThroughEveryMove(t *testing.T) {
 	}
 	checkCounts(t, st, path, "a claim of expired leases")
 
-	outcome := func(m store.Message, status string) store.Outcome {
+	outcome := func(m store.Message, status alertd.MessageStatus) store.Outcome {
 		return store.Outcome{ID: m.ID, DigestID: m.DigestID, SubscriberID: m.SubscriberID, Status: status, RetryAt: later.Add(time.Hour)}
 	}
-	write(t, st, func(tx *store.Tx) error { return tx.RecordOutcome(later, outcome(again[0], "sent")) })
+	write(t, st, func(tx *store.Tx) error { return tx.RecordOutcome(later, outcome(again[0], alertd.MessageSent)) })
 	checkCounts(t, st, path, "a send")
-	bounce := outcome(again[1], "failed")
+	bounce := outcome(again[1], alertd.MessageFailed)
 	bounce.Bounced = true
 	write(t, st, func(tx *store.Tx) error { return tx.RecordOutcome(later, bounce) })
 	checkCounts(t, st, path, "a bounce")
@@ -88,12 +88,12 @@ func TestMessageCountsStayTrueThroughEveryMove(t *testing.T) {
 		return err
 	})
 	checkCounts(t, st, path, "an unsubscribe")
-	write(t, st, func(tx *store.Tx) error { return tx.RecordOutcome(later, outcome(again[2], "cancelled")) })
+	write(t, st, func(tx *store.Tx) error { return tx.RecordOutcome(later, outcome(again[2], alertd.MessageCancelled)) })
 	checkCounts(t, st, path, "a cancel")
-	write(t, st, func(tx *store.Tx) error { return tx.RecordOutcome(later, outcome(again[3], "queued")) })
+	write(t, st, func(tx *store.Tx) error { return tx.RecordOutcome(later, outcome(again[3], alertd.MessageQueued)) })
 	checkCounts(t, st, path, "a retry")
 	// An outcome recorded twice moves nothing the second time.
-	write(t, st, func(tx *store.Tx) error { return tx.RecordOutcome(later, outcome(again[0], "sent")) })
+	write(t, st, func(tx *store.Tx) error { return tx.RecordOutcome(later, outcome(again[0], alertd.MessageSent)) })
 	checkCounts(t, st, path, "an outcome recorded twice")
 
 	log, err := st.OpenSentLog()
@@ -162,14 +162,14 @@ func TestRetentionDeletesOnlyOldFinishedMessagesAndKeepsTheirHistory(t *testing.
 		t.Fatal(err)
 	}
 	write(t, st, func(tx *store.Tx) error {
-		_, err := tx.Enqueue("welcome", a, "", day0)
+		_, err := tx.Enqueue(alertd.KindWelcome, a, "", day0)
 		return err
 	})
 	old, err := st.ClaimMessages(ctx, "", day0, day0.Add(time.Minute), 7)
 	if err != nil || len(old) != 7 {
 		t.Fatalf("claimed %d: %v", len(old), err)
 	}
-	statuses := []string{"sent", "sent", "sent", "sent", "failed", "cancelled", "queued"}
+	statuses := []alertd.MessageStatus{alertd.MessageSent, alertd.MessageSent, alertd.MessageSent, alertd.MessageSent, alertd.MessageFailed, alertd.MessageCancelled, alertd.MessageQueued}
 	write(t, st, func(tx *store.Tx) error {
 		for i, m := range old {
 			at := day0.Add(time.Duration(i) * time.Minute)
@@ -183,7 +183,7 @@ func TestRetentionDeletesOnlyOldFinishedMessagesAndKeepsTheirHistory(t *testing.
 	// Recent: a second welcome to a, sent on day 90.
 	recent := day0.Add(90 * 24 * time.Hour)
 	write(t, st, func(tx *store.Tx) error {
-		_, err := tx.Enqueue("welcome", a, "", recent)
+		_, err := tx.Enqueue(alertd.KindWelcome, a, "", recent)
 		return err
 	})
 	fresh, err := st.ClaimMessages(ctx, "", recent, recent.Add(time.Minute), 1)
@@ -191,7 +191,7 @@ func TestRetentionDeletesOnlyOldFinishedMessagesAndKeepsTheirHistory(t *testing.
 		t.Fatalf("claimed %d: %v", len(fresh), err)
 	}
 	write(t, st, func(tx *store.Tx) error {
-		return tx.RecordOutcome(recent, store.Outcome{ID: fresh[0].ID, SubscriberID: a, Status: "sent"})
+		return tx.RecordOutcome(recent, store.Outcome{ID: fresh[0].ID, SubscriberID: a, Status: alertd.MessageSent})
 	})
 	before, err := st.Digest(ctx, d.ID)
 	if err != nil {

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/alertd/alertd"
 )
 
 // SentLog records sent messages in an append-only file beside the
@@ -319,5 +321,5 @@ func (tx *Tx) recordSent(now time.Time, records []sent) error {
 			return err
 		}
 	}
-	return tx.moveCounts(counts{"sending": -recorded, "sent": recorded})
+	return tx.moveCounts(counts{alertd.MessageSending: -recorded, alertd.MessageSent: recorded})
 }

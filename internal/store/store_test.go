@@ -163,7 +163,7 @@ func TestWriteGroupCommitRollsBackOnlyTheFailingWrites(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				if _, err := tx.Enqueue("confirmation", id, "", now); err != nil {
+				if _, err := tx.Enqueue(alertd.KindConfirmation, id, "", now); err != nil {
 					return err
 				}
 				if fails(i) {

@@ -326,12 +326,12 @@ func (s *Store) SubscriberMessages(ctx context.Context, subscriberID int64) ([]M
 
 // MessageRecord is the history of one e-mail to a subscriber.
 type MessageRecord struct {
-	Kind       string     `json:"kind"`
-	Status     string     `json:"status"`
-	Attempts   int        `json:"attempts"`
-	CreatedAt  time.Time  `json:"created_at"`
-	FinishedAt *time.Time `json:"finished_at,omitempty"`
-	LastError  string     `json:"last_error,omitempty"`
+	Kind       alertd.MessageKind   `json:"kind"`
+	Status     alertd.MessageStatus `json:"status"`
+	Attempts   int                  `json:"attempts"`
+	CreatedAt  time.Time            `json:"created_at"`
+	FinishedAt *time.Time           `json:"finished_at,omitempty"`
+	LastError  string               `json:"last_error,omitempty"`
 }
 
 // Imported is one confirmed subscriber from a trusted import.

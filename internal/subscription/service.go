@@ -20,12 +20,6 @@ import (
 	"github.com/alertd/alertd/internal/store"
 )
 
-// Message kinds this package puts in the outbox.
-const (
-	KindConfirmation = "confirmation"
-	KindWelcome      = "welcome"
-)
-
 var (
 	// ErrTokenExpired means a confirmation link is unknown, expired or no
 	// longer applies; the reader should subscribe again.
@@ -116,7 +110,7 @@ func (s *Service) Subscribe(ctx context.Context, req Request) error {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Enqueue(KindConfirmation, id, string(payload), now); err != nil {
+		if _, err := tx.Enqueue(alertd.KindConfirmation, id, string(payload), now); err != nil {
 			return err
 		}
 		queued = true
@@ -240,7 +234,7 @@ func (s *Service) Confirm(ctx context.Context, req ConfirmRequest) (alertd.Subsc
 			return err
 		}
 		if s.rules.Welcome {
-			if _, err := tx.Enqueue(KindWelcome, id, "", now); err != nil {
+			if _, err := tx.Enqueue(alertd.KindWelcome, id, "", now); err != nil {
 				return err
 			}
 			queued = true

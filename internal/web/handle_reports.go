@@ -12,7 +12,6 @@ import (
 	"unicode"
 
 	"github.com/alertd/alertd"
-	"github.com/alertd/alertd/internal/catalogue"
 )
 
 // reportsPerPage is the length of a catalogue page.
@@ -33,7 +32,7 @@ func reportViews(reports []alertd.Report) []reportView {
 		views[i] = reportView{
 			URL: r.URL, Title: r.Title, Date: r.PublishedAt.Format("2 January 2006"),
 			Series: r.Series, Number: r.Number, Authors: strings.Join(r.Authors, ", "),
-			Abstract: catalogue.PlainText(r.Abstract, 280),
+			Abstract: alertd.PlainText(r.Abstract, 280),
 		}
 	}
 	return views
@@ -151,7 +150,7 @@ func handleFeed(service, baseURL string, published publishedReports, log *slog.L
 				entry.Authors = append(entry.Authors, atomPerson{Name: a})
 			}
 			if rep.Abstract != "" {
-				entry.Summary = &atomText{Type: "text", Body: catalogue.PlainText(rep.Abstract, 1000)}
+				entry.Summary = &atomText{Type: "text", Body: alertd.PlainText(rep.Abstract, 1000)}
 			}
 			for _, k := range rep.Keywords {
 				entry.Categories = append(entry.Categories, atomCategory{Term: k})

@@ -283,7 +283,7 @@ func (h *harness) confirmationsQueued(email string) int {
 	}
 	n := 0
 	for _, m := range export.Messages {
-		if m.Kind == subscription.KindConfirmation {
+		if m.Kind == alertd.KindConfirmation {
 			n++
 		}
 	}

@@ -1,4 +1,4 @@
-package catalogue
+package alertd
 
 import (
 	"strings"
@@ -42,7 +42,7 @@ func PlainText(s string, max int) string {
 			}
 		}
 	}
-	return cut(strings.Join(strings.Fields(stripControls(b.String())), " "), max)
+	return cut(OneLine(withoutControls(b.String())), max)
 }
 
 func hidden(tag string) bool {
@@ -83,4 +83,22 @@ func cut(s string, max int) string {
 	return strings.TrimRightFunc(string(keep), func(r rune) bool {
 		return unicode.IsSpace(r) || strings.ContainsRune(",;:-–—", r)
 	}) + "…"
+}
+
+// OneLine collapses every run of white space in s, line breaks included,
+// into a single space, and trims the ends: for text shown on one line,
+// such as a subject, a listing's row or an error message.
+func OneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// withoutControls drops the control characters other than tab, line feed
+// and carriage return, which the caller folds into spaces.
+func withoutControls(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' {
+			return -1
+		}
+		return r
+	}, s)
 }

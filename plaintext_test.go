@@ -1,11 +1,10 @@
-package catalogue_test
+package alertd_test
 
 import (
-	"strings"
 	"testing"
 	"unicode/utf8"
 
-	"github.com/alertd/alertd/internal/catalogue"
+	"github.com/alertd/alertd"
 )
 
 func TestPlainText(t *testing.T) {
@@ -36,7 +35,7 @@ func TestPlainText(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := catalogue.PlainText(tt.in, tt.max)
+			got := alertd.PlainText(tt.in, tt.max)
 			if got != tt.want {
 				t.Errorf("PlainText(%q, %d) = %q; want %q", tt.in, tt.max, got, tt.want)
 			}
@@ -47,14 +46,8 @@ func TestPlainText(t *testing.T) {
 	}
 }
 
-func TestPlainTextOfAStoredFeedItem(t *testing.T) {
-	accepted, _ := decodeFile(t, "reports.rss", "feed")
-	got := catalogue.PlainText(accepted[1].Abstract, 60)
-	want := "Research Report No. 26, 2026. How hydropower & grids shape…"
-	if got != want {
-		t.Errorf("got %q; want %q", got, want)
-	}
-	if got := catalogue.PlainText(accepted[2].Abstract, 0); strings.Contains(got, "alert") {
-		t.Errorf("%q still holds the script", got)
+func TestOneLine(t *testing.T) {
+	if got := alertd.OneLine(" Report\r\n on\ttrade \u00a0 and\n\nfinance "); got != "Report on trade and finance" {
+		t.Errorf("OneLine = %q", got)
 	}
 }
