@@ -214,6 +214,7 @@ func TestInvalidValuesAreErrorsNamingTheKey(t *testing.T) {
 		{name: "source url", file: "[[sources]]\nurl = \"feed.xml\"", wantKey: "sources.url", wantMsg: "absolute"},
 		{name: "source schedule", file: "[[sources]]\nurl = \"https://example.org/f\"\nschedule = \"often\"", wantKey: "sources.schedule", wantMsg: "cron"},
 		{name: "short admin token", file: "[admin]\ntoken = \"x\"", wantKey: "admin.token", wantMsg: "at least 32 characters"},
+		{name: "admin token of spaces", env: map[string]string{"ALERTD_ADMIN_TOKEN": strings.Repeat(" ", 32)}, wantKey: "admin.token", wantEnv: "ALERTD_ADMIN_TOKEN", wantMsg: "without spaces"},
 		{name: "admin token one short", env: map[string]string{"ALERTD_ADMIN_TOKEN": strings.Repeat("t", 31)}, wantKey: "admin.token", wantEnv: "ALERTD_ADMIN_TOKEN", wantMsg: "(got 31)"},
 		{name: "mailto without address", file: "[mail]\nunsubscribe_mailto = \"mailto:\"", wantKey: "mail.unsubscribe_mailto", wantMsg: "one address"},
 		{name: "mailto not an address", file: "[mail]\nunsubscribe_mailto = \"mailto:nobody\"", wantKey: "mail.unsubscribe_mailto", wantMsg: "one address"},

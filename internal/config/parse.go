@@ -434,6 +434,10 @@ func (cfg *Config) validate(fromEnv map[string]string) error {
 
 	if n := utf8.RuneCountInString(cfg.Admin.Token); n > 0 && n < MinAdminTokenLength {
 		c.fail("admin.token", "must be at least %d characters, or empty to disable the admin API and /metrics (got %d); make one with: openssl rand -hex 32", MinAdminTokenLength, n)
+	} else if strings.ContainsFunc(cfg.Admin.Token, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		// A bearer token is one word of visible characters; 32 spaces would
+		// pass the length check while guessing it takes one try.
+		c.fail("admin.token", "must be visible characters without spaces; make one with: openssl rand -hex 32")
 	}
 
 	seen := map[string]bool{}
