@@ -195,7 +195,7 @@ func startDigest(t *testing.T, env map[string]string) int64 {
 
 // awaitDelivered polls the admin API until the digest has nothing pending
 // and returns its counts.
-func awaitDelivered(t *testing.T, env map[string]string, id int64, c *child) store.Digest {
+func awaitDelivered(t *testing.T, env map[string]string, id int64, c *child) alertd.Digest {
 	t.Helper()
 	poll := time.NewTicker(20 * time.Millisecond)
 	defer poll.Stop()
@@ -208,7 +208,7 @@ func awaitDelivered(t *testing.T, env map[string]string, id int64, c *child) sto
 		if err != nil {
 			t.Fatal(err)
 		}
-		var d store.Digest
+		var d alertd.Digest
 		err = json.NewDecoder(resp.Body).Decode(&d)
 		resp.Body.Close()
 		if err != nil || resp.StatusCode != http.StatusOK {
@@ -260,7 +260,7 @@ func interrupt(t *testing.T, binary string, srv *mailtest.Server, env map[string
 // resume starts the binary again, waits until the relay has received
 // received messages in all, which must take less than resumeWithin, and
 // until the digest is recorded as delivered, and stops it gracefully.
-func resume(t *testing.T, binary string, srv *mailtest.Server, env map[string]string, id int64, received int) store.Digest {
+func resume(t *testing.T, binary string, srv *mailtest.Server, env map[string]string, id int64, received int) alertd.Digest {
 	t.Helper()
 	start := time.Now()
 	second := startChild(t, binary, env)
@@ -353,11 +353,11 @@ func checkNothingLostAtStop(t *testing.T, srv *mailtest.Server, path string, id 
 	if d.Sent+d.Pending != crashRecipients || d.Failed != 0 || d.Cancelled != 0 {
 		t.Errorf("digest %+v: sent and pending do not add up to the %d recipients", d, crashRecipients)
 	}
-	if statuses["sending"] != 0 {
-		t.Errorf("%d messages left claimed by the stopped process, want 0 (handed back)", statuses["sending"])
+	if statuses[alertd.MessageSending] != 0 {
+		t.Errorf("%d messages left claimed by the stopped process, want 0 (handed back)", statuses[alertd.MessageSending])
 	}
-	if statuses["queued"] != d.Pending {
-		t.Errorf("%d messages queued, want the %d pending", statuses["queued"], d.Pending)
+	if statuses[alertd.MessageQueued] != d.Pending {
+		t.Errorf("%d messages queued, want the %d pending", statuses[alertd.MessageQueued], d.Pending)
 	}
 }
 

@@ -9,7 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/alertd/alertd/internal/store"
+	"github.com/alertd/alertd"
 )
 
 func (env *environment) digest(ctx context.Context, args []string) error {
@@ -136,7 +136,7 @@ func newProgress(w io.Writer, total int, start time.Time) *progress {
 	return &progress{w: w, terminal: terminal, total: total, start: start}
 }
 
-func (p *progress) show(d store.Digest, now time.Time) {
+func (p *progress) show(d alertd.Digest, now time.Time) {
 	if !p.terminal {
 		return
 	}
@@ -166,7 +166,7 @@ func (env *environment) listDigests(ctx context.Context, args []string) error {
 	if *limit < 1 {
 		return usagef("--limit must be at least 1")
 	}
-	var digests []store.Digest
+	var digests []alertd.Digest
 	err := env.withCore(ctx, func(c *core) (err error) {
 		digests, err = c.catalogue.Digests(ctx, *limit)
 		return err

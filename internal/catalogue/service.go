@@ -171,7 +171,7 @@ func (s *Service) NextDigest(ctx context.Context) ([]alertd.Report, error) {
 // CompileDigest records the next digest, the reports it announces and one
 // delivery per confirmed subscriber whose topics match them, and hands the
 // deliveries to the outbox; created is false when no report is due.
-func (s *Service) CompileDigest(ctx context.Context) (store.Digest, bool, error) {
+func (s *Service) CompileDigest(ctx context.Context) (alertd.Digest, bool, error) {
 	d, created, err := s.store.CompileDigest(ctx, s.digestRules())
 	if err == nil && created && d.Recipients > 0 {
 		s.queued()
@@ -181,7 +181,7 @@ func (s *Service) CompileDigest(ctx context.Context) (store.Digest, bool, error)
 
 // Digest returns the digest with the id and its delivery counts; an error of
 // code NotFound when there is none.
-func (s *Service) Digest(ctx context.Context, id int64) (store.Digest, error) {
+func (s *Service) Digest(ctx context.Context, id int64) (alertd.Digest, error) {
 	d, err := s.store.Digest(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return d, errNoDigest
@@ -192,7 +192,7 @@ func (s *Service) Digest(ctx context.Context, id int64) (store.Digest, error) {
 var errNoDigest = alertd.Errorf(alertd.NotFound, "no digest with this id")
 
 // Digests lists the most recent digests, newest first, with their counts.
-func (s *Service) Digests(ctx context.Context, limit int) ([]store.Digest, error) {
+func (s *Service) Digests(ctx context.Context, limit int) ([]alertd.Digest, error) {
 	return s.store.Digests(ctx, limit)
 }
 
@@ -200,9 +200,9 @@ func (s *Service) Digests(ctx context.Context, limit int) ([]store.Digest, error
 type Stats struct {
 	Subscribers map[alertd.SubscriberStatus]int
 	// Messages counts the outbox's messages by status.
-	Messages map[string]int
+	Messages map[alertd.MessageStatus]int
 	// LastDigest is nil until a digest has been compiled.
-	LastDigest *store.Digest
+	LastDigest *alertd.Digest
 }
 
 // Stats counts the subscribers by status and the messages by status, and

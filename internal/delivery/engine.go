@@ -21,7 +21,7 @@ import (
 
 // Renderer turns a claimed outbox row into the message for its subscriber.
 type Renderer interface {
-	Render(ctx context.Context, m store.Message, sub alertd.Subscriber) (mail.Message, error)
+	Render(ctx context.Context, m alertd.Message, sub alertd.Subscriber) (mail.Message, error)
 }
 
 // Settings tune the engine.
@@ -258,7 +258,7 @@ func (w *worker) run(ctx context.Context, stopWhenIdle bool) {
 // lease lasts the messages are still this worker's to release; once it has
 // run out another worker may have claimed them already, so they are left
 // alone: they are due again anyway.
-func (w *worker) handBack(ms []store.Message, leaseUntil time.Time) {
+func (w *worker) handBack(ms []alertd.Message, leaseUntil time.Time) {
 	if w.engine.now().Before(leaseUntil) {
 		w.engine.release(ms)
 	}
@@ -289,7 +289,7 @@ func (e *Engine) untilNextDue(ctx context.Context) time.Duration {
 	return min(longest, max(10*time.Millisecond, next.Sub(e.now())))
 }
 
-func (e *Engine) release(ms []store.Message) {
+func (e *Engine) release(ms []alertd.Message) {
 	ids := make([]int64, len(ms))
 	for i, m := range ms {
 		ids[i] = m.ID
@@ -324,7 +324,7 @@ func (w *worker) awaitRecorded() {
 // sent but unrecorded. It reports false, having neither sent nor recorded
 // anything, when the claim's lease ran too short to send or the engine is
 // stopping.
-func (w *worker) deliver(ctx context.Context, m store.Message, leaseUntil time.Time) bool {
+func (w *worker) deliver(ctx context.Context, m alertd.Message, leaseUntil time.Time) bool {
 	e := w.engine
 	keep := context.WithoutCancel(ctx)
 	// Once the lease has run out another worker may claim the message and
@@ -371,17 +371,17 @@ const recheckAfter = time.Second
 // send starts it runs to its end. It reports attempted false, with nothing
 // to record, when it gave up before the send because the claim's lease ran
 // too short meanwhile or the engine is stopping: the claim is handed back.
-func (w *worker) attempt(stop context.Context, m store.Message, claimedAt, sendBy time.Time) (o store.Outcome, attempted bool) {
+func (w *worker) attempt(stop context.Context, m alertd.Message, claimedAt, sendBy time.Time) (o alertd.Outcome, attempted bool) {
 	e := w.engine
 	ctx := context.WithoutCancel(stop)
 	if w.pause(stop) != nil || e.limiter.Wait(stop) != nil || e.now().After(sendBy) {
-		return store.Outcome{}, false
+		return alertd.Outcome{}, false
 	}
 	if w.conn == nil {
 		var err error
 		if w.conn, err = e.transport.Dial(stop); err != nil {
 			if stop.Err() != nil {
-				return store.Outcome{}, false
+				return alertd.Outcome{}, false
 			}
 			w.conn = nil
 			w.troubled(err)
@@ -407,11 +407,11 @@ func (w *worker) attempt(stop context.Context, m store.Message, claimedAt, sendB
 		}
 	}
 	if sub == nil || sub.Status != wantedStatus(m.Kind) {
-		return store.Outcome{Status: alertd.MessageCancelled, Error: "recipient no longer subscribed"}, true
+		return alertd.Outcome{Status: alertd.MessageCancelled, Error: "recipient no longer subscribed"}, true
 	}
 	msg, err := e.render.Render(ctx, m, *sub)
 	if errors.Is(err, ErrNothingToSend) {
-		return store.Outcome{Status: alertd.MessageCancelled, Error: err.Error()}, true
+		return alertd.Outcome{Status: alertd.MessageCancelled, Error: err.Error()}, true
 	}
 	if err != nil {
 		// Rendering reads the database too; a broken template fails the
@@ -424,15 +424,15 @@ func (w *worker) attempt(stop context.Context, m store.Message, claimedAt, sendB
 	e.metrics.SendSeconds.Observe(time.Since(start).Seconds())
 	if err == nil {
 		w.backoff = 0
-		return store.Outcome{Status: alertd.MessageSent}, true
+		return alertd.Outcome{Status: alertd.MessageSent}, true
 	}
 	switch mail.Classify(err) {
 	case mail.BadAddress:
 		e.log.Info("address bounced", "message", m.ID, "err", err)
-		return store.Outcome{Status: alertd.MessageFailed, Error: err.Error(), Bounced: true}, true
+		return alertd.Outcome{Status: alertd.MessageFailed, Error: err.Error(), Bounced: true}, true
 	case mail.Permanent:
 		e.log.Warn("message refused", "message", m.ID, "err", err)
-		return store.Outcome{Status: alertd.MessageFailed, Error: err.Error()}, true
+		return alertd.Outcome{Status: alertd.MessageFailed, Error: err.Error()}, true
 	}
 	if mail.ConnectionTrouble(err) {
 		w.troubled(err)
@@ -471,18 +471,18 @@ func (w *worker) pause(ctx context.Context) error {
 
 // retry schedules the next attempt after a temporary failure, or fails the
 // message once the schedule is used up.
-func (e *Engine) retry(m store.Message, err error) store.Outcome {
+func (e *Engine) retry(m alertd.Message, err error) alertd.Outcome {
 	if m.Attempts > len(e.settings.RetrySchedule) {
 		e.log.Warn("message failed after retries", "message", m.ID, "attempts", m.Attempts, "err", err)
-		return store.Outcome{Status: alertd.MessageFailed, Error: err.Error(), RetriesExhausted: true}
+		return alertd.Outcome{Status: alertd.MessageFailed, Error: err.Error(), RetriesExhausted: true}
 	}
 	wait := e.settings.RetrySchedule[m.Attempts-1]
 	e.log.Info("message deferred", "message", m.ID, "attempt", m.Attempts, "retry_in", wait, "err", err)
-	return store.Outcome{Status: alertd.MessageQueued, RetryAt: e.now().Add(wait), Error: err.Error(), Connection: mail.ConnectionTrouble(err)}
+	return alertd.Outcome{Status: alertd.MessageQueued, RetryAt: e.now().Add(wait), Error: err.Error(), Connection: mail.ConnectionTrouble(err)}
 }
 
 // count reports an outcome to the metrics.
-func (e *Engine) count(m store.Message, o store.Outcome) {
+func (e *Engine) count(m alertd.Message, o alertd.Outcome) {
 	switch o.Status {
 	case alertd.MessageSent:
 		e.metrics.MessagesSent.WithLabelValues(string(m.Kind)).Inc()

@@ -190,7 +190,7 @@ func contains(list []string, s string) bool {
 // deliver runs the engine until the digest has no delivery pending, then
 // stops it and returns the digest's counts. meanwhile, if not nil, runs
 // while the engine delivers (to inject a fault mid-way).
-func (r *rig) deliver(t *testing.T, digestID int64, meanwhile func()) store.Digest {
+func (r *rig) deliver(t *testing.T, digestID int64, meanwhile func()) alertd.Digest {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
@@ -228,10 +228,10 @@ func (r *rig) deliver(t *testing.T, digestID int64, meanwhile func()) store.Dige
 // counts is what a digest's counts must be once delivered.
 type counts struct{ sent, failed, cancelled int }
 
-func checkCounts(t *testing.T, d store.Digest, want counts) {
+func checkCounts(t *testing.T, d alertd.Digest, want counts) {
 	t.Helper()
 	got := counts{d.Sent, d.Failed, d.Cancelled}
-	if got != want || d.Pending != 0 || d.Status != "done" {
+	if got != want || d.Pending != 0 || d.Status != alertd.DigestDone {
 		t.Errorf("digest %d: sent/failed/cancelled %v, pending %d, %s; want %v, 0 pending, done", d.ID, got, d.Pending, d.Status, want)
 	}
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/mail"
-	"github.com/alertd/alertd/internal/store"
 	"github.com/alertd/alertd/internal/subscription"
 )
 
@@ -33,7 +32,7 @@ type MailRenderer struct {
 }
 
 // Render builds the message for one outbox row.
-func (r MailRenderer) Render(ctx context.Context, m store.Message, sub alertd.Subscriber) (mail.Message, error) {
+func (r MailRenderer) Render(ctx context.Context, m alertd.Message, sub alertd.Subscriber) (mail.Message, error) {
 	switch m.Kind {
 	case alertd.KindConfirmation:
 		var p subscription.ConfirmationPayload

@@ -145,7 +145,7 @@ func TestRenderDigestBuildsTheWholeListMessage(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.sub.Status = alertd.StatusConfirmed
-			msg, err := r.Render(context.Background(), store.Message{
+			msg, err := r.Render(context.Background(), alertd.Message{
 				Kind: alertd.KindDigest, SubscriberID: tt.sub.ID, DigestID: digestID,
 			}, tt.sub)
 			if err != nil {

@@ -15,7 +15,7 @@ import (
 
 // outboxTruth counts the outbox's rows by status straight from the file,
 // beside the store: what the kept counts must say.
-func outboxTruth(t *testing.T, path string) map[string]int {
+func outboxTruth(t *testing.T, path string) map[alertd.MessageStatus]int {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)")
 	if err != nil {
@@ -27,14 +27,14 @@ func outboxTruth(t *testing.T, path string) map[string]int {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	truth := map[string]int{"queued": 0, "sending": 0, "sent": 0, "failed": 0, "cancelled": 0}
+	truth := map[alertd.MessageStatus]int{alertd.MessageQueued: 0, alertd.MessageSending: 0, alertd.MessageSent: 0, alertd.MessageFailed: 0, alertd.MessageCancelled: 0}
 	for rows.Next() {
 		var status string
 		var n int
 		if err := rows.Scan(&status, &n); err != nil {
 			t.Fatal(err)
 		}
-		truth[status] = n
+		truth[alertd.MessageStatus(status)] = n
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
@@ -181,7 +181,7 @@ func TestDeadProcessClaimsComeBackAtOnceAndLiveOnesStay(t *testing.T) {
 	}
 }
 
-func ids(ms []store.Message) []int64 {
+func ids(ms []alertd.Message) []int64 {
 	var out []int64
 	for _, m := range ms {
 		out = append(out, m.ID)

@@ -10,20 +10,6 @@ import (
 	"github.com/alertd/alertd"
 )
 
-// Digest is one compiled digest with its delivery counts.
-type Digest struct {
-	ID         int64     `json:"id"`
-	CreatedAt  time.Time `json:"created_at"`
-	Status     string    `json:"status"`
-	Reports    int       `json:"reports"`
-	Recipients int       `json:"recipients"`
-	Sent       int       `json:"sent"`
-	Failed     int       `json:"failed"`
-	Pending    int       `json:"pending"`
-	// Cancelled counts recipients who left before their copy was sent.
-	Cancelled int `json:"cancelled"`
-}
-
 // DigestRules decide which reports the next digest announces: those
 // published by Now, in no digest yet and not backfilled, and, for the first
 // digest ever, published within FirstWindow of Now.
@@ -69,7 +55,7 @@ func (s *Store) NextDigestReports(ctx context.Context, rules DigestRules) ([]ale
 // announces and one delivery per confirmed subscriber whose topics match
 // (all of them when they chose none). It returns created = false when no
 // report is due, and then records nothing.
-func (s *Store) CompileDigest(ctx context.Context, rules DigestRules) (d Digest, created bool, err error) {
+func (s *Store) CompileDigest(ctx context.Context, rules DigestRules) (d alertd.Digest, created bool, err error) {
 	err = s.Write(ctx, func(t *Tx) error {
 		created = false
 		where, args, first, err := t.digestSelection(rules)
@@ -127,24 +113,24 @@ func (s *Store) CompileDigest(ctx context.Context, rules DigestRules) (d Digest,
 			recipients, firstID, firstID+recipients-1, d.ID); err != nil {
 			return err
 		}
-		d.CreatedAt, d.Reports, d.Recipients, d.Pending, d.Status = rules.Now.UTC(), count, int(recipients), int(recipients), "sending"
+		d.CreatedAt, d.Reports, d.Recipients, d.Pending, d.Status = rules.Now.UTC(), count, int(recipients), int(recipients), alertd.DigestSending
 		created = true
 		return nil
 	})
 	if err != nil {
-		return Digest{}, false, fmt.Errorf("compile digest: %w", err)
+		return alertd.Digest{}, false, fmt.Errorf("compile digest: %w", err)
 	}
 	if created && d.Recipients == 0 {
-		d.Status = "done"
+		d.Status = alertd.DigestDone
 	}
 	return d, created, nil
 }
 
 const digestColumns = "id, created_at, reports, recipients, sent, failed, cancelled"
 
-func scanDigest(row rowScanner) (Digest, error) {
+func scanDigest(row rowScanner) (alertd.Digest, error) {
 	var (
-		d       Digest
+		d       alertd.Digest
 		created int64
 	)
 	err := row.Scan(&d.ID, &created, &d.Reports, &d.Recipients, &d.Sent, &d.Failed, &d.Cancelled)
@@ -153,26 +139,26 @@ func scanDigest(row rowScanner) (Digest, error) {
 	}
 	d.CreatedAt = time.UnixMilli(created).UTC()
 	d.Pending = d.Recipients - d.Sent - d.Failed - d.Cancelled
-	d.Status = "done"
+	d.Status = alertd.DigestDone
 	if d.Pending > 0 {
-		d.Status = "sending"
+		d.Status = alertd.DigestSending
 	}
 	return d, err
 }
 
 // Digest returns one digest with its delivery counts.
-func (s *Store) Digest(ctx context.Context, id int64) (Digest, error) {
+func (s *Store) Digest(ctx context.Context, id int64) (alertd.Digest, error) {
 	return scanDigest(s.readRow(ctx, "SELECT "+digestColumns+" FROM digests WHERE id = ?", id))
 }
 
 // Digests lists the most recent digests, newest first, with their counts.
-func (s *Store) Digests(ctx context.Context, limit int) ([]Digest, error) {
+func (s *Store) Digests(ctx context.Context, limit int) ([]alertd.Digest, error) {
 	rows, err := s.readRows(ctx, "SELECT "+digestColumns+" FROM digests ORDER BY id DESC LIMIT ?", limit)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var digests []Digest
+	var digests []alertd.Digest
 	for rows.Next() {
 		d, err := scanDigest(rows)
 		if err != nil {
@@ -190,6 +176,6 @@ func (s *Store) DigestReports(ctx context.Context, id int64) ([]alertd.Report, e
 }
 
 // LastDigest returns the most recent digest, or ErrNotFound.
-func (s *Store) LastDigest(ctx context.Context) (Digest, error) {
+func (s *Store) LastDigest(ctx context.Context) (alertd.Digest, error) {
 	return scanDigest(s.readRow(ctx, "SELECT "+digestColumns+" FROM digests ORDER BY id DESC LIMIT 1"))
 }

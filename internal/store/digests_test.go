@@ -231,7 +231,7 @@ func TestDigestDeliveriesAreClaimedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	lease := time.Minute
-	claim := func(at time.Time, n int) []store.Message {
+	claim := func(at time.Time, n int) []alertd.Message {
 		t.Helper()
 		ms, err := st.ClaimMessages(ctx, "", at, at.Add(lease), n)
 		if err != nil {
@@ -239,11 +239,11 @@ func TestDigestDeliveriesAreClaimedOnce(t *testing.T) {
 		}
 		return ms
 	}
-	record := func(status alertd.MessageStatus, ms ...store.Message) {
+	record := func(status alertd.MessageStatus, ms ...alertd.Message) {
 		t.Helper()
 		err := st.Write(ctx, func(tx *store.Tx) error {
 			for _, m := range ms {
-				if err := tx.RecordOutcome(day0, store.Outcome{ID: m.ID, DigestID: m.DigestID, SubscriberID: m.SubscriberID, Status: status}); err != nil {
+				if err := tx.RecordOutcome(day0, alertd.Outcome{ID: m.ID, DigestID: m.DigestID, SubscriberID: m.SubscriberID, Status: status}); err != nil {
 					return err
 				}
 			}

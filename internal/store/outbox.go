@@ -10,24 +10,6 @@ import (
 	"github.com/alertd/alertd"
 )
 
-// Message is one outgoing e-mail as the outbox holds it.
-type Message struct {
-	ID           int64
-	Kind         alertd.MessageKind
-	SubscriberID int64
-	// DigestID is the digest a digest delivery belongs to; 0 for other mail.
-	DigestID int64
-	// Payload is what the message needs beyond the subscriber (a confirmation
-	// link, say); it is cleared once the message is final.
-	Payload  string
-	Attempts int
-	// Recipient is the subscriber as the claim found them, in the same
-	// transaction that leased the message, a moment before the send: id,
-	// address, status and topics only. Nil when the subscriber has been
-	// erased.
-	Recipient *alertd.Subscriber
-}
-
 // Enqueue adds a message to the outbox, due at once.
 func (t *Tx) Enqueue(kind alertd.MessageKind, subscriberID int64, payload string, now time.Time) (int64, error) {
 	res, err := t.exec(`INSERT INTO outbox (kind, subscriber_id, payload, next_attempt_at, created_at)
@@ -57,8 +39,8 @@ const dueCondition = `status IN ('queued', 'sending') AND (digest_id IS NULL OR 
 // digest deliveries in id order. The claimant is the holder of the
 // claiming process's sent log (SentLog.Holder), whose death hands the
 // claims back; "" leaves them to the lease alone.
-func (s *Store) ClaimMessages(ctx context.Context, claimant string, now, leaseUntil time.Time, limit int) ([]Message, error) {
-	var claimed []Message
+func (s *Store) ClaimMessages(ctx context.Context, claimant string, now, leaseUntil time.Time, limit int) ([]alertd.Message, error) {
+	var claimed []alertd.Message
 	// Lazily synced: were a claim lost with the machine, its messages would
 	// only be due again.
 	err := s.WriteLazy(ctx, func(tx *Tx) error {
@@ -85,7 +67,7 @@ func (s *Store) ClaimMessages(ctx context.Context, claimant string, now, leaseUn
 			return err
 		}
 		for rows.Next() {
-			var m Message
+			var m alertd.Message
 			var kind string // a named string type would be scanned by reflection
 			if err := rows.Scan(&m.ID, &kind, &m.SubscriberID, &m.DigestID, &m.Payload, &m.Attempts); err != nil {
 				rows.Close()
@@ -134,7 +116,7 @@ func (tx *Tx) dueMessages(now time.Time, limit int) (ids []int64, leased int, er
 
 // addRecipients reads who the messages go to: the subscribers' id,
 // address, status and topics, all that sending needs.
-func (tx *Tx) addRecipients(ms []Message) error {
+func (tx *Tx) addRecipients(ms []alertd.Message) error {
 	ids := make([]int64, len(ms))
 	for i, m := range ms {
 		ids[i] = m.SubscriberID
@@ -229,27 +211,9 @@ func jsonIDs(ids []int64) string {
 	return string(b)
 }
 
-// Outcome is what became of one claimed message.
-type Outcome struct {
-	ID int64
-	// DigestID is the message's digest, whose counts a final outcome
-	// moves; 0 for other mail.
-	DigestID int64
-	// Status is sent, failed, cancelled or queued (retry at RetryAt).
-	Status  alertd.MessageStatus
-	RetryAt time.Time
-	Error   string
-	// Bounced marks the subscriber bounced (a permanent bad-address reply).
-	Bounced      bool
-	SubscriberID int64
-	// RetriesExhausted and Connection say why, for the metrics: a failure
-	// after the last retry, and a retry caused by connection trouble.
-	RetriesExhausted, Connection bool
-}
-
 // RecordOutcome stores the result of sending one claimed message. A final
 // outcome moves its digest's counts in the same transaction, exactly once.
-func (tx *Tx) RecordOutcome(now time.Time, o Outcome) error {
+func (tx *Tx) RecordOutcome(now time.Time, o alertd.Outcome) error {
 	if o.Status == alertd.MessageQueued {
 		res, err := tx.exec(`UPDATE outbox SET status = 'queued', next_attempt_at = ?, last_error = ?
 			WHERE id = ? AND status = 'sending'`, millis(o.RetryAt), o.Error, o.ID)
@@ -377,20 +341,20 @@ func (s *Store) NextDue(ctx context.Context, now time.Time) (time.Time, bool, er
 
 // MessageCounts returns the number of outbox messages in each status. It
 // reads the counts kept as messages move, not the outbox.
-func (s *Store) MessageCounts(ctx context.Context) (map[string]int, error) {
+func (s *Store) MessageCounts(ctx context.Context) (map[alertd.MessageStatus]int, error) {
 	rows, err := s.readRows(ctx, "SELECT status, n FROM outbox_counts")
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	counts := map[string]int{}
+	counts := map[alertd.MessageStatus]int{}
 	for rows.Next() {
-		var status string
+		var status string // a named string type would be scanned by reflection
 		var n int
 		if err := rows.Scan(&status, &n); err != nil {
 			return nil, err
 		}
-		counts[status] = n
+		counts[alertd.MessageStatus(status)] = n
 	}
 	return counts, rows.Err()
 }

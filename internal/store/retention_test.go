@@ -74,8 +74,8 @@ func TestMessageCountsStayTrueThroughEveryMove(t *testing.T) {
 	}
 	checkCounts(t, st, path, "a claim of expired leases")
 
-	outcome := func(m store.Message, status alertd.MessageStatus) store.Outcome {
-		return store.Outcome{ID: m.ID, DigestID: m.DigestID, SubscriberID: m.SubscriberID, Status: status, RetryAt: later.Add(time.Hour)}
+	outcome := func(m alertd.Message, status alertd.MessageStatus) alertd.Outcome {
+		return alertd.Outcome{ID: m.ID, DigestID: m.DigestID, SubscriberID: m.SubscriberID, Status: status, RetryAt: later.Add(time.Hour)}
 	}
 	write(t, st, func(tx *store.Tx) error { return tx.RecordOutcome(later, outcome(again[0], alertd.MessageSent)) })
 	checkCounts(t, st, path, "a send")
@@ -173,7 +173,7 @@ func TestRetentionDeletesOnlyOldFinishedMessagesAndKeepsTheirHistory(t *testing.
 	write(t, st, func(tx *store.Tx) error {
 		for i, m := range old {
 			at := day0.Add(time.Duration(i) * time.Minute)
-			o := store.Outcome{ID: m.ID, DigestID: m.DigestID, SubscriberID: m.SubscriberID, Status: statuses[i], RetryAt: day0.Add(100 * 24 * time.Hour)}
+			o := alertd.Outcome{ID: m.ID, DigestID: m.DigestID, SubscriberID: m.SubscriberID, Status: statuses[i], RetryAt: day0.Add(100 * 24 * time.Hour)}
 			if err := tx.RecordOutcome(at, o); err != nil {
 				return err
 			}
@@ -191,7 +191,7 @@ func TestRetentionDeletesOnlyOldFinishedMessagesAndKeepsTheirHistory(t *testing.
 		t.Fatalf("claimed %d: %v", len(fresh), err)
 	}
 	write(t, st, func(tx *store.Tx) error {
-		return tx.RecordOutcome(recent, store.Outcome{ID: fresh[0].ID, SubscriberID: a, Status: alertd.MessageSent})
+		return tx.RecordOutcome(recent, alertd.Outcome{ID: fresh[0].ID, SubscriberID: a, Status: alertd.MessageSent})
 	})
 	before, err := st.Digest(ctx, d.ID)
 	if err != nil {
@@ -267,7 +267,7 @@ func TestRetentionNeverLetsAnOutboxIDComeBack(t *testing.T) {
 	}
 	write(t, st, func(tx *store.Tx) error {
 		for _, m := range claimed {
-			if err := tx.RecordOutcome(day0, store.Outcome{ID: m.ID, SubscriberID: a, Status: "sent"}); err != nil {
+			if err := tx.RecordOutcome(day0, alertd.Outcome{ID: m.ID, SubscriberID: a, Status: "sent"}); err != nil {
 				return err
 			}
 		}

@@ -14,7 +14,7 @@ import (
 
 // sentLogRig is a digest to six subscribers whose deliveries are all
 // claimed, in a database at path.
-func sentLogRig(t *testing.T) (st *store.Store, path string, digest int64, claimed []store.Message) {
+func sentLogRig(t *testing.T) (st *store.Store, path string, digest int64, claimed []alertd.Message) {
 	t.Helper()
 	path = filepath.Join(t.TempDir(), "alertd.db")
 	st, err := store.Open(context.Background(), path, alertd.Migrations())

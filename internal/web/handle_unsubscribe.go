@@ -34,7 +34,7 @@ func handleUnsubscribePage(p *pages, subs *subscription.Service) http.HandlerFun
 			chosen[t] = true
 		}
 		status := string(sub.Status)
-		if sub.Status == "bounced" {
+		if sub.Status == alertd.StatusBounced {
 			status = "unsubscribed"
 		}
 		p.render(w, r, http.StatusOK, "unsubscribe", unsubscribeView{Email: sub.Email, Status: status, Chosen: chosen})
