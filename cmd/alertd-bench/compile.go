@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/alertd/alertd"
+	"github.com/alertd/alertd/internal/catalogue"
 	"github.com/alertd/alertd/internal/store"
 )
 
@@ -100,8 +101,9 @@ func benchCompile(path string, subscribers int) error {
 	}
 	defer st.Close()
 
+	cat := catalogue.NewService(st, catalogue.Rules{FirstWindow: 7 * 24 * time.Hour}, time.Now, func() {})
 	start := time.Now()
-	d, created, err := st.CompileDigest(ctx, store.DigestRules{Now: time.Now(), FirstWindow: 7 * 24 * time.Hour})
+	d, created, err := cat.CompileDigest(ctx)
 	elapsed := time.Since(start)
 	if err != nil {
 		return err

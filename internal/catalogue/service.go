@@ -158,44 +158,6 @@ func (s *Service) ByGUID(ctx context.Context, guid string) (alertd.Report, error
 	return s.store.ReportByGUID(ctx, guid)
 }
 
-func (s *Service) digestRules() store.DigestRules {
-	return store.DigestRules{Now: s.now(), FirstWindow: s.rules.FirstWindow}
-}
-
-// NextDigest lists the reports the next digest would announce, changing
-// nothing.
-func (s *Service) NextDigest(ctx context.Context) ([]alertd.Report, error) {
-	return s.store.NextDigestReports(ctx, s.digestRules())
-}
-
-// CompileDigest records the next digest, the reports it announces and one
-// delivery per confirmed subscriber whose topics match them, and hands the
-// deliveries to the outbox; created is false when no report is due.
-func (s *Service) CompileDigest(ctx context.Context) (alertd.Digest, bool, error) {
-	d, created, err := s.store.CompileDigest(ctx, s.digestRules())
-	if err == nil && created && d.Recipients > 0 {
-		s.queued()
-	}
-	return d, created, err
-}
-
-// Digest returns the digest with the id and its delivery counts; an error of
-// code NotFound when there is none.
-func (s *Service) Digest(ctx context.Context, id int64) (alertd.Digest, error) {
-	d, err := s.store.Digest(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return d, errNoDigest
-	}
-	return d, err
-}
-
-var errNoDigest = alertd.Errorf(alertd.NotFound, "no digest with this id")
-
-// Digests lists the most recent digests, newest first, with their counts.
-func (s *Service) Digests(ctx context.Context, limit int) ([]alertd.Digest, error) {
-	return s.store.Digests(ctx, limit)
-}
-
 // Stats is where the list and the deliveries stand.
 type Stats struct {
 	Subscribers map[alertd.SubscriberStatus]int

@@ -139,7 +139,7 @@ func (r *rig) compile(t *testing.T, guid string) int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, created, err := r.store.CompileDigest(ctx, store.DigestRules{Now: now, FirstWindow: 168 * time.Hour})
+	d, created, err := compileDigest(ctx, r.store, now, 168*time.Hour)
 	if err != nil || !created {
 		t.Fatalf("compile digest: created=%v %v", created, err)
 	}

@@ -41,7 +41,7 @@ func TestDigestShowsReportTextThatMimicsTheRecipientPartsAsPublished(t *testing.
 	}); err != nil {
 		t.Fatal(err)
 	}
-	d, created, err := r.store.CompileDigest(ctx, store.DigestRules{Now: time.Now(), FirstWindow: 168 * time.Hour})
+	d, created, err := compileDigest(ctx, r.store, time.Now(), 168*time.Hour)
 	if err != nil || !created {
 		t.Fatalf("compile digest: created=%v %v", created, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/alertd/alertd"
+	"github.com/alertd/alertd/internal/catalogue"
 	"github.com/alertd/alertd/internal/delivery"
 	"github.com/alertd/alertd/internal/mail"
 	"github.com/alertd/alertd/internal/mail/mailtest"
@@ -119,7 +120,7 @@ func compiledDigest(t *testing.T) (*store.Store, int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, created, err := st.CompileDigest(ctx, store.DigestRules{Now: now, FirstWindow: 168 * time.Hour})
+	d, created, err := compileDigest(ctx, st, now, 168*time.Hour)
 	if err != nil || !created || d.Reports != 5 {
 		t.Fatalf("compile: %+v created=%v %v", d, created, err)
 	}
@@ -216,4 +217,10 @@ func TestDigestCacheLoadsADigestOnce(t *testing.T) {
 	if loads[1] != 1 || loads[2] != 1 {
 		t.Errorf("loads = %v, want each digest loaded once", loads)
 	}
+}
+
+// compileDigest compiles the next digest at now, the way the catalogue does.
+func compileDigest(ctx context.Context, st *store.Store, now time.Time, firstWindow time.Duration) (alertd.Digest, bool, error) {
+	cat := catalogue.NewService(st, catalogue.Rules{FirstWindow: firstWindow}, func() time.Time { return now }, func() {})
+	return cat.CompileDigest(ctx)
 }

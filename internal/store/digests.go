@@ -10,120 +10,109 @@ import (
 	"github.com/alertd/alertd"
 )
 
-// DigestRules decide which reports the next digest announces: those
-// published by Now, in no digest yet and not backfilled, and, for the first
-// digest ever, published within FirstWindow of Now.
-type DigestRules struct {
-	Now time.Time
-	// FirstWindow limits the first digest ever to reports this recent.
-	FirstWindow time.Duration
+// DigestSelection says which of the reports not announced yet (in no
+// digest, not backfilled, not retracted) a digest takes: those published
+// from Since (the zero time: from any time) up to Until, the time of the
+// compile. Which window applies is the catalogue's rule; this is its query.
+type DigestSelection struct {
+	Since, Until time.Time
+	// ArchiveOlder backfills, in the compile's transaction, the unannounced
+	// reports published before Since, retracted ones too, so that no later
+	// digest announces them.
+	ArchiveOlder bool
 }
 
-// digestSelection is the WHERE clause of the reports the next digest
-// announces, and its arguments.
-func (t *Tx) digestSelection(rules DigestRules) (where string, args []any, first bool, err error) {
-	var digests int
-	if err := t.queryRow("SELECT count(*) FROM digests").Scan(&digests); err != nil {
-		return "", nil, false, err
-	}
-	where = "digest_id IS NULL AND backfilled = 0 AND retracted_at IS NULL AND published_at <= ?"
-	args = []any{millis(rules.Now)}
-	if digests == 0 {
+// where is the WHERE clause of the reports sel takes, and its arguments.
+func (sel DigestSelection) where() (string, []any) {
+	where := "digest_id IS NULL AND backfilled = 0 AND retracted_at IS NULL AND published_at <= ?"
+	args := []any{millis(sel.Until)}
+	if !sel.Since.IsZero() {
 		where += " AND published_at >= ?"
-		args = append(args, millis(rules.Now.Add(-rules.FirstWindow)))
+		args = append(args, millis(sel.Since))
 	}
-	return where, args, digests == 0, nil
+	return where, args
 }
 
-// NextDigestReports lists, newest first, the reports the next digest would
-// announce, without recording anything.
-func (s *Store) NextDigestReports(ctx context.Context, rules DigestRules) ([]alertd.Report, error) {
-	var reports []alertd.Report
-	err := s.Read(ctx, func(t *Tx) error {
-		where, args, _, err := t.digestSelection(rules)
-		if err != nil {
-			return err
-		}
-		reports, err = scanReports(t.query("SELECT "+reportColumns+" FROM reports WHERE "+where+
-			" ORDER BY published_at DESC, id DESC", args...))
-		return err
-	})
-	return reports, err
+// AnyDigest reports whether a digest has ever been compiled.
+func (t *Tx) AnyDigest() (bool, error) {
+	var found bool
+	err := t.queryRow("SELECT EXISTS (SELECT 1 FROM digests)").Scan(&found)
+	return found, err
 }
 
-// CompileDigest records, in one transaction, the next digest, the reports it
-// announces and one delivery per confirmed subscriber whose topics match
-// (all of them when they chose none). It returns created = false when no
-// report is due, and then records nothing.
-func (s *Store) CompileDigest(ctx context.Context, rules DigestRules) (d alertd.Digest, created bool, err error) {
-	err = s.Write(ctx, func(t *Tx) error {
-		created = false
-		where, args, first, err := t.digestSelection(rules)
-		if err != nil {
-			return err
+// DigestCandidates lists, newest first, the reports a digest compiled with
+// sel would announce, without recording anything.
+func (t *Tx) DigestCandidates(sel DigestSelection) ([]alertd.Report, error) {
+	where, args := sel.where()
+	return scanReports(t.query("SELECT "+reportColumns+" FROM reports WHERE "+where+
+		" ORDER BY published_at DESC, id DESC", args...))
+}
+
+// CompileDigest records the next digest, created at sel.Until, the reports
+// sel takes and one delivery per confirmed subscriber whose topics match
+// them. It returns created = false when sel takes no report, and then
+// records nothing.
+//
+// Who receives a copy is the rule of alertd.ReportsFor, stated here as a
+// set so that a million deliveries are one INSERT … SELECT: a subscriber
+// who chose no topics, or one sharing a topic with an announced report.
+func (t *Tx) CompileDigest(sel DigestSelection) (d alertd.Digest, created bool, err error) {
+	where, args := sel.where()
+	var count int
+	if err := t.queryRow("SELECT count(*) FROM reports WHERE "+where, args...).Scan(&count); err != nil {
+		return d, false, err
+	}
+	if count == 0 {
+		return d, false, nil
+	}
+	if sel.ArchiveOlder {
+		// That takes retracted reports in too, outside the index of
+		// unannounced ones, with a scan that runs once in the life of
+		// the database.
+		if _, err := t.exec(`UPDATE reports SET backfilled = 1
+			WHERE digest_id IS NULL AND backfilled = 0 AND published_at < ?`,
+			millis(sel.Since)); err != nil {
+			return d, false, err
 		}
-		var count int
-		if err := t.queryRow("SELECT count(*) FROM reports WHERE "+where, args...).Scan(&count); err != nil {
-			return err
-		}
-		if count == 0 {
-			return nil
-		}
-		if first {
-			// The archive before the first window is never announced: the
-			// second digest must not bring it after all, nor a restore of a
-			// report retracted now. That takes retracted reports in too,
-			// outside the index of unannounced ones, with a scan that runs
-			// once in the life of the database.
-			if _, err := t.exec(`UPDATE reports SET backfilled = 1
-				WHERE digest_id IS NULL AND backfilled = 0 AND published_at < ?`,
-				millis(rules.Now.Add(-rules.FirstWindow))); err != nil {
-				return err
-			}
-		}
-		if err := t.queryRow("INSERT INTO digests (created_at, reports, recipients) VALUES (?, ?, 0) RETURNING id",
-			millis(rules.Now), count).Scan(&d.ID); err != nil {
-			return err
-		}
-		if _, err := t.exec("UPDATE reports SET digest_id = ? WHERE "+where, append([]any{d.ID}, args...)...); err != nil {
-			return err
-		}
-		var firstID int64
-		if err := t.queryRow("SELECT coalesce(max(id), 0) + 1 FROM outbox").Scan(&firstID); err != nil {
-			return err
-		}
-		res, err := t.exec(`INSERT INTO outbox (kind, subscriber_id, digest_id, next_attempt_at, created_at)
-			SELECT ?3, s.id, ?1, ?2, ?2 FROM subscribers s
-			WHERE s.status = 'confirmed' AND (s.topics = '[]' OR EXISTS (
-				SELECT 1 FROM json_each(s.topics) chosen
-				JOIN reports r ON r.digest_id = ?1
-				JOIN json_each(r.topics) offered ON offered.value = chosen.value))
-			ORDER BY s.id`, d.ID, millis(rules.Now), string(alertd.KindDigest))
-		if err != nil {
-			return fmt.Errorf("record deliveries: %w", err)
-		}
-		recipients, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if err := t.moveCounts(counts{alertd.MessageQueued: int(recipients)}); err != nil {
-			return err
-		}
-		if _, err := t.exec("UPDATE digests SET recipients = ?, claim_from = ?, claim_to = ? WHERE id = ?",
-			recipients, firstID, firstID+recipients-1, d.ID); err != nil {
-			return err
-		}
-		d.CreatedAt, d.Reports, d.Recipients, d.Pending, d.Status = rules.Now.UTC(), count, int(recipients), int(recipients), alertd.DigestSending
-		created = true
-		return nil
-	})
+	}
+	if err := t.queryRow("INSERT INTO digests (created_at, reports, recipients) VALUES (?, ?, 0) RETURNING id",
+		millis(sel.Until), count).Scan(&d.ID); err != nil {
+		return d, false, err
+	}
+	if _, err := t.exec("UPDATE reports SET digest_id = ? WHERE "+where, append([]any{d.ID}, args...)...); err != nil {
+		return d, false, err
+	}
+	var firstID int64
+	if err := t.queryRow("SELECT coalesce(max(id), 0) + 1 FROM outbox").Scan(&firstID); err != nil {
+		return d, false, err
+	}
+	res, err := t.exec(`INSERT INTO outbox (kind, subscriber_id, digest_id, next_attempt_at, created_at)
+		SELECT ?3, s.id, ?1, ?2, ?2 FROM subscribers s
+		WHERE s.status = 'confirmed' AND (s.topics = '[]' OR EXISTS (
+			SELECT 1 FROM json_each(s.topics) chosen
+			JOIN reports r ON r.digest_id = ?1
+			JOIN json_each(r.topics) offered ON offered.value = chosen.value))
+		ORDER BY s.id`, d.ID, millis(sel.Until), string(alertd.KindDigest))
 	if err != nil {
-		return alertd.Digest{}, false, fmt.Errorf("compile digest: %w", err)
+		return d, false, fmt.Errorf("record deliveries: %w", err)
 	}
-	if created && d.Recipients == 0 {
+	recipients, err := res.RowsAffected()
+	if err != nil {
+		return d, false, err
+	}
+	if err := t.moveCounts(counts{alertd.MessageQueued: int(recipients)}); err != nil {
+		return d, false, err
+	}
+	if _, err := t.exec("UPDATE digests SET recipients = ?, claim_from = ?, claim_to = ? WHERE id = ?",
+		recipients, firstID, firstID+recipients-1, d.ID); err != nil {
+		return d, false, err
+	}
+	d.CreatedAt, d.Reports, d.Recipients, d.Pending = sel.Until.UTC(), count, int(recipients), int(recipients)
+	d.Status = alertd.DigestSending
+	if recipients == 0 {
 		d.Status = alertd.DigestDone
 	}
-	return d, created, nil
+	return d, true, nil
 }
 
 const digestColumns = "id, created_at, reports, recipients, sent, failed, cancelled"

@@ -67,104 +67,13 @@ func seed(t *testing.T, st *store.Store, reports []fixtureReport, subscribers []
 	return ids
 }
 
-func guids(reports []alertd.Report) []string {
-	var out []string
-	for _, r := range reports {
-		out = append(out, r.GUID)
-	}
-	slices.Sort(out)
-	return out
-}
-
-// TestDigestSelection proves the selection rules of SPEC §6 with the clock
-// injected: the first window, the embargo, backfill, nothing new, and that
-// each report is announced once.
-func TestDigestSelection(t *testing.T) {
-	week := 7 * 24 * time.Hour
-	tests := []struct {
-		name    string
-		reports []fixtureReport
-		// compiles happen at these times, in order; want lists each one's
-		// reports (nil = no digest).
-		at   []time.Time
-		want [][]string
-	}{
-		{
-			name: "first digest only takes the first window, and the archive never comes later",
-			reports: []fixtureReport{
-				{guid: "recent", published: day0.Add(-24 * time.Hour)},
-				{guid: "old", published: day0.Add(-30 * 24 * time.Hour)},
-			},
-			at:   []time.Time{day0, day0.Add(week)},
-			want: [][]string{{"recent"}, nil},
-		},
-		{
-			name: "a report published in the future waits for its time",
-			reports: []fixtureReport{
-				{guid: "now", published: day0.Add(-time.Hour)},
-				{guid: "embargoed", published: day0.Add(3 * 24 * time.Hour)},
-			},
-			at:   []time.Time{day0, day0.Add(24 * time.Hour), day0.Add(week)},
-			want: [][]string{{"now"}, nil, {"embargoed"}},
-		},
-		{
-			name: "backfilled reports are never announced",
-			reports: []fixtureReport{
-				{guid: "archive", published: day0.Add(-time.Hour), backfilled: true},
-				{guid: "fresh", published: day0.Add(-time.Hour)},
-			},
-			at:   []time.Time{day0},
-			want: [][]string{{"fresh"}},
-		},
-		{
-			name: "nothing new: no digest",
-			at:   []time.Time{day0},
-			want: [][]string{nil},
-		},
-		{
-			name: "each report is announced once",
-			reports: []fixtureReport{
-				{guid: "a", published: day0.Add(-time.Hour)},
-				{guid: "b", published: day0.Add(2 * 24 * time.Hour)},
-			},
-			at:   []time.Time{day0, day0.Add(week), day0.Add(2 * week)},
-			want: [][]string{{"a"}, {"b"}, nil},
-		},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			st := openStore(t)
-			seed(t, st, tc.reports, []fixtureSubscriber{{email: "r@example.org", status: alertd.StatusConfirmed}})
-			ctx := context.Background()
-			for i, at := range tc.at {
-				rules := store.DigestRules{Now: at, FirstWindow: week}
-				preview, err := st.NextDigestReports(ctx, rules)
-				if err != nil {
-					t.Fatal(err)
-				}
-				d, created, err := st.CompileDigest(ctx, rules)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if created != (tc.want[i] != nil) {
-					t.Fatalf("compile %d at %s: created = %v, want reports %v", i, at, created, tc.want[i])
-				}
-				if !slices.Equal(guids(preview), tc.want[i]) {
-					t.Fatalf("compile %d: preview %v, want %v", i, guids(preview), tc.want[i])
-				}
-				if !created {
-					continue
-				}
-				announced, err := st.DigestReports(ctx, d.ID)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !slices.Equal(guids(announced), tc.want[i]) || d.Reports != len(tc.want[i]) {
-					t.Fatalf("compile %d announced %v (count %d), want %v", i, guids(announced), d.Reports, tc.want[i])
-				}
-			}
-		})
-	}
+// compileDigest compiles the next digest with sel, in one transaction.
+func compileDigest(ctx context.Context, st *store.Store, sel store.DigestSelection) (d alertd.Digest, created bool, err error) {
+	err = st.Write(ctx, func(tx *store.Tx) error {
+		d, created, err = tx.CompileDigest(sel)
+		return err
+	})
+	return d, created, err
 }
 
 // TestDigestDeliveries proves that a compile records one delivery per
@@ -184,7 +93,7 @@ func TestDigestDeliveries(t *testing.T) {
 			{email: "gone@example.org", status: alertd.StatusUnsubscribed},
 		})
 	ctx := context.Background()
-	d, created, err := st.CompileDigest(ctx, store.DigestRules{Now: day0, FirstWindow: time.Hour * 24})
+	d, created, err := compileDigest(ctx, st, store.DigestSelection{Until: day0})
 	if err != nil || !created {
 		t.Fatalf("compile: %v %v", created, err)
 	}
@@ -226,7 +135,7 @@ func TestDigestDeliveriesAreClaimedOnce(t *testing.T) {
 	}
 	seed(t, st, []fixtureReport{{guid: "r", published: day0.Add(-time.Hour)}}, subscribers)
 	ctx := context.Background()
-	d, _, err := st.CompileDigest(ctx, store.DigestRules{Now: day0, FirstWindow: time.Hour * 24})
+	d, _, err := compileDigest(ctx, st, store.DigestSelection{Until: day0})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func TestMessageCountsStayTrueThroughEveryMove(t *testing.T) {
 		return err
 	})
 	checkCounts(t, st, path, "enqueue")
-	d, _, err := st.CompileDigest(ctx, store.DigestRules{Now: day0, FirstWindow: 24 * time.Hour})
+	d, _, err := compileDigest(ctx, st, store.DigestSelection{Until: day0})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestRetentionDeletesOnlyOldFinishedMessagesAndKeepsTheirHistory(t *testing.
 	a := subs["a@example.org"]
 	// Old: a digest to all six, finished on day 0 (4 sent, 1 failed, 1
 	// cancelled), and a welcome to a that is still being retried.
-	d, _, err := st.CompileDigest(ctx, store.DigestRules{Now: day0, FirstWindow: 24 * time.Hour})
+	d, _, err := compileDigest(ctx, st, store.DigestSelection{Until: day0})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ func sentLogRig(t *testing.T) (st *store.Store, path string, digest int64, claim
 		subscribers = append(subscribers, fixtureSubscriber{email: fmt.Sprintf("s%d@example.org", i), status: alertd.StatusConfirmed})
 	}
 	seed(t, st, []fixtureReport{{guid: "r", published: day0.Add(-time.Hour)}}, subscribers)
-	d, _, err := st.CompileDigest(context.Background(), store.DigestRules{Now: day0, FirstWindow: 24 * time.Hour})
+	d, _, err := compileDigest(context.Background(), st, store.DigestSelection{Until: day0})
 	if err != nil {
 		t.Fatal(err)
 	}
