@@ -139,19 +139,6 @@ func (s *Service) All(ctx context.Context, limit int, before int64) ([]alertd.Re
 	return s.store.Reports(ctx, limit, before)
 }
 
-// Retract takes the report with the id back from the pages, the feeds and
-// every digest not yet compiled, and returns it; an error of code NotFound
-// when there is none. Retracting twice is harmless.
-func (s *Service) Retract(ctx context.Context, id int64) (alertd.Report, error) {
-	rep, err := s.store.RetractReport(ctx, id, s.now())
-	if errors.Is(err, store.ErrNotFound) {
-		return rep, errNoReport
-	}
-	return rep, err
-}
-
-var errNoReport = alertd.Errorf(alertd.NotFound, "no report with this id")
-
 // ByGUID returns the report with the guid; an error of code NotFound when
 // there is none.
 func (s *Service) ByGUID(ctx context.Context, guid string) (alertd.Report, error) {

@@ -426,18 +426,7 @@ func (w *worker) attempt(stop context.Context, m alertd.Message, claimedAt, send
 		w.backoff = 0
 		return alertd.Outcome{Status: alertd.MessageSent}, true
 	}
-	switch mail.Classify(err) {
-	case mail.BadAddress:
-		e.log.Info("address bounced", "message", m.ID, "err", err)
-		return alertd.Outcome{Status: alertd.MessageFailed, Error: err.Error(), Bounced: true}, true
-	case mail.Permanent:
-		e.log.Warn("message refused", "message", m.ID, "err", err)
-		return alertd.Outcome{Status: alertd.MessageFailed, Error: err.Error()}, true
-	}
-	if mail.ConnectionTrouble(err) {
-		w.troubled(err)
-	}
-	return e.retry(m, err), true
+	return w.refused(m, err), true
 }
 
 // troubled drops the connection and makes this worker pause before it

@@ -1,0 +1,69 @@
+package subscription
+
+import (
+	"context"
+	"errors"
+
+	"github.com/alertd/alertd"
+	"github.com/alertd/alertd/internal/store"
+)
+
+// UnsubscribeToken returns the link token for a subscriber.
+func (s *Service) UnsubscribeToken(subscriberID int64) string { return s.signer.Token(subscriberID) }
+
+// Subscriber returns the subscriber an unsubscribe token names.
+func (s *Service) Subscriber(ctx context.Context, token string) (alertd.Subscriber, error) {
+	id, ok := s.signer.Verify(token)
+	if !ok {
+		return alertd.Subscriber{}, ErrUnknownToken
+	}
+	var sub alertd.Subscriber
+	err := s.store.Read(ctx, func(tx *store.Tx) error {
+		var err error
+		sub, err = tx.SubscriberByID(id)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return sub, ErrUnknownToken
+	}
+	return sub, err
+}
+
+// Unsubscribe ends the subscription an unsubscribe token names, at once, and
+// cancels its queued mail. Unsubscribing twice is harmless.
+func (s *Service) Unsubscribe(ctx context.Context, token string) error {
+	id, ok := s.signer.Verify(token)
+	if !ok {
+		return ErrUnknownToken
+	}
+	now := s.now()
+	return s.store.Write(ctx, func(tx *store.Tx) error {
+		if _, err := tx.SubscriberByID(id); errors.Is(err, store.ErrNotFound) {
+			return ErrUnknownToken
+		} else if err != nil {
+			return err
+		}
+		_, err := tx.Unsubscribe(id, now)
+		return err
+	})
+}
+
+// SetTopics changes the topics of the subscriber an unsubscribe token names.
+func (s *Service) SetTopics(ctx context.Context, token string, chosen []string) error {
+	id, ok := s.signer.Verify(token)
+	if !ok {
+		return ErrUnknownToken
+	}
+	topics, err := s.checkTopics(chosen)
+	if err != nil {
+		return err
+	}
+	return s.store.Write(ctx, func(tx *store.Tx) error {
+		if _, err := tx.SubscriberByID(id); errors.Is(err, store.ErrNotFound) {
+			return ErrUnknownToken
+		} else if err != nil {
+			return err
+		}
+		return tx.SetTopics(id, topics)
+	})
+}
