@@ -143,6 +143,12 @@ func (o overlay) Open(name string) (fs.File, error) {
 // ReportsFor returns the reports, in their order, that a subscriber who chose
 // topics receives: all of them when none were chosen, else only those that
 // share a topic with the choice (none, when nothing matches).
+//
+// This is the topic rule. The digest compile states it once more, as a set
+// in SQL (store.Tx.CompileDigest), to choose a million recipients in one
+// statement without loading them; a copy is sent to exactly those for whom
+// ReportsFor is not empty, which the store's tests check against this
+// function.
 func ReportsFor(reports []Report, topics []string) []Report {
 	if len(topics) == 0 {
 		return reports

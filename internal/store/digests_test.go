@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -120,6 +121,54 @@ func TestDigestDeliveries(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Fatalf("deliveries to %v, want %v", got, want)
+	}
+}
+
+// TestDigestRecipientsFollowReportsFor proves that the compile's SQL
+// chooses the recipients by the topic rule of alertd.ReportsFor: a copy
+// for exactly the confirmed subscribers to whom it leaves a report.
+func TestDigestRecipientsFollowReportsFor(t *testing.T) {
+	reports := []fixtureReport{
+		{guid: "energy", published: day0.Add(-time.Hour), topics: []string{"energy"}},
+		{guid: "water-air", published: day0.Add(-time.Hour), topics: []string{"water", "air"}},
+		{guid: "general", published: day0.Add(-time.Hour)},
+	}
+	choices := [][]string{nil, {"energy"}, {"air"}, {"soil"}, {"soil", "water"}, {"energy", "air"}}
+	for _, offered := range [][]fixtureReport{reports, reports[:1], reports[1:2], reports[2:]} {
+		st := openStore(t)
+		var subscribers []fixtureSubscriber
+		for i, topics := range choices {
+			subscribers = append(subscribers, fixtureSubscriber{email: fmt.Sprintf("s%d@example.org", i), status: alertd.StatusConfirmed, topics: topics})
+		}
+		ids := seed(t, st, offered, subscribers)
+		ctx := context.Background()
+		d, _, err := compileDigest(ctx, st, store.DigestSelection{Until: day0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		announced, err := st.DigestReports(ctx, d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []int64
+		for _, s := range subscribers {
+			if len(alertd.ReportsFor(announced, s.topics)) > 0 {
+				want = append(want, ids[s.email])
+			}
+		}
+		claimed, err := st.ClaimMessages(ctx, "", day0, day0.Add(time.Minute), len(subscribers)+1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int64
+		for _, m := range claimed {
+			got = append(got, m.SubscriberID)
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) || d.Recipients != len(want) {
+			t.Errorf("reports %v: copies for %v (recipients %d), ReportsFor gives %v", offered, got, d.Recipients, want)
+		}
 	}
 }
 
