@@ -33,7 +33,8 @@ func sub(dir string) fs.FS {
 // SubscriberStatus is where a subscriber stands in the double opt-in lifecycle.
 type SubscriberStatus string
 
-// The lifecycle of SPEC §4: pending → confirmed → unsubscribed; confirmed → bounced.
+// The lifecycle: pending → confirmed on the link's click, → unsubscribed at the
+// reader's word; confirmed → bounced on a permanent bad-address reply.
 const (
 	StatusPending      SubscriberStatus = "pending"
 	StatusConfirmed    SubscriberStatus = "confirmed"
