@@ -175,7 +175,7 @@ func (env *environment) wireDelivery(a *app) error {
 		MaxReports: cfg.Digest.MaxReports, Subject: subject,
 		Digests: delivery.NewDigestCache(a.store.DigestReports),
 		LatestReports: func(ctx context.Context) ([]alertd.Report, error) {
-			return a.store.PublishedReports(ctx, time.Now(), cfg.Digest.MaxReports, 0)
+			return a.catalogue.Published(ctx, cfg.Digest.MaxReports, 0)
 		},
 		Now: time.Now,
 	}
