@@ -67,13 +67,9 @@ func newRig(t *testing.T, n int, settings delivery.Settings) *rig {
 func newRigAt(t *testing.T, path string, n int, settings delivery.Settings) *rig {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, path, alertd.Migrations())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := alerttest.OpenStore(t, path)
 	r := &rig{store: st, smtp: mailtest.NewServer(t), ids: map[string]int64{}}
-	err = st.Write(ctx, func(tx *store.Tx) error {
+	err := st.Write(ctx, func(tx *store.Tx) error {
 		for i := range n {
 			email := fmt.Sprintf("sub%03d@example.org", i)
 			id, _, err := tx.InsertSubscriber(email, alertd.Subscriber{
