@@ -232,6 +232,17 @@ func checkCounts(t *testing.T, d store.Digest, want counts) {
 	}
 }
 
+// checkTried fails unless the server was offered each address in addrs as
+// a recipient exactly `times` times.
+func checkTried(t *testing.T, srv *mailtest.Server, addrs []string, times int) {
+	t.Helper()
+	for _, addr := range addrs {
+		if n := srv.RcptAttempts(addr); n != times {
+			t.Errorf("%s was tried %d times, want %d", addr, n, times)
+		}
+	}
+}
+
 // checkDelivered fails unless the server accepted exactly `times` messages
 // for each address in want and none for anybody else.
 func checkDelivered(t *testing.T, srv *mailtest.Server, want []string, times int) {
@@ -325,10 +336,8 @@ func TestEngineHandlesRecipientRepliesPerSPEC(t *testing.T) {
 					t.Errorf("messages %s = %d, want %d", m.name, got, want)
 				}
 			}
+			checkTried(t, r.smtp, refused, tt.tries)
 			for _, addr := range refused {
-				if n := r.smtp.RcptAttempts(addr); n != tt.tries {
-					t.Errorf("%s was tried %d times, want %d", addr, n, tt.tries)
-				}
 				var sub alertd.Subscriber
 				err := r.store.Read(context.Background(), func(tx *store.Tx) (err error) {
 					sub, err = tx.SubscriberByID(r.ids[addr])
@@ -365,11 +374,7 @@ func TestEngineNeverMailsABouncedAddressAgain(t *testing.T) {
 	}
 	checkCounts(t, d, counts{sent: stayed})
 	checkDelivered(t, r.smtp, r.except(gone), 2)
-	for _, addr := range gone {
-		if n := r.smtp.RcptAttempts(addr); n != 1 {
-			t.Errorf("bounced %s was tried %d times, want only the once that bounced", addr, n)
-		}
-	}
+	checkTried(t, r.smtp, gone, 1)
 }
 
 // TestEngineRidesOutARelayThatRefusesConnections takes the relay down in
@@ -439,11 +444,7 @@ func TestEngineChecksTheSubscriberAtSendTime(t *testing.T) {
 	d := r.deliver(t, r.digest, nil)
 	checkCounts(t, d, counts{sent: subscribers - len(left), cancelled: len(left)})
 	checkDelivered(t, r.smtp, r.except(left), 1)
-	for _, addr := range left {
-		if n := r.smtp.RcptAttempts(addr); n != 0 {
-			t.Errorf("unsubscribed %s was tried %d times, want never", addr, n)
-		}
-	}
+	checkTried(t, r.smtp, left, 0)
 }
 
 // TestEngineRechecksARecipientWhoseClaimHasAged has a rate-limited worker
