@@ -22,8 +22,10 @@ import (
 	"github.com/alertd/alertd/internal/store"
 )
 
-// These tests inject faults through a real SMTP server and prove SPEC §8 by
-// counting, at the server, the messages it accepted for each recipient, and
+// These tests inject faults through a real SMTP server and prove the
+// delivery rules (4xx and network errors retried on the schedule, 5xx
+// failed, 5.1.x bounces the subscriber, status checked at send time, every
+// recipient exactly once) by counting, at the server, the messages it accepted for each recipient, and
 // in the database, the digest's sent/failed/cancelled/pending counts.
 
 // subscribers is how many recipients a test digest has: enough for every
@@ -269,13 +271,13 @@ func counter(c prometheus.Counter) int {
 	return int(m.GetCounter().GetValue())
 }
 
-// TestEngineHandlesRecipientRepliesPerSPEC proves the handling of each kind
+// TestEngineHandlesEachKindOfRecipientRefusal proves the handling of each kind
 // of RCPT TO refusal, on some of the recipients: a 4xx is retried and the
 // message then delivered once; a 5.1.1 fails it at once and bounces the
 // subscriber; another 5xx fails it at once and leaves the subscriber be; a
 // 4xx that never ends fails it once the retry schedule is used up. Every
 // other address gets exactly one message.
-func TestEngineHandlesRecipientRepliesPerSPEC(t *testing.T) {
+func TestEngineHandlesEachKindOfRecipientRefusal(t *testing.T) {
 	// metricCount is a counter and what it must count per refused address.
 	type metricCount struct {
 		name    string

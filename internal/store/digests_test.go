@@ -73,8 +73,8 @@ func guids(reports []alertd.Report) []string {
 	return out
 }
 
-// TestDigestSelection proves the selection rules of SPEC §6 with the clock
-// injected: the first window, the embargo, backfill, nothing new, and that
+// TestDigestSelection proves which reports a digest announces, with the
+// clock injected: the first window, the embargo, backfill, nothing new, and that
 // each report is announced once.
 func TestDigestSelection(t *testing.T) {
 	week := 7 * 24 * time.Hour
