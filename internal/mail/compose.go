@@ -341,11 +341,11 @@ func humanDuration(d time.Duration) string {
 	d = d.Round(time.Minute)
 	switch {
 	case d >= 48*time.Hour && d%(24*time.Hour) == 0:
-		return plural(int(d/(24*time.Hour)), "day", "days")
+		return alertd.Plural(int(d/(24*time.Hour)), "day", "days")
 	case d >= 2*time.Hour:
-		return plural(int(d.Round(time.Hour)/time.Hour), "hour", "hours")
+		return alertd.Plural(int(d.Round(time.Hour)/time.Hour), "hour", "hours")
 	default:
-		return plural(int(d/time.Minute), "minute", "minutes")
+		return alertd.Plural(int(d/time.Minute), "minute", "minutes")
 	}
 }
 
