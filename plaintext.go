@@ -1,6 +1,7 @@
 package alertd
 
 import (
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -90,6 +91,15 @@ func cut(s string, max int) string {
 // such as a subject, a listing's row or an error message.
 func OneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// Plural writes n with the noun that agrees with it: Plural(1, "report",
+// "reports") is "1 report", and any other count takes the plural form.
+func Plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }
 
 // withoutControls drops the control characters other than tab, line feed

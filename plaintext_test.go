@@ -51,3 +51,11 @@ func TestOneLine(t *testing.T) {
 		t.Errorf("OneLine = %q", got)
 	}
 }
+
+func TestPlural(t *testing.T) {
+	for n, want := range map[int]string{0: "0 reports", 1: "1 report", 2: "2 reports", 1000: "1000 reports"} {
+		if got := alertd.Plural(n, "report", "reports"); got != want {
+			t.Errorf("Plural(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -306,7 +306,7 @@ func (env *environment) check(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.stdout, "database: %s (%d confirmed, %d pending subscribers)\n",
+	fmt.Fprintf(env.stdout, "database: %s (subscribers: %d confirmed, %d pending)\n",
 		env.cfg.Database.Path, stats.Subscribers[alertd.StatusConfirmed], stats.Subscribers[alertd.StatusPending])
 	if env.cfg.Mail.Transport == config.TransportFile {
 		fmt.Fprintf(env.stdout, "mail: written as .eml files into %s (file transport)\n", env.cfg.Mail.Dir)

@@ -481,6 +481,21 @@ func exportedKinds(t *testing.T, env map[string]string, email string) []string {
 	return kinds
 }
 
+// TestCountsAgreeInNumber proves that what the commands print about one
+// sign-up, one report and one recipient reads in the singular.
+func TestCountsAgreeInNumber(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	env := smtpEnv(t, srv)
+	if out := cliOK(t, env, "subscribers", "import", writeFile(t, "pending.csv", "email\nada@example.org\n")); !strings.Contains(out, ": 1 sign-up recorded,") {
+		t.Errorf("subscribers import printed %q, want 1 sign-up", out)
+	}
+	cliOK(t, env, "subscribers", "import", "--confirmed", writeFile(t, "confirmed.csv", "email\nbob@example.org\n"))
+	cliOK(t, env, "reports", "add", "--title", "Trade Policy", "--url", "https://example.org/r/1", "--published", published(-time.Hour))
+	if out := cliOK(t, env, "digest", "send"); !strings.Contains(out, "digest 1: 1 report for 1 recipient\n") {
+		t.Errorf("digest send printed %q, want 1 report for 1 recipient", out)
+	}
+}
+
 func TestSubscribersImport(t *testing.T) {
 	const csv = "email\nada@example.org\nnot-an-address\nbob@example.org\n"
 	tests := []struct {

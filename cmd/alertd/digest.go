@@ -87,7 +87,8 @@ func (env *environment) sendDigest(ctx context.Context, args []string) error {
 		fmt.Fprintln(env.stdout, "no new reports: no digest compiled, nothing sent")
 		return nil
 	}
-	fmt.Fprintf(env.stdout, "digest %d: %d reports for %d recipients\n", d.ID, d.Reports, d.Recipients)
+	fmt.Fprintf(env.stdout, "digest %d: %s for %s\n", d.ID,
+		alertd.Plural(d.Reports, "report", "reports"), alertd.Plural(d.Recipients, "recipient", "recipients"))
 	drained := make(chan struct{})
 	go func() {
 		a.engine.Drain(ctx)

@@ -30,7 +30,7 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "alertd: "+printable(oneLine(err.Error())))
+		fmt.Fprintln(os.Stderr, "alertd: "+printable(alertd.OneLine(err.Error())))
 		os.Exit(exitCode(err))
 	}
 }
@@ -60,8 +60,6 @@ func parseFlags(flags *flag.FlagSet, args []string) error {
 	}
 	return usagef("%v", err)
 }
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // printable is text that came from outside (a report, an address, a row of
 // a file) made safe to write to a terminal: control characters other than

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/alerttest"
 	"github.com/alertd/alertd/internal/mail/mailtest"
 )
@@ -267,7 +268,7 @@ func TestExitCodes(t *testing.T) {
 			if tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
 				t.Fatalf("error %v, want it to name %q", err, tc.want)
 			}
-			if err != nil && strings.Contains(oneLine(err.Error()), "\n") {
+			if err != nil && strings.Contains(alertd.OneLine(err.Error()), "\n") {
 				t.Fatalf("reason is not one line: %q", err)
 			}
 		})

@@ -82,7 +82,7 @@ func (env *environment) printAdded(rep alertd.Report, created bool) {
 		fmt.Fprintf(env.stdout, "report %d already %s with guid %s; unchanged\n", rep.ID, state, printable(rep.GUID))
 		return
 	}
-	fmt.Fprintf(env.stdout, "added report %d: %s (published %s)\n", rep.ID, printable(oneLine(rep.Title)), rep.PublishedAt.Format(time.RFC3339))
+	fmt.Fprintf(env.stdout, "added report %d: %s (published %s)\n", rep.ID, printable(alertd.OneLine(rep.Title)), rep.PublishedAt.Format(time.RFC3339))
 }
 
 func (env *environment) importReports(ctx context.Context, args []string) error {
@@ -156,7 +156,7 @@ func (env *environment) listReports(ctx context.Context, args []string) error {
 	w := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "ID\tPUBLISHED\tTITLE\tURL")
 	for _, r := range reports {
-		fmt.Fprintf(w, "%d\t%s\t%s\t%s\n", r.ID, r.PublishedAt.Format("2006-01-02 15:04"), printable(oneLine(r.Title)), printable(r.URL))
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\n", r.ID, r.PublishedAt.Format("2006-01-02 15:04"), printable(alertd.OneLine(r.Title)), printable(r.URL))
 	}
 	return w.Flush()
 }
@@ -180,7 +180,7 @@ func (env *environment) retractReport(ctx context.Context, args []string) error 
 		return err
 	}
 	fmt.Fprintf(env.stdout, "retracted report %d: %s (since %s); it is in no page, feed or new digest\n",
-		rep.ID, printable(oneLine(rep.Title)), rep.RetractedAt.Format(time.RFC3339))
+		rep.ID, printable(alertd.OneLine(rep.Title)), rep.RetractedAt.Format(time.RFC3339))
 	return nil
 }
 

@@ -119,8 +119,8 @@ func (env *environment) importSubscribers(ctx context.Context, args []string) er
 		fmt.Fprintf(env.stdout, "imported %s: %d added as confirmed, %d unchanged (already known or suppressed), %d rejected\n",
 			name, result.Added, result.Unchanged, len(result.Rejected))
 	} else {
-		fmt.Fprintf(env.stdout, "imported %s: %d sign-ups recorded, %d rejected; confirmation e-mails are queued and 'alertd serve' sends them\n",
-			name, result.SignedUp, len(result.Rejected))
+		fmt.Fprintf(env.stdout, "imported %s: %s recorded, %d rejected; confirmation e-mails are queued and 'alertd serve' sends them\n",
+			name, alertd.Plural(result.SignedUp, "sign-up", "sign-ups"), len(result.Rejected))
 	}
 	return nil
 }

@@ -1,7 +1,8 @@
-// Package alerttest holds what the tests that drive a running alertd share,
-// in-process (cmd/alertd) or as a process of its own (cmd/alertd's crash
-// tests, e2e): free ports, a clean environment, and HTTP requests as a
-// browser or an operator makes them.
+// Package alerttest holds what the tests of several packages share: for
+// those that drive a running alertd, in-process (cmd/alertd) or as a
+// process of its own (cmd/alertd's crash tests, e2e), free ports, a clean
+// environment, and HTTP requests as a browser or an operator makes them;
+// for those below, a migrated database that closes when the test ends.
 package alerttest
 
 import (

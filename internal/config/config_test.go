@@ -28,7 +28,7 @@ func writeFile(t *testing.T, content string) string {
 	return path
 }
 
-func TestLoadWithoutFileGivesSpecDefaults(t *testing.T) {
+func TestLoadWithoutFileGivesTheDefaults(t *testing.T) {
 	cfg, err := Load("", env(nil))
 	if err != nil {
 		t.Fatal(err)

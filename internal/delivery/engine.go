@@ -190,9 +190,8 @@ func (e *Engine) foldAbandonedSentLogs() {
 }
 
 // claimSize is how many messages a worker leases at a time: enough to keep
-// claiming cheap (claims became the engine's largest database cost once
-// sent messages went to the sent log; 64 cost 5-10% less CPU a message
-// than 32). A crash strands none of them: the next process takes them
+// claiming, the engine's largest database cost, cheap per message (the
+// figures are in BENCHMARKS.md). A crash strands none of them: the next process takes them
 // back as soon as it finds the dead one's sent log.
 const claimSize = 64
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/catalogue"
+	"github.com/alertd/alertd/internal/alerttest"
 	"github.com/alertd/alertd/internal/delivery"
 	"github.com/alertd/alertd/internal/mail"
 	"github.com/alertd/alertd/internal/mail/mailtest"
@@ -104,12 +105,8 @@ func TestDigestForListsWhatTheSubscriberChoseUpToMaxReports(t *testing.T) {
 func compiledDigest(t *testing.T) (*store.Store, int64) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "alertd.db"), alertd.Migrations())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	err = st.Write(ctx, func(tx *store.Tx) error {
+	st := alerttest.OpenStore(t, filepath.Join(t.TempDir(), "alertd.db"))
+	err := st.Write(ctx, func(tx *store.Tx) error {
 		for _, r := range fiveReports() {
 			if _, _, err := tx.AddReport(r, false); err != nil {
 				return err

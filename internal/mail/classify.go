@@ -9,7 +9,8 @@ import (
 	gomail "github.com/wneessen/go-mail"
 )
 
-// Outcome is what a failed send means for the delivery (SPEC §8).
+// Outcome is what a failed send means for the delivery: tried again later,
+// failed for good, or failed with the subscriber bounced.
 type Outcome int
 
 const (

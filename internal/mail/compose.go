@@ -341,11 +341,11 @@ func humanDuration(d time.Duration) string {
 	d = d.Round(time.Minute)
 	switch {
 	case d >= 48*time.Hour && d%(24*time.Hour) == 0:
-		return plural(int(d/(24*time.Hour)), "day", "days")
+		return alertd.Plural(int(d/(24*time.Hour)), "day", "days")
 	case d >= 2*time.Hour:
-		return plural(int(d.Round(time.Hour)/time.Hour), "hour", "hours")
+		return alertd.Plural(int(d.Round(time.Hour)/time.Hour), "hour", "hours")
 	default:
-		return plural(int(d/time.Minute), "minute", "minutes")
+		return alertd.Plural(int(d/time.Minute), "minute", "minutes")
 	}
 }
 
@@ -372,28 +372,30 @@ func sampleData(service string) templateData {
 }
 
 func parseText(templates fs.FS, name string) (*texttemplate.Template, error) {
-	t := texttemplate.New(name).Funcs(texttemplate.FuncMap(templateFuncs))
-	for _, file := range templateFiles(name, "txt") {
-		src, err := fs.ReadFile(templates, file)
-		if err != nil {
-			return nil, fmt.Errorf("read mail template: %w", err)
-		}
-		if _, err := t.New(strings.TrimPrefix(file, "mail/")).Parse(string(src)); err != nil {
-			return nil, fmt.Errorf("parse %s: %w", file, err)
-		}
-	}
-	return t, nil
+	return parseFiles(texttemplate.New(name).Funcs(texttemplate.FuncMap(templateFuncs)), templates, name, "txt")
 }
 
 func parseHTML(templates fs.FS, name string) (*htmltemplate.Template, error) {
-	t := htmltemplate.New(name).Funcs(htmltemplate.FuncMap(templateFuncs))
-	for _, file := range templateFiles(name, "html") {
+	return parseFiles(htmltemplate.New(name).Funcs(htmltemplate.FuncMap(templateFuncs)), templates, name, "html")
+}
+
+// template is what text/template and html/template have in common for
+// parsing one mail's files into a set.
+type template[T any] interface {
+	New(name string) T
+	Parse(text string) (T, error)
+}
+
+// parseFiles parses the files of one mail into t, each under its name
+// below mail/.
+func parseFiles[T template[T]](t T, templates fs.FS, name, ext string) (T, error) {
+	for _, file := range templateFiles(name, ext) {
 		src, err := fs.ReadFile(templates, file)
 		if err != nil {
-			return nil, fmt.Errorf("read mail template: %w", err)
+			return t, fmt.Errorf("read mail template: %w", err)
 		}
 		if _, err := t.New(strings.TrimPrefix(file, "mail/")).Parse(string(src)); err != nil {
-			return nil, fmt.Errorf("parse %s: %w", file, err)
+			return t, fmt.Errorf("parse %s: %w", file, err)
 		}
 	}
 	return t, nil

@@ -17,7 +17,23 @@ import (
 	"github.com/alertd/alertd/internal/mail/mailtest"
 )
 
-// assertWellFormed checks what SPEC §7 asks of every message.
+// deliverWellFormed sends m, composed with err, through a real SMTP server,
+// checks it is well formed for to and returns it parsed.
+func deliverWellFormed(t *testing.T, m alertmail.Message, err error, to string) mailtest.Parsed {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := deliver(t, m)
+	p := got.Parse(t)
+	assertWellFormed(t, got, p, to)
+	return p
+}
+
+// assertWellFormed checks what every message must be: lines within RFC
+// 5322's 998 octets, From, To, Date and Message-ID in our domain, MIME 1.0
+// multipart/alternative with a UTF-8 quoted-printable text part then HTML
+// part, the HTML with a lang attribute and no script.
 func assertWellFormed(t *testing.T, got mailtest.Message, p mailtest.Parsed, to string) {
 	t.Helper()
 	for i, line := range bytes.Split(got.Data, []byte("\r\n")) {
@@ -90,12 +106,7 @@ func TestConfirmationHoldsExactlyOneLinkAndNoListHeaders(t *testing.T) {
 	m, err := c.Confirmation(alertmail.Confirmation{
 		To: "Reader@Example.com", ConfirmURL: confirmURL, ExpiresAt: now.Add(72 * time.Hour),
 	}, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := deliver(t, m)
-	p := got.Parse(t)
-	assertWellFormed(t, got, p, "Reader@Example.com")
+	p := deliverWellFormed(t, m, err, "Reader@Example.com")
 
 	if p.Subject != "Please confirm your subscription to Research Centre Reports" {
 		t.Errorf("Subject = %q", p.Subject)
@@ -176,12 +187,7 @@ func TestWelcomeListsReportsEscapedWithUnsubscribeLinkAndListHeaders(t *testing.
 	m, err := c.Welcome(alertmail.Welcome{
 		To: "reader@example.com", UnsubscribeURL: unsubscribeURL, Reports: hostileReports(),
 	}, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := deliver(t, m)
-	p := got.Parse(t)
-	assertWellFormed(t, got, p, "reader@example.com")
+	p := deliverWellFormed(t, m, err, "reader@example.com")
 
 	if p.Subject != "Your subscription to Research Centre Reports is active" {
 		t.Errorf("Subject = %q", p.Subject)
@@ -251,12 +257,7 @@ func TestDigestListsReportsAndLinksTheRest(t *testing.T) {
 		To: "reader@example.com", UnsubscribeURL: "https://reports.example.org/unsubscribe/t",
 		Subject: "New reports: 5 publications", Reports: hostileReports(), More: 3,
 	}, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := deliver(t, m)
-	p := got.Parse(t)
-	assertWellFormed(t, got, p, "reader@example.com")
+	p := deliverWellFormed(t, m, err, "reader@example.com")
 
 	if p.Subject != "New reports: 5 publications" {
 		t.Errorf("Subject = %q", p.Subject)

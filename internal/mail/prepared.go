@@ -34,9 +34,8 @@ const maxUnfoldedHeader = 72
 // PreparedDigest is a digest rendered and written out once for all who
 // receive the same reports. A copy is that message with the recipient's
 // address, unsubscribe link, Date and Message-ID spliced in: go-mail's
-// writing and the quoted-printable encoding of the bodies, some 100 µs of
-// CPU a copy against a few for the splicing, are done once for a million
-// copies.
+// writing and the quoted-printable encoding of the bodies, which cost many
+// times the splicing, are done once for a million copies.
 type PreparedDigest struct {
 	composer *Composer
 	standIns standIns

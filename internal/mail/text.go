@@ -2,7 +2,6 @@ package mail
 
 import (
 	"net/url"
-	"strconv"
 	"strings"
 	texttemplate "text/template"
 	"time"
@@ -55,7 +54,7 @@ var templateFuncs = map[string]any{
 	"date":     func(t time.Time) string { return t.Format("2 January 2006") },
 	"datetime": func(t time.Time) string { return t.Format("2 January 2006, 15:04 MST") },
 	"join":     strings.Join,
-	"plural":   plural,
+	"plural":   alertd.Plural,
 	"wrap":     wrap,
 }
 
@@ -64,15 +63,6 @@ var templateFuncs = map[string]any{
 // among them, so that the subject agrees in number with its count.
 func ParseSubject(name, text string) (*texttemplate.Template, error) {
 	return texttemplate.New(name).Funcs(texttemplate.FuncMap(templateFuncs)).Parse(text)
-}
-
-// plural writes n with the noun that agrees with it: plural 1 "report"
-// "reports" is "1 report", and any other count takes the plural form.
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return strconv.Itoa(n) + " " + many
 }
 
 // webURL returns u when it is an absolute http(s) URL, else "": a mail must

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alertd/alertd"
+	"github.com/alertd/alertd/internal/alerttest"
 	"github.com/alertd/alertd/internal/schedule"
 	"github.com/alertd/alertd/internal/store"
 )
@@ -22,11 +22,7 @@ func quiet() *slog.Logger        { return slog.New(slog.NewTextHandler(io.Discar
 func monday(h int) time.Time     { return time.Date(2026, 3, 2, h, 0, 0, 0, time.UTC) }
 func openStore(t *testing.T) *store.Store {
 	t.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "alertd.db"), alertd.Migrations())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := alerttest.OpenStore(t, filepath.Join(t.TempDir(), "alertd.db"))
 	return st
 }
 

@@ -9,16 +9,13 @@ import (
 	"time"
 
 	"github.com/alertd/alertd"
+	"github.com/alertd/alertd/internal/alerttest"
 	"github.com/alertd/alertd/internal/store"
 )
 
 func openStore(t *testing.T) *store.Store {
 	t.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "alertd.db"), alertd.Migrations())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := alerttest.OpenStore(t, filepath.Join(t.TempDir(), "alertd.db"))
 	return st
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/alertd/alertd"
+	"github.com/alertd/alertd/internal/alerttest"
 	"github.com/alertd/alertd/internal/store"
 )
 
@@ -17,11 +18,7 @@ import (
 func countsRig(t *testing.T) (*store.Store, string, map[string]int64) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "alertd.db")
-	st, err := store.Open(context.Background(), path, alertd.Migrations())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := alerttest.OpenStore(t, path)
 	var subs []fixtureSubscriber
 	for _, name := range []string{"a", "b", "c", "d", "e", "f"} {
 		subs = append(subs, fixtureSubscriber{email: name + "@example.org", status: alertd.StatusConfirmed})

@@ -21,9 +21,9 @@ import (
 // SentLog records sent messages in an append-only file beside the
 // database, one write(2) per message, and folds them into the outbox in
 // batches. A delivery worker must record a sent message before the relay
-// takes its next one; a transaction per message made the database the
-// delivery engine's bottleneck, while an appended line is as safe against
-// the process being killed (SPEC §8's crash) as a commit: the kernel holds
+// takes its next one; a transaction per message would make the database
+// the delivery engine's bottleneck, while an appended line is as safe against
+// the process being killed (kill -9) as a commit: the kernel holds
 // it. Like a lazily synced commit (SubmitLazy), a line may be lost with the
 // machine; then the message goes out again, it is never lost.
 //

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/alertd/alertd"
+	"github.com/alertd/alertd/internal/alerttest"
 	"github.com/alertd/alertd/internal/store"
 )
 
@@ -17,11 +18,7 @@ import (
 func sentLogRig(t *testing.T) (st *store.Store, path string, digest int64, claimed []alertd.Message) {
 	t.Helper()
 	path = filepath.Join(t.TempDir(), "alertd.db")
-	st, err := store.Open(context.Background(), path, alertd.Migrations())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st = alerttest.OpenStore(t, path)
 	var subscribers []fixtureSubscriber
 	for i := range 6 {
 		subscribers = append(subscribers, fixtureSubscriber{email: fmt.Sprintf("s%d@example.org", i), status: alertd.StatusConfirmed})

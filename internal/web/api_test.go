@@ -26,6 +26,31 @@ func (h *harness) admin(method, path string) response {
 	return h.do(req)
 }
 
+// refusesBadIDs checks that an admin request for prefix+id answers 404 with
+// a JSON error when the id names nothing, and 400 when it is not a positive
+// 64-bit number.
+func (h *harness) refusesBadIDs(method, prefix string) {
+	h.t.Helper()
+	tests := []struct {
+		id   string
+		want int
+	}{
+		{"1", http.StatusNotFound},
+		{"0", http.StatusBadRequest},
+		{"-1", http.StatusBadRequest},
+		{"abc", http.StatusBadRequest},
+		{"99999999999999999999", http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		r := h.admin(method, prefix+tt.id)
+		if r.StatusCode != tt.want {
+			h.t.Errorf("%s %s%s = %d, want %d", method, prefix, tt.id, r.StatusCode, tt.want)
+			continue
+		}
+		jsonError(h.t, r)
+	}
+}
+
 // decode reads a JSON answer into v, failing on anything else.
 func decode(t *testing.T, r response, v any) {
 	t.Helper()

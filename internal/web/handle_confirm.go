@@ -14,14 +14,7 @@ import (
 func handleConfirmPage(p *pages, subs *subscription.Service) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		err := subs.CheckConfirmation(r.Context(), chi.URLParam(r, "token"))
-		switch {
-		case errors.Is(err, subscription.ErrTokenExpired):
-			p.render(w, r, http.StatusGone, "confirm_expired", nil)
-		case err != nil:
-			p.serverError(w, r, err)
-		default:
-			p.render(w, r, http.StatusOK, "confirm", nil)
-		}
+		renderConfirmation(p, w, r, err, "confirm")
 	}
 }
 
@@ -30,13 +23,19 @@ func handleConfirm(p *pages, subs *subscription.Service, ips clientIPs) http.Han
 		_, err := subs.Confirm(r.Context(), subscription.ConfirmRequest{
 			Token: chi.URLParam(r, "token"), IP: ips.of(r), UserAgent: r.UserAgent(),
 		})
-		switch {
-		case errors.Is(err, subscription.ErrTokenExpired):
-			p.render(w, r, http.StatusGone, "confirm_expired", nil)
-		case err != nil:
-			p.serverError(w, r, err)
-		default:
-			p.render(w, r, http.StatusOK, "confirmed", nil)
-		}
+		renderConfirmation(p, w, r, err, "confirmed")
+	}
+}
+
+// renderConfirmation answers a confirmation link: the page that says it has
+// expired, a server error, or page when err is nil.
+func renderConfirmation(p *pages, w http.ResponseWriter, r *http.Request, err error, page string) {
+	switch {
+	case errors.Is(err, subscription.ErrTokenExpired):
+		p.render(w, r, http.StatusGone, "confirm_expired", nil)
+	case err != nil:
+		p.serverError(w, r, err)
+	default:
+		p.render(w, r, http.StatusOK, page, nil)
 	}
 }

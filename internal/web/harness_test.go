@@ -294,22 +294,21 @@ func (h *harness) confirmationsQueued(email string) int {
 func (h *harness) outboxSize() int {
 	h.t.Helper()
 	counts, err := h.store.MessageCounts(context.Background())
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	n := 0
-	for _, c := range counts {
-		n += c
-	}
-	return n
+	return total(h.t, counts, err)
 }
 
 // subscriberCount counts every stored subscriber, whatever its status.
 func (h *harness) subscriberCount() int {
 	h.t.Helper()
 	counts, err := h.store.CountSubscribers(context.Background())
+	return total(h.t, counts, err)
+}
+
+// total sums counts kept by status, failing the test on err.
+func total[K comparable](t *testing.T, counts map[K]int, err error) int {
+	t.Helper()
 	if err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
 	n := 0
 	for _, c := range counts {

@@ -26,6 +26,20 @@ func (h *harness) adminSend(method, path, body string) response {
 	return h.do(req)
 }
 
+// addReports stores n reports, "Report n" down to "Report 01", published
+// every step before the harness clock's now, and returns their titles
+// newest first.
+func (h *harness) addReports(n int, step time.Duration) []string {
+	h.t.Helper()
+	var titles []string
+	for i := range n {
+		title := fmt.Sprintf("Report %02d", n-i)
+		h.addReport(title, -time.Duration(i+1)*step)
+		titles = append(titles, title)
+	}
+	return titles
+}
+
 // addReport stores a report through the catalogue, as the importers do,
 // published at the given offset from the harness clock's now.
 func (h *harness) addReport(title string, published time.Duration) alertd.Report {
@@ -257,12 +271,7 @@ var olderLink = regexp.MustCompile(`<a href="(/reports\?before=\d+)"[^>]*>Older 
 
 func TestCataloguePagePaginates(t *testing.T) {
 	h := newHarness(t, options{})
-	var want []string
-	for i := range 25 {
-		title := fmt.Sprintf("Report %02d", 25-i)
-		h.addReport(title, -time.Duration(i+1)*time.Minute)
-		want = append(want, title)
-	}
+	want := h.addReports(25, time.Minute)
 	first := h.get("/reports")
 	if got := listedTitles(first.body); !slices.Equal(got, want[:20]) {
 		t.Errorf("first page lists %v, want %v", got, want[:20])
@@ -384,12 +393,7 @@ func TestAtomFeedListsPublishedReportsNewestFirst(t *testing.T) {
 
 func TestFormPageListsTheLatestReports(t *testing.T) {
 	h := newHarness(t, options{})
-	var want []string
-	for i := range 7 {
-		title := fmt.Sprintf("Report %02d", 7-i)
-		h.addReport(title, -time.Duration(i+1)*time.Hour)
-		want = append(want, title)
-	}
+	want := h.addReports(7, time.Hour)
 	h.addReport("Embargoed", time.Hour)
 	r := h.get("/")
 	if r.StatusCode != http.StatusOK {
@@ -474,24 +478,7 @@ func TestDigestAPICompilesTheNextDigestOnce(t *testing.T) {
 
 func TestGetDigestRefusesUnknownAndBadIDs(t *testing.T) {
 	h := newHarness(t, options{AdminToken: adminToken})
-	tests := []struct {
-		id   string
-		want int
-	}{
-		{"1", http.StatusNotFound},
-		{"0", http.StatusBadRequest},
-		{"-1", http.StatusBadRequest},
-		{"abc", http.StatusBadRequest},
-		{"99999999999999999999", http.StatusBadRequest},
-	}
-	for _, tt := range tests {
-		r := h.admin(http.MethodGet, "/api/v1/digests/"+tt.id)
-		if r.StatusCode != tt.want {
-			t.Errorf("GET /api/v1/digests/%s = %d, want %d", tt.id, r.StatusCode, tt.want)
-			continue
-		}
-		jsonError(t, r)
-	}
+	h.refusesBadIDs(http.MethodGet, "/api/v1/digests/")
 }
 
 func TestAtomEntryIDIsAlwaysASafeIRI(t *testing.T) {
