@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/alertd/alertd"
-	"github.com/alertd/alertd/internal/catalogue"
 	"github.com/alertd/alertd/internal/alerttest"
+	"github.com/alertd/alertd/internal/catalogue"
 	"github.com/alertd/alertd/internal/delivery"
 	"github.com/alertd/alertd/internal/mail"
 	"github.com/alertd/alertd/internal/mail/mailtest"
