@@ -117,6 +117,10 @@ type Report struct {
 	CreatedAt   time.Time `json:"created_at"`
 	// RetractedAt is when the report was taken back; nil while it is out.
 	RetractedAt *time.Time `json:"retracted_at,omitempty"`
+	// HeldAt is when the report came in from a source under review; nil
+	// once approved, or when it needed no approval. A held report is
+	// shown to no reader.
+	HeldAt *time.Time `json:"held_at,omitempty"`
 }
 
 // Topic is an optional subject a subscriber may choose.

@@ -109,9 +109,17 @@ func (env *environment) wireServices(ctx context.Context, c *core, queued func()
 		ConsentVersion: consentVersion, Topics: cfg.Topics,
 	}, c.signer, time.Now, rand.Reader, queued)
 	c.catalogue = catalogue.NewService(c.store, catalogue.Rules{
-		FirstWindow: time.Duration(cfg.Digest.FirstWindow), Topics: cfg.Topics,
+		FirstWindow: time.Duration(cfg.Digest.FirstWindow), Topics: cfg.Topics, Sources: catalogueSources(cfg.Sources),
 	}, time.Now, queued)
 	return nil
+}
+
+func catalogueSources(sources []config.Source) []catalogue.Source {
+	var out []catalogue.Source
+	for _, src := range sources {
+		out = append(out, catalogue.Source{URL: src.URL, Review: src.Review})
+	}
+	return out
 }
 
 func (c *core) close() error {

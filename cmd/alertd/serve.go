@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/alertd/alertd/internal/catalogue"
+	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/config"
 	"github.com/alertd/alertd/internal/schedule"
 	"github.com/alertd/alertd/internal/web"
@@ -105,18 +105,18 @@ func (env *environment) serve(ctx context.Context, args []string) error {
 	return err
 }
 
-// pollFeed imports what is new in a feed source; reports already known by
-// guid are left as they are.
+// pollFeed imports what is new in a feed source, and counts the poll by its
+// outcome.
 func (a *app) pollFeed(ctx context.Context, url string) error {
-	body, err := catalogue.Open(ctx, a.fetchClient, url)
-	if err != nil {
+	result, err := a.catalogue.Poll(ctx, a.fetchClient, url)
+	if ctx.Err() != nil {
 		return err
 	}
-	defer body.Close()
-	result, err := a.catalogue.Import(ctx, body, catalogue.FormatFeed, false)
 	if err != nil {
+		a.metrics.SourcePolls.WithLabelValues(url, string(alertd.PollError)).Inc()
 		return err
 	}
+	a.metrics.SourcePolls.WithLabelValues(url, string(alertd.PollOK)).Inc()
 	a.log.Info("polled feed source", "url", url, "added", result.Added, "unchanged", result.Unchanged,
 		"rejected", len(result.Rejected))
 	for _, r := range result.Rejected {

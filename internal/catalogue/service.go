@@ -27,6 +27,9 @@ type Rules struct {
 	FirstWindow time.Duration
 	// Topics are the configured topics; reports may only name these.
 	Topics []alertd.Topic
+	// Sources are the configured feed sources, in the order of the
+	// configuration.
+	Sources []Source
 }
 
 // NewService returns a Service; queued is called after a digest's
@@ -82,6 +85,12 @@ const importChunk = 1000
 // backfill the reports are marked as already announced, so that loading an
 // archive never floods the next digest.
 func (s *Service) Import(ctx context.Context, r io.Reader, format Format, backfill bool) (ImportResult, error) {
+	return s.importReports(ctx, r, format, backfill, false)
+}
+
+// importReports is Import; with held, the new reports are held for
+// approval.
+func (s *Service) importReports(ctx context.Context, r io.Reader, format Format, backfill, held bool) (ImportResult, error) {
 	type numbered struct {
 		line int
 		rep  alertd.Report
@@ -117,6 +126,9 @@ func (s *Service) Import(ctx context.Context, r io.Reader, format Format, backfi
 			result.Rejected = append(result.Rejected, Rejection{Line: line, Reason: err.Error()})
 			return nil
 		}
+		if held {
+			rep.HeldAt = &rep.CreatedAt
+		}
 		return chunks.Add(numbered{line, rep})
 	})
 	if err == nil {
@@ -127,14 +139,14 @@ func (s *Service) Import(ctx context.Context, r io.Reader, format Format, backfi
 	return result, err
 }
 
-// Published lists the reports whose publication time has come, newest
-// first, at most limit, after the report with id before (when > 0).
+// Published lists the reports whose publication time has come, neither
+// retracted nor held, newest first, at most limit, after the report with id before (when > 0).
 func (s *Service) Published(ctx context.Context, limit int, before int64) ([]alertd.Report, error) {
 	return s.store.PublishedReports(ctx, s.now(), limit, before)
 }
 
-// All lists every report but the retracted ones, embargoed ones too, newest
-// first.
+// All lists every report but the retracted and the held ones, embargoed
+// ones too, newest first.
 func (s *Service) All(ctx context.Context, limit int, before int64) ([]alertd.Report, error) {
 	return s.store.Reports(ctx, limit, before)
 }

@@ -162,6 +162,8 @@ type Fetch struct {
 type Source struct {
 	URL      string `toml:"url"`
 	Schedule string `toml:"schedule"` // a valid cron.ParseStandard spec
+	// Review holds the source's new reports until someone approves them.
+	Review bool `toml:"review"`
 }
 
 // Error is a configuration mistake. cmd/alertd maps it to exit code 2.

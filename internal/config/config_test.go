@@ -97,6 +97,9 @@ name = "Economy"
 id = "health"
 [[sources]]
 url = "https://example.org/feed.xml"
+[[sources]]
+url = "https://example.org/tampered.xml"
+review = true
 `)
 	cfg, err := Load(path, env(nil))
 	if err != nil {
@@ -115,7 +118,9 @@ url = "https://example.org/feed.xml"
 		{"an integer rate is read as a float", cfg.SMTP.RatePerSecond, 2.0},
 		{"digest.timezone is loaded", cfg.Digest.Location.String(), berlin.String()},
 		{"a topic without a name is named by its id", cfg.Topics, []alertd.Topic{{ID: "economy", Name: "Economy"}, {ID: "health", Name: "health"}}},
-		{"a source without schedule is polled hourly", cfg.Sources, []Source{{URL: "https://example.org/feed.xml", Schedule: "@hourly"}}},
+		{"a source without schedule is polled hourly, and without review its reports are not held", cfg.Sources, []Source{
+			{URL: "https://example.org/feed.xml", Schedule: "@hourly"},
+			{URL: "https://example.org/tampered.xml", Schedule: "@hourly", Review: true}}},
 		{"keys absent from the file keep their default", cfg.Digest.MaxReports, 50},
 	} {
 		if !reflect.DeepEqual(c.got, c.want) {
@@ -213,6 +218,7 @@ func TestInvalidValuesAreErrorsNamingTheKey(t *testing.T) {
 		{name: "empty topic id", file: "[[topics]]\nname = \"A\"", wantKey: "topics.id", wantMsg: `(got "")`},
 		{name: "source url", file: "[[sources]]\nurl = \"feed.xml\"", wantKey: "sources.url", wantMsg: "absolute"},
 		{name: "source schedule", file: "[[sources]]\nurl = \"https://example.org/f\"\nschedule = \"often\"", wantKey: "sources.schedule", wantMsg: "cron"},
+		{name: "source review", file: "[[sources]]\nurl = \"https://example.org/f\"\nreview = \"yes\"", wantMsg: `"sources.review"`},
 		{name: "short admin token", file: "[admin]\ntoken = \"x\"", wantKey: "admin.token", wantMsg: "at least 32 characters"},
 		{name: "admin token of spaces", env: map[string]string{"ALERTD_ADMIN_TOKEN": strings.Repeat(" ", 32)}, wantKey: "admin.token", wantEnv: "ALERTD_ADMIN_TOKEN", wantMsg: "without spaces"},
 		{name: "admin token one short", env: map[string]string{"ALERTD_ADMIN_TOKEN": strings.Repeat("t", 31)}, wantKey: "admin.token", wantEnv: "ALERTD_ADMIN_TOKEN", wantMsg: "(got 31)"},

@@ -31,6 +31,9 @@ type Metrics struct {
 	// SubscribeRequests counts POST /subscribe answers, by outcome
 	// (accepted, invalid, rate_limited, honeypot, too_large, error).
 	SubscribeRequests *prometheus.CounterVec
+	// SourcePolls counts polls of feed sources, by source (its url) and
+	// outcome (ok, error).
+	SourcePolls *prometheus.CounterVec
 }
 
 // New makes the collectors; queueDepth is read at each scrape and returns
@@ -57,9 +60,12 @@ func New(queueDepth func() float64) *Metrics {
 		SubscribeRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "alertd_subscribe_requests_total", Help: "POST /subscribe answers, by outcome.",
 		}, []string{"outcome"}),
+		SourcePolls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "alertd_source_polls_total", Help: "Polls of feed sources, by source and outcome.",
+		}, []string{"source", "outcome"}),
 	}
 	m.registry.MustRegister(
-		m.MessagesSent, m.MessagesFailed, m.MessagesRetried, m.MessagesCancelled, m.SendSeconds, m.SubscribeRequests,
+		m.MessagesSent, m.MessagesFailed, m.MessagesRetried, m.MessagesCancelled, m.SendSeconds, m.SubscribeRequests, m.SourcePolls,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "alertd_queue_depth", Help: "Messages waiting to be sent (due now or later).",
 		}, queueDepth),

@@ -11,20 +11,20 @@ import (
 )
 
 // DigestSelection says which of the reports not announced yet (in no
-// digest, not backfilled, not retracted) a digest takes: those published
+// digest, not backfilled, not retracted, not held) a digest takes: those published
 // from Since (the zero time: from any time) up to Until, the time of the
 // compile. Which window applies is the catalogue's rule; this is its query.
 type DigestSelection struct {
 	Since, Until time.Time
 	// ArchiveOlder backfills, in the compile's transaction, the unannounced
-	// reports published before Since, retracted ones too, so that no later
-	// digest announces them.
+	// reports published before Since, retracted and held ones too, so that
+	// no later digest announces them.
 	ArchiveOlder bool
 }
 
 // where is the WHERE clause of the reports sel takes, and its arguments.
 func (sel DigestSelection) where() (string, []any) {
-	where := "digest_id IS NULL AND backfilled = 0 AND retracted_at IS NULL AND published_at <= ?"
+	where := "digest_id IS NULL AND backfilled = 0 AND retracted_at IS NULL AND held_at IS NULL AND published_at <= ?"
 	args := []any{millis(sel.Until)}
 	if !sel.Since.IsZero() {
 		where += " AND published_at >= ?"
@@ -66,7 +66,7 @@ func (t *Tx) CompileDigest(sel DigestSelection) (d alertd.Digest, created bool, 
 		return d, false, nil
 	}
 	if sel.ArchiveOlder {
-		// That takes retracted reports in too, outside the index of
+		// That takes retracted and held reports in too, outside the index of
 		// unannounced ones, with a scan that runs once in the life of
 		// the database.
 		if _, err := t.exec(`UPDATE reports SET backfilled = 1

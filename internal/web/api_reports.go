@@ -63,8 +63,38 @@ func handleRetractReport(cat *catalogue.Service, log *slog.Logger) http.HandlerF
 // maxListLimit bounds one page of the reports API.
 const maxListLimit = 500
 
+// handleApproveReport releases a held report: 200 with the report, its
+// held_at cleared; approving a report not held is harmless. 404 when there
+// is none.
+func handleApproveReport(cat *catalogue.Service, log *slog.Logger) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+		if err != nil || id < 1 {
+			jsonError(w, http.StatusBadRequest, "a report id is a positive whole number")
+			return
+		}
+		rep, err := cat.Approve(r.Context(), id)
+		if err != nil {
+			apiError(w, r, log, err, "the report could not be approved; try again")
+			return
+		}
+		writeJSON(w, http.StatusOK, rep)
+	}
+}
+
+// handleListReports lists the reports readers see, or with ?status=held
+// the review queue.
 func handleListReports(cat *catalogue.Service, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		list := cat.All
+		switch r.URL.Query().Get("status") {
+		case "":
+		case "held":
+			list = cat.Held
+		default:
+			jsonError(w, http.StatusBadRequest, "status must be held (the review queue), or absent")
+			return
+		}
 		limit := 50
 		if s := r.URL.Query().Get("limit"); s != "" {
 			n, err := strconv.Atoi(s)
@@ -79,7 +109,7 @@ func handleListReports(cat *catalogue.Service, log *slog.Logger) http.HandlerFun
 			jsonError(w, http.StatusBadRequest, "before must be the id of a report")
 			return
 		}
-		reports, err := cat.All(r.Context(), limit, before)
+		reports, err := list(r.Context(), limit, before)
 		if err != nil {
 			apiError(w, r, log, err, "the reports could not be read; try again")
 			return
@@ -89,6 +119,18 @@ func handleListReports(cat *catalogue.Service, log *slog.Logger) http.HandlerFun
 			return
 		}
 		writeJSON(w, http.StatusOK, reports)
+	}
+}
+
+// handleListSources answers the status of each configured feed source.
+func handleListSources(cat *catalogue.Service, log *slog.Logger) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		sources, err := cat.Sources(r.Context())
+		if err != nil {
+			apiError(w, r, log, err, "the sources could not be read; try again")
+			return
+		}
+		writeJSON(w, http.StatusOK, sources)
 	}
 }
 

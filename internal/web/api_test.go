@@ -26,10 +26,10 @@ func (h *harness) admin(method, path string) response {
 	return h.do(req)
 }
 
-// refusesBadIDs checks that an admin request for prefix+id answers 404 with
-// a JSON error when the id names nothing, and 400 when it is not a positive
-// 64-bit number.
-func (h *harness) refusesBadIDs(method, prefix string) {
+// refusesBadIDs checks that an admin request for prefix+id+suffix answers
+// 404 with a JSON error when the id names nothing, and 400 when it is not a
+// positive 64-bit number.
+func (h *harness) refusesBadIDs(method, prefix, suffix string) {
 	h.t.Helper()
 	tests := []struct {
 		id   string
@@ -42,9 +42,9 @@ func (h *harness) refusesBadIDs(method, prefix string) {
 		{"99999999999999999999", http.StatusBadRequest},
 	}
 	for _, tt := range tests {
-		r := h.admin(method, prefix+tt.id)
+		r := h.admin(method, prefix+tt.id+suffix)
 		if r.StatusCode != tt.want {
-			h.t.Errorf("%s %s%s = %d, want %d", method, prefix, tt.id, r.StatusCode, tt.want)
+			h.t.Errorf("%s %s%s%s = %d, want %d", method, prefix, tt.id, suffix, r.StatusCode, tt.want)
 			continue
 		}
 		jsonError(h.t, r)

@@ -62,6 +62,8 @@ type options struct {
 	TrustedOrigins []string
 	Topics         []alertd.Topic
 	AdminToken     string
+	// Sources are the configured feed sources.
+	Sources []catalogue.Source
 	// Mail runs the delivery engine against an in-process SMTP server.
 	Mail bool
 }
@@ -126,7 +128,7 @@ func newHarness(t *testing.T, opts options) *harness {
 	r := rules
 	r.Topics = opts.Topics
 	h.subs = subscription.NewService(st, r, signer, h.clock.Now, rand.Reader, queued)
-	h.cat = catalogue.NewService(st, catalogue.Rules{FirstWindow: 168 * time.Hour, Topics: opts.Topics}, h.clock.Now, queued)
+	h.cat = catalogue.NewService(st, catalogue.Rules{FirstWindow: 168 * time.Hour, Topics: opts.Topics, Sources: opts.Sources}, h.clock.Now, queued)
 	handler, err := web.NewServer(web.Deps{
 		Config: web.Config{
 			ServiceName: "Research Alerts", TrustedOrigins: opts.TrustedOrigins, TrustedProxies: opts.TrustedProxies,

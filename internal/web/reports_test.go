@@ -478,7 +478,7 @@ func TestDigestAPICompilesTheNextDigestOnce(t *testing.T) {
 
 func TestGetDigestRefusesUnknownAndBadIDs(t *testing.T) {
 	h := newHarness(t, options{AdminToken: adminToken})
-	h.refusesBadIDs(http.MethodGet, "/api/v1/digests/")
+	h.refusesBadIDs(http.MethodGet, "/api/v1/digests/", "")
 }
 
 func TestAtomEntryIDIsAlwaysASafeIRI(t *testing.T) {

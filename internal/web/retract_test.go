@@ -84,7 +84,7 @@ func TestRetractedReportLeavesPagesFeedAPIAndTheNextDigestButNotHistory(t *testi
 
 func TestRetractReportRefusesUnknownAndBadIDs(t *testing.T) {
 	h := newHarness(t, options{AdminToken: adminToken})
-	h.refusesBadIDs(http.MethodDelete, "/api/v1/reports/")
+	h.refusesBadIDs(http.MethodDelete, "/api/v1/reports/", "")
 	rep := h.addReport("Report", -time.Hour)
 	req := h.request(http.MethodDelete, fmt.Sprintf("/api/v1/reports/%d", rep.ID), "", nil)
 	if r := h.do(req); r.StatusCode != http.StatusUnauthorized {

@@ -120,6 +120,8 @@ func NewServer(d Deps) (http.Handler, error) {
 		r.Post("/reports", handleCreateReport(d.Catalogue, d.Log))
 		r.Get("/reports", handleListReports(d.Catalogue, d.Log))
 		r.Delete("/reports/{id}", handleRetractReport(d.Catalogue, d.Log))
+		r.Post("/reports/{id}/approve", handleApproveReport(d.Catalogue, d.Log))
+		r.Get("/sources", handleListSources(d.Catalogue, d.Log))
 		r.Post("/digests", handleCompileDigest(d.Catalogue, d.Log))
 		r.Get("/digests/{id}", handleGetDigest(d.Catalogue, d.Log))
 	})
