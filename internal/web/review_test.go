@@ -106,11 +106,6 @@ func TestAReviewedSourcesReportIsHeldUntilApprovedThenAnnouncedOnce(t *testing.T
 		{URL: reviewed.URL, Review: true}, {URL: open.URL},
 	}})
 	h.confirmed("ada@example.org")
-	h.addReport("Earlier", -48*time.Hour)
-	if got := h.compile(); !slices.Equal(got, []string{"Earlier"}) {
-		t.Fatalf("first digest announces %q, want Earlier", got)
-	}
-
 	for _, url := range []string{reviewed.URL, open.URL} {
 		if res, err := h.poll(url); err != nil || res.Added != 1 {
 			t.Fatalf("poll %s: %+v %v, want one report added", url, res, err)
@@ -126,8 +121,9 @@ func TestAReviewedSourcesReportIsHeldUntilApprovedThenAnnouncedOnce(t *testing.T
 	if got := h.seen("Open Report"); !maps.Equal(got, published) {
 		t.Errorf("the unreviewed source's report is seen at %v, want everywhere but the review queue", got)
 	}
+	// The first digest's window holds both; the held one is not archived.
 	if got := h.compile(); !slices.Equal(got, []string{"Open Report"}) {
-		t.Errorf("the digest after the polls announces %q, want only Open Report", got)
+		t.Errorf("the first digest announces %q, want only Open Report", got)
 	}
 
 	// Polling again finds the item known: it stays held, and is not added twice.
@@ -158,6 +154,37 @@ func TestAReviewedSourcesReportIsHeldUntilApprovedThenAnnouncedOnce(t *testing.T
 	}
 	if got := h.compile(); got != nil {
 		t.Errorf("the digest after that announces %q, want none: a report is announced once", got)
+	}
+}
+
+// TestAReportHeldPastTheFirstDigestAndOlderThanItsWindowIsArchive proves
+// that the first digest's window applies to held reports as to any: one
+// published before it is archive, never announced, even once approved.
+func TestAReportHeldPastTheFirstDigestAndOlderThanItsWindowIsArchive(t *testing.T) {
+	reviewed := newFeedSource(t, "Old Held") // published a day before the clock's start
+	h := newHarness(t, options{AdminToken: adminToken, Sources: []catalogue.Source{{URL: reviewed.URL, Review: true}}})
+	h.confirmed("ada@example.org")
+	if _, err := h.poll(reviewed.URL); err != nil {
+		t.Fatal(err)
+	}
+	var queue []alertd.Report
+	decode(t, h.admin(http.MethodGet, "/api/v1/reports?status=held"), &queue)
+	if len(queue) != 1 {
+		t.Fatalf("review queue: %+v, want Old Held", queue)
+	}
+	h.clock.Advance(8 * 24 * time.Hour) // past the 168 h first window
+	h.addReport("Fresh", -time.Hour)
+	if got := h.compile(); !slices.Equal(got, []string{"Fresh"}) {
+		t.Fatalf("the first digest announces %q, want Fresh", got)
+	}
+	if r := h.adminSend(http.MethodPost, fmt.Sprintf("/api/v1/reports/%d/approve", queue[0].ID), ""); r.StatusCode != http.StatusOK {
+		t.Fatalf("approve: %d %s", r.StatusCode, r.body)
+	}
+	if got := h.seen("Old Held"); !got["/reports"] {
+		t.Errorf("the approved report is seen at %v, want in the catalogue", got)
+	}
+	if got := h.compile(); got != nil {
+		t.Errorf("the digest after approval announces %q, want none: the report is archive", got)
 	}
 }
 
