@@ -134,6 +134,10 @@ type Subscribe struct {
 // Admin is the [admin] section.
 type Admin struct {
 	Token string `toml:"token"` // empty = admin API and /metrics disabled; else MinAdminTokenLength or more
+	// Emails are who may sign in to the dashboard; empty = nobody.
+	Emails Addresses `toml:"emails"`
+	// SessionTTL bounds a dashboard session, from sign-in.
+	SessionTTL Duration `toml:"session_ttl"`
 }
 
 // MinAdminTokenLength is the shortest admin.token accepted, in characters:

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -222,6 +223,9 @@ func TestInvalidValuesAreErrorsNamingTheKey(t *testing.T) {
 		{name: "short admin token", file: "[admin]\ntoken = \"x\"", wantKey: "admin.token", wantMsg: "at least 32 characters"},
 		{name: "admin token of spaces", env: map[string]string{"ALERTD_ADMIN_TOKEN": strings.Repeat(" ", 32)}, wantKey: "admin.token", wantEnv: "ALERTD_ADMIN_TOKEN", wantMsg: "without spaces"},
 		{name: "admin token one short", env: map[string]string{"ALERTD_ADMIN_TOKEN": strings.Repeat("t", 31)}, wantKey: "admin.token", wantEnv: "ALERTD_ADMIN_TOKEN", wantMsg: "(got 31)"},
+		{name: "admin email with a name", file: "[admin]\nemails = [\"Ops <ops@example.org>\"]", wantKey: "admin.emails", wantMsg: "bare e-mail addresses"},
+		{name: "admin email from env", env: map[string]string{"ALERTD_ADMIN_EMAILS": "ops@example.org, nobody"}, wantKey: "admin.emails", wantEnv: "ALERTD_ADMIN_EMAILS", wantMsg: `"nobody"`},
+		{name: "zero session ttl", file: "[admin]\nsession_ttl = \"0s\"", wantKey: "admin.session_ttl", wantMsg: "longer than zero"},
 		{name: "mailto without address", file: "[mail]\nunsubscribe_mailto = \"mailto:\"", wantKey: "mail.unsubscribe_mailto", wantMsg: "one address"},
 		{name: "mailto not an address", file: "[mail]\nunsubscribe_mailto = \"mailto:nobody\"", wantKey: "mail.unsubscribe_mailto", wantMsg: "one address"},
 		{name: "mailto closing the header's bracket", file: "[mail]\nunsubscribe_mailto = \"mailto:a@example.org>, <https://evil.example/\"", wantKey: "mail.unsubscribe_mailto", wantMsg: "one address"},
@@ -296,6 +300,19 @@ func TestAdminTokenOfTheMinimumLengthIsAccepted(t *testing.T) {
 	}
 	if cfg.Admin.Token != token {
 		t.Errorf("admin.token = %q, want %q", cfg.Admin.Token, token)
+	}
+}
+
+func TestAdminEmailsAndSessionTTLFromTheEnvironment(t *testing.T) {
+	cfg, err := Load("", env(map[string]string{"ALERTD_ADMIN_EMAILS": "ops@example.org, editor@example.org", "ALERTD_ADMIN_SESSION_TTL": "1h"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"ops@example.org", "editor@example.org"}; !slices.Equal(cfg.Admin.Emails, want) {
+		t.Errorf("admin.emails = %q, want %q", cfg.Admin.Emails, want)
+	}
+	if cfg.Admin.SessionTTL != Duration(time.Hour) {
+		t.Errorf("admin.session_ttl = %v, want 1h", cfg.Admin.SessionTTL)
 	}
 }
 

@@ -53,6 +53,7 @@ func defaults() Config {
 	c.Subscribe.PerIPPerHour = 20
 	c.Subscribe.PurgeUnconfirmedAfter = Duration(30 * 24 * time.Hour)
 	c.Subscribe.Welcome = true
+	c.Admin.SessionTTL = Duration(12 * time.Hour)
 	return c
 }
 
@@ -255,6 +256,20 @@ func (o *Origins) UnmarshalTOML(v any) (err error) {
 	return err
 }
 
+// Addresses is a list of bare e-mail addresses like "ops@example.org".
+type Addresses []string
+
+// UnmarshalTOML reads the list from the file, or from the environment through setFromEnv.
+func (a *Addresses) UnmarshalTOML(v any) (err error) {
+	*a, err = listOf(v, func(s string) (string, error) {
+		if addr, err := mail.ParseAddress(s); err != nil || addr.Address != s {
+			return "", fmt.Errorf("must be a list of bare e-mail addresses like \"ops@example.org\" (got %q)", s)
+		}
+		return s, nil
+	})
+	return err
+}
+
 // listOf reads a TOML array of strings item by item with parse. An empty
 // list is nil.
 func listOf[T any](v any, parse func(string) (T, error)) ([]T, error) {
@@ -439,6 +454,7 @@ func (cfg *Config) validate(fromEnv map[string]string) error {
 		// pass the length check while guessing it takes one try.
 		c.fail("admin.token", "must be visible characters without spaces; make one with: openssl rand -hex 32")
 	}
+	c.positive("admin.session_ttl", cfg.Admin.SessionTTL)
 
 	seen := map[string]bool{}
 	for i, t := range cfg.Topics {
