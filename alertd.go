@@ -61,7 +61,15 @@ const (
 	KindWelcome MessageKind = "welcome"
 	// KindDigest is one subscriber's copy of a digest.
 	KindDigest MessageKind = "digest"
+	// KindAdminSignIn carries a one-time dashboard sign-in link to an
+	// address in admin.emails; it goes to no subscriber.
+	KindAdminSignIn MessageKind = "admin_sign_in"
 )
+
+// ToSubscriber reports whether a message of the kind goes to a subscriber,
+// whose status is checked when it is sent; the others name their recipient
+// in the payload.
+func (k MessageKind) ToSubscriber() bool { return k != KindAdminSignIn }
 
 // MessageStatus is where an e-mail stands in the outbox: queued (due, or
 // waiting for a retry) → sending (claimed by a worker) → sent, failed or

@@ -359,6 +359,27 @@ func wantedStatus(kind alertd.MessageKind) alertd.SubscriberStatus {
 	return alertd.StatusConfirmed
 }
 
+// recipient is the send-time check's reading of m's subscriber, after the
+// waits: the claim's while it is recent, else a fresh one; nil when the
+// subscriber has been erased.
+func (e *Engine) recipient(ctx context.Context, m alertd.Message, claimedAt time.Time) (*alertd.Subscriber, error) {
+	if e.now().Sub(claimedAt) <= recheckAfter {
+		return m.Recipient, nil
+	}
+	var fresh alertd.Subscriber
+	err := e.store.Read(ctx, func(tx *store.Tx) (err error) {
+		fresh, err = tx.SubscriberByID(m.SubscriberID)
+		return err
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	return &fresh, nil
+}
+
 // recheckAfter is how old the claim's reading of a recipient may be at
 // the send; an older one (a rate-limited or troubled worker's) is read
 // again.
@@ -387,28 +408,18 @@ func (w *worker) attempt(stop context.Context, m alertd.Message, claimedAt, send
 			return e.retry(m, err), true
 		}
 	}
-	// The send-time check, after the waits: on the claim's reading of the
-	// recipient while it is recent, else on a fresh one.
-	sub := m.Recipient
-	if e.now().Sub(claimedAt) > recheckAfter {
-		var fresh alertd.Subscriber
-		err := e.store.Read(ctx, func(tx *store.Tx) (err error) {
-			fresh, err = tx.SubscriberByID(m.SubscriberID)
-			return err
-		})
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			sub = nil
-		case err != nil:
+	var recipient alertd.Subscriber
+	if m.Kind.ToSubscriber() {
+		sub, err := e.recipient(ctx, m, claimedAt)
+		if err != nil {
 			return e.retry(m, fmt.Errorf("read subscriber: %w", err)), true
-		default:
-			sub = &fresh
 		}
+		if sub == nil || sub.Status != wantedStatus(m.Kind) {
+			return alertd.Outcome{Status: alertd.MessageCancelled, Error: "recipient no longer subscribed"}, true
+		}
+		recipient = *sub
 	}
-	if sub == nil || sub.Status != wantedStatus(m.Kind) {
-		return alertd.Outcome{Status: alertd.MessageCancelled, Error: "recipient no longer subscribed"}, true
-	}
-	msg, err := e.render.Render(ctx, m, *sub)
+	msg, err := e.render.Render(ctx, m, recipient)
 	if errors.Is(err, ErrNothingToSend) {
 		return alertd.Outcome{Status: alertd.MessageCancelled, Error: err.Error()}, true
 	}

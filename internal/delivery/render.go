@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/alertd/alertd"
+	"github.com/alertd/alertd/internal/admin"
 	"github.com/alertd/alertd/internal/mail"
 	"github.com/alertd/alertd/internal/subscription"
 )
@@ -31,7 +32,8 @@ type MailRenderer struct {
 	Now           func() time.Time
 }
 
-// Render builds the message for one outbox row.
+// Render builds the message for one outbox row; sub is its recipient, the
+// zero Subscriber for a kind that goes to no subscriber.
 func (r MailRenderer) Render(ctx context.Context, m alertd.Message, sub alertd.Subscriber) (mail.Message, error) {
 	switch m.Kind {
 	case alertd.KindConfirmation:
@@ -41,6 +43,14 @@ func (r MailRenderer) Render(ctx context.Context, m alertd.Message, sub alertd.S
 		}
 		return r.Composer.Confirmation(mail.Confirmation{
 			To: sub.Email, ConfirmURL: r.BaseURL + "/confirm/" + p.Token, ExpiresAt: p.ExpiresAt,
+		}, r.Now())
+	case alertd.KindAdminSignIn:
+		var p admin.SignInPayload
+		if err := json.Unmarshal([]byte(m.Payload), &p); err != nil {
+			return mail.Message{}, fmt.Errorf("sign-in payload: %w", err)
+		}
+		return r.Composer.AdminSignIn(mail.AdminSignIn{
+			To: p.Email, SignInURL: r.BaseURL + "/admin/login/" + p.Token, ExpiresAt: p.ExpiresAt,
 		}, r.Now())
 	case alertd.KindWelcome:
 		reports, err := r.LatestReports(ctx)

@@ -51,6 +51,7 @@ const (
 	confirmationMail = "confirmation"
 	welcomeMail      = "welcome"
 	digestMail       = "digest"
+	adminSignInMail  = "admin_sign_in"
 )
 
 var sharedTemplates = []string{"layout", "reports"}
@@ -98,7 +99,7 @@ func NewComposer(s Settings, templates fs.FS) (*Composer, error) {
 	c.settings.BaseURL = strings.TrimRight(s.BaseURL, "/")
 	c.listID = formatListID(s.ListID, from.Address)
 
-	for _, name := range []string{confirmationMail, welcomeMail, digestMail} {
+	for _, name := range []string{confirmationMail, welcomeMail, digestMail, adminSignInMail} {
 		if c.text[name], err = parseText(templates, name); err != nil {
 			return nil, err
 		}
@@ -121,6 +122,13 @@ type Confirmation struct {
 	To         string
 	ConfirmURL string
 	ExpiresAt  time.Time
+}
+
+// AdminSignIn is the data of a dashboard sign-in mail.
+type AdminSignIn struct {
+	To        string
+	SignInURL string
+	ExpiresAt time.Time
 }
 
 // Welcome is the data of the mail sent once a subscription is confirmed.
@@ -152,6 +160,20 @@ func (c *Composer) Confirmation(d Confirmation, now time.Time) (Message, error) 
 	data.ExpiresAt = d.ExpiresAt
 	data.ExpiresIn = humanDuration(d.ExpiresAt.Sub(now))
 	m, err := c.compose(confirmationMail, d.To, data, now)
+	if err != nil {
+		return Message{}, err
+	}
+	return encode(m)
+}
+
+// AdminSignIn composes the mail with a one-time dashboard sign-in link. It
+// is transactional, so it carries no List-* headers.
+func (c *Composer) AdminSignIn(d AdminSignIn, now time.Time) (Message, error) {
+	data := c.data(d.To)
+	data.SignInURL = d.SignInURL
+	data.ExpiresAt = d.ExpiresAt
+	data.ExpiresIn = humanDuration(d.ExpiresAt.Sub(now))
+	m, err := c.compose(adminSignInMail, d.To, data, now)
 	if err != nil {
 		return Message{}, err
 	}
@@ -215,6 +237,8 @@ type templateData struct {
 	ConfirmURL string
 	ExpiresAt  time.Time
 	ExpiresIn  string
+
+	SignInURL string
 
 	UnsubscribeURL string
 	Reports        []reportView
@@ -361,6 +385,7 @@ func sampleData(service string) templateData {
 		ConfirmURL:     "https://example.org/confirm/token",
 		ExpiresAt:      at,
 		ExpiresIn:      "72 hours",
+		SignInURL:      "https://example.org/admin/login/token",
 		UnsubscribeURL: "https://example.org/unsubscribe/token",
 		Reports: reportViews([]alertd.Report{{
 			URL: "https://example.org/r/1", Title: "Sample report", PublishedAt: at,
