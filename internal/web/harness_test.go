@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/alertd/alertd"
+	"github.com/alertd/alertd/internal/admin"
 	"github.com/alertd/alertd/internal/alerttest"
 	"github.com/alertd/alertd/internal/catalogue"
 	"github.com/alertd/alertd/internal/delivery"
@@ -66,7 +67,14 @@ type options struct {
 	Sources []catalogue.Source
 	// Mail runs the delivery engine against an in-process SMTP server.
 	Mail bool
+	// AdminEmails may sign in to the dashboard.
+	AdminEmails []string
+	// BaseURL is server.base_url; empty = the test server's own.
+	BaseURL string
 }
+
+// sessionTTL is the dashboard sessions' length in the tests.
+const sessionTTL = 12 * time.Hour
 
 // harness is the real web server over a real SQLite file, with a clock the
 // test controls.
@@ -77,6 +85,7 @@ type harness struct {
 	store *store.Store
 	subs  *subscription.Service
 	cat   *catalogue.Service
+	dash  *admin.Service
 	smtp  *mailtest.Server // nil without options.Mail
 	// metrics counts what the handlers do, as GET /metrics shows it
 	metrics *metrics.Metrics
@@ -129,14 +138,20 @@ func newHarness(t *testing.T, opts options) *harness {
 	r.Topics = opts.Topics
 	h.subs = subscription.NewService(st, r, signer, h.clock.Now, rand.Reader, queued)
 	h.cat = catalogue.NewService(st, catalogue.Rules{FirstWindow: 168 * time.Hour, Topics: opts.Topics, Sources: opts.Sources}, h.clock.Now, queued)
+	h.dash = admin.NewService(st, admin.Rules{Emails: opts.AdminEmails, SessionTTL: sessionTTL}, h.clock.Now, rand.Reader, queued)
+	baseURL := opts.BaseURL
+	if baseURL == "" {
+		baseURL = h.url
+	}
 	handler, err := web.NewServer(web.Deps{
 		Config: web.Config{
-			ServiceName: "Research Alerts", TrustedOrigins: opts.TrustedOrigins, TrustedProxies: opts.TrustedProxies,
+			ServiceName: "Research Alerts", BaseURL: baseURL, TrustedOrigins: opts.TrustedOrigins, TrustedProxies: opts.TrustedProxies,
 			PerIPPerHour: opts.PerIPPerHour, AdminToken: opts.AdminToken, Topics: opts.Topics,
 		},
 		Templates:     alertd.Templates(),
 		Subscriptions: h.subs,
 		Catalogue:     h.cat,
+		Admin:         h.dash,
 		Metrics:       h.metrics,
 		NextDigest:    func() time.Time { return h.clock.Now().Add(24 * time.Hour) },
 		Log:           log,

@@ -18,6 +18,11 @@ var pageNames = []string{
 	"unsubscribe", "unsubscribed", "preferences_saved", "message", "reports",
 }
 
+// adminPageNames are the files under templates/admin/ that render a whole
+// page inside admin/layout.html; they are rendered by the name "admin/" +
+// file.
+var adminPageNames = []string{"login", "check_email", "sign_in", "link_expired", "message", "overview", "audit"}
+
 // pages renders the server-side HTML.
 type pages struct {
 	byName  map[string]*template.Template
@@ -35,6 +40,13 @@ func loadPages(templates fs.FS, service string, topics []alertd.Topic, log *slog
 		}
 		p.byName[name] = t
 	}
+	for _, name := range adminPageNames {
+		t, err := template.ParseFS(templates, "admin/layout.html", "admin/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("admin page template %s: %w", name, err)
+		}
+		p.byName["admin/"+name] = t
+	}
 	return p, nil
 }
 
@@ -42,14 +54,18 @@ func loadPages(templates fs.FS, service string, topics []alertd.Topic, log *slog
 type view struct {
 	Service string
 	Topics  []alertd.Topic
-	Data    any
+	// Admin is the signed-in dashboard user's address, on dashboard pages.
+	Admin string
+	Data  any
 }
 
 // render writes the page with status. It renders into a buffer first so that
 // a template error becomes a clean 500, not half a page.
 func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
 	var buf bytes.Buffer
-	err := p.byName[name].ExecuteTemplate(&buf, "layout", view{Service: p.service, Topics: p.topics, Data: data})
+	err := p.byName[name].ExecuteTemplate(&buf, "layout", view{
+		Service: p.service, Topics: p.topics, Admin: sessionOf(r).Email, Data: data,
+	})
 	if err != nil {
 		p.log.Error("render page", "page", name, "path", r.URL.Path, "err", err)
 		http.Error(w, "Internal error: the page could not be shown.", http.StatusInternalServerError)
@@ -60,9 +76,12 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 	w.Write(buf.Bytes())
 }
 
+// messageView is the data of a page that says one thing.
+type messageView struct{ Title, Text string }
+
 // message renders a page that says one thing.
 func (p *pages) message(w http.ResponseWriter, r *http.Request, status int, title, text string) {
-	p.render(w, r, status, "message", struct{ Title, Text string }{title, text})
+	p.render(w, r, status, "message", messageView{title, text})
 }
 
 // serverError logs err and answers a plain 500 that reveals nothing.

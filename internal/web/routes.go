@@ -1,5 +1,5 @@
 // Package web is alertd's HTTP face: the subscription pages, the one-click
-// unsubscribe endpoint, the admin API and the health check.
+// unsubscribe endpoint, the dashboard, the admin API and the health check.
 package web
 
 import (
@@ -13,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/alertd/alertd"
+	"github.com/alertd/alertd/internal/admin"
 	"github.com/alertd/alertd/internal/catalogue"
 	"github.com/alertd/alertd/internal/metrics"
 	"github.com/alertd/alertd/internal/subscription"
@@ -39,6 +40,7 @@ type Deps struct {
 	Templates     fs.FS
 	Subscriptions *subscription.Service
 	Catalogue     *catalogue.Service
+	Admin         *admin.Service
 	// NextDigest tells when the schedule fires next.
 	NextDigest func() time.Time
 	Metrics    *metrics.Metrics
@@ -111,6 +113,8 @@ func NewServer(d Deps) (http.Handler, error) {
 	r.Head("/healthz", handleHealth(d.Catalogue.Health, d.Log))
 	r.With(admin).Handle("/metrics", d.Metrics.Handler())
 
+	r.Route("/admin", dashboardRoutes(d, pages, ips))
+
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(admin)
 		r.Get("/subscribers", handleListSubscribers(d.Subscriptions, d.Log))
@@ -126,4 +130,42 @@ func NewServer(d Deps) (http.Handler, error) {
 		r.Get("/digests/{id}", handleGetDigest(d.Catalogue, d.Log))
 	})
 	return r, nil
+}
+
+// dashboardRoutes are the routes under /admin: the sign-in pages, and the
+// pages that need a session.
+func dashboardRoutes(d Deps, pages *pages, ips clientIPs) func(chi.Router) {
+	cookie := newSessionCookie(d.Config.BaseURL)
+	// The site-wide protection lets server.trusted_origins post the
+	// subscription form; no other site may post to the dashboard.
+	crossOrigin := http.NewCrossOriginProtection()
+	crossOrigin.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pages.render(w, r, http.StatusForbidden, "admin/message", messageView{"Request refused",
+			"This form was sent from another site. Please use the dashboard itself."})
+	}))
+	perIP := func(next http.Handler) http.Handler { return next }
+	if d.Config.PerIPPerHour > 0 {
+		perIP = limitPerClient(newLimiter(d.Config.PerIPPerHour, time.Hour, maxLimitedClients, d.Now), ips,
+			func(w http.ResponseWriter, r *http.Request) {
+				pages.render(w, r, http.StatusTooManyRequests, "admin/message", messageView{"Too many requests",
+					"Too many sign-in requests came from your network. Please try again later."})
+			})
+	}
+	return func(r chi.Router) {
+		r.Use(adminHeaders, crossOrigin.Handler)
+		r.Get("/login", handleAdminLoginForm(pages))
+		r.With(perIP).Post("/login", handleAdminLogin(pages, d.Admin))
+		r.Get("/login/check-email", handleAdminCheckEmail(pages))
+		r.Get("/login/{token}", handleAdminSignInPage(pages, d.Admin))
+		r.Post("/login/{token}", handleAdminSignIn(pages, d.Admin, cookie))
+		r.Group(func(r chi.Router) {
+			r.Use(requireSession(pages, d.Admin, cookie))
+			r.Post("/logout", handleAdminLogout(pages, d.Admin, cookie))
+			r.Get("/", handleAdminOverview(pages, d.Catalogue, d.NextDigest))
+			r.Get("/audit", handleAdminAudit(pages, d.Admin))
+			r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+				pages.render(w, r, http.StatusNotFound, "admin/message", messageView{"Page not found", "There is no dashboard page at this address."})
+			})
+		})
+	}
 }
