@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/alertd/alertd"
+	"github.com/alertd/alertd/internal/admin"
 	"github.com/alertd/alertd/internal/catalogue"
 	"github.com/alertd/alertd/internal/config"
 	"github.com/alertd/alertd/internal/delivery"
@@ -67,6 +68,7 @@ type core struct {
 	signer        subscription.UnsubscribeSigner
 	subscriptions *subscription.Service
 	catalogue     *catalogue.Service
+	admin         *admin.Service
 	log           *slog.Logger
 }
 
@@ -111,6 +113,9 @@ func (env *environment) wireServices(ctx context.Context, c *core, queued func()
 	c.catalogue = catalogue.NewService(c.store, catalogue.Rules{
 		FirstWindow: time.Duration(cfg.Digest.FirstWindow), Topics: cfg.Topics, Sources: catalogueSources(cfg.Sources),
 	}, time.Now, queued)
+	c.admin = admin.NewService(c.store, admin.Rules{
+		Emails: cfg.Admin.Emails, SessionTTL: time.Duration(cfg.Admin.SessionTTL),
+	}, time.Now, rand.Reader, queued)
 	return nil
 }
 

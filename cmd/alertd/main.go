@@ -105,6 +105,7 @@ Commands:
   subscribers list [--status S]
   subscribers export EMAIL   print everything held about an address, as JSON
   subscribers erase EMAIL    remove an address, keeping a hash on the suppression list
+  admin link EMAIL           print a one-time dashboard sign-in link for an address in admin.emails
   backup FILE                write a consistent copy of the database
   version                    print the version
 
@@ -159,6 +160,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return env.digest(ctx, args)
 	case "backup":
 		return env.backup(ctx, args)
+	case "admin":
+		return env.admin(ctx, args)
 	}
 	return usagef("unknown command %q", command)
 }

@@ -55,7 +55,7 @@ func (env *environment) serve(ctx context.Context, args []string) error {
 			TrustedProxies: cfg.Server.TrustedProxies, PerIPPerHour: cfg.Subscribe.PerIPPerHour,
 			AdminToken: cfg.Admin.Token, Topics: cfg.Topics,
 		},
-		Templates: a.templates, Subscriptions: a.subscriptions, Catalogue: a.catalogue,
+		Templates: a.templates, Subscriptions: a.subscriptions, Catalogue: a.catalogue, Admin: a.admin,
 		NextDigest: digests.Next, Metrics: a.metrics, Log: a.log, Now: time.Now,
 	})
 	if err != nil {
