@@ -235,13 +235,6 @@ func (s *Service) SignOut(ctx context.Context, secret string) error {
 	})
 }
 
-// Record writes a change made through the dashboard to the audit log, at
-// the current time.
-func (s *Service) Record(ctx context.Context, e alertd.AuditEntry) error {
-	e.At = s.now()
-	return s.store.Write(ctx, func(tx *store.Tx) error { return tx.Audit(e) })
-}
-
 // AuditLog returns up to limit entries, newest first, those older than the
 // entry with id before when it is positive.
 func (s *Service) AuditLog(ctx context.Context, limit int, before int64) ([]alertd.AuditEntry, error) {
