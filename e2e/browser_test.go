@@ -21,6 +21,7 @@ type browser struct {
 	ctx       context.Context
 	shots     []screenshot
 	artifacts string
+	axe       string // axe-core's script, run on every page shown
 }
 
 type screenshot struct {
@@ -79,7 +80,7 @@ func newBrowser(t *testing.T) *browser {
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("start %s: %v", chromium, err)
 	}
-	b := &browser{t: t, ctx: ctx, artifacts: artifactsDir(t)}
+	b := &browser{t: t, ctx: ctx, artifacts: artifactsDir(t), axe: axeScript(t)}
 	t.Cleanup(b.saveScreenshotsIfFailed)
 	return b
 }
@@ -150,12 +151,50 @@ func (b *browser) visit(name string, load func(context.Context) (*network.Respon
 		if state, err = chromedp.Run(ctx, chromedp.Evaluate[pageState](readPage)); err == nil {
 			state.Status = resp.Status
 			b.keepScreenshot(ctx, name)
+			b.checkAccessibility(ctx, name)
 			return state
 		}
 	}
 	b.keepScreenshot(ctx, name+"-failed")
 	b.t.Fatalf("page %q: %v (screenshots in %s)", name, err, b.artifacts)
 	return pageState{}
+}
+
+// axeScript returns axe-core's browser script, from $ALERTD_AXE_JS or where
+// .ci/run installs it, or skips the test with how to install it.
+func axeScript(t *testing.T) string {
+	t.Helper()
+	path := os.Getenv("ALERTD_AXE_JS")
+	if path == "" {
+		home, _ := os.UserHomeDir()
+		path = filepath.Join(home, ".cache", "alertd-e2e", "node_modules", "axe-core", "axe.min.js")
+	}
+	script, err := os.ReadFile(path)
+	if err != nil {
+		t.Skipf("axe-core is not installed, so this test cannot check the pages' accessibility: npm install --prefix ~/.cache/alertd-e2e axe-core (.ci/run does), or set ALERTD_AXE_JS (%v)", err)
+	}
+	return string(script)
+}
+
+// axeRun lists the WCAG 2.1 A and AA rules the page breaks, each with the
+// elements that break it.
+const axeRun = `axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
+	.then(r => r.violations.map(v => v.id + " (" + v.help + "): " + v.nodes.map(n => n.target.join(" ")).join(", ")))`
+
+// checkAccessibility fails the test when axe-core finds the page breaks a
+// WCAG 2.1 AA rule.
+func (b *browser) checkAccessibility(ctx context.Context, name string) {
+	b.t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](b.axe)); err != nil {
+		b.t.Fatalf("page %q: load axe-core: %v", name, err)
+	}
+	violations, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](axeRun, chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatalf("page %q: run axe-core: %v", name, err)
+	}
+	for _, v := range violations {
+		b.t.Errorf("page %q breaks WCAG 2.1 AA: %s", name, v)
+	}
 }
 
 func (b *browser) keepScreenshot(ctx context.Context, name string) {
@@ -241,4 +280,36 @@ func TestReaderSubscribesConfirmsAndUnsubscribesInABrowser(t *testing.T) {
 	}
 	unsubscribed := b.visit("unsubscribed", submit(chromedp.Click(button("Unsubscribe"))))
 	b.expect(unsubscribed, 200, "You are unsubscribed")
+}
+
+// TestOperatorSignsInAndOutOfTheDashboardInABrowser follows an operator
+// through the dashboard's sign-in: the link comes by mail, opening it shows
+// a button, the button signs in, and signing out ends the session.
+func TestOperatorSignsInAndOutOfTheDashboardInABrowser(t *testing.T) {
+	catcher := startMailpit(t)
+	app := startAlertd(t, catcher)
+	b := newBrowser(t)
+
+	login := b.visit("login", navigate(app.baseURL+"/admin"))
+	b.expect(login, 200, "Sign in to the dashboard")
+	checkEmail := b.visit("login-check-email", submit(
+		chromedp.SendKeys(chromedp.CSS("#email"), operator),
+		chromedp.Click(button("E-mail me a sign-in link")),
+	))
+	b.expect(checkEmail, 200, "Check your e-mail")
+
+	signIn := b.visit("sign-in", navigate(link(t, catcher.next(t, operator), "/admin/login/")))
+	b.expect(signIn, 200, "Sign in to the dashboard")
+	overview := b.visit("overview", submit(chromedp.Click(button("Sign in"))))
+	b.expect(overview, 200, "Overview")
+	audit := b.visit("audit", navigate(app.baseURL+"/admin/audit"))
+	b.expect(audit, 200, "Audit log")
+	if !strings.Contains(audit.Main, operator) {
+		t.Errorf("the audit log does not name who signed in:\n%s", audit.Main)
+	}
+
+	signedOut := b.visit("signed-out", submit(chromedp.Click(button("Sign out"))))
+	b.expect(signedOut, 200, "Sign in to the dashboard")
+	again := b.visit("after-sign-out", navigate(app.baseURL+"/admin"))
+	b.expect(again, 200, "Sign in to the dashboard")
 }

@@ -183,6 +183,9 @@ type app struct {
 	adminToken string
 }
 
+// operator is the one address that may sign in to the dashboard.
+const operator = "ops@example.org"
+
 // startAlertd runs `alertd serve` configured only through the environment,
 // as an operator could, sending its mail to catcher.
 func startAlertd(t *testing.T, catcher *mailpit) *app {
@@ -201,6 +204,7 @@ func startAlertd(t *testing.T, catcher *mailpit) *app {
 		"ALERTD_MAIL_FROM":                 "Research Alerts <alerts@example.org>",
 		"ALERTD_ADMIN_TOKEN":               a.adminToken,
 		"ALERTD_SUBSCRIBE_PER_IP_PER_HOUR": "0",
+		"ALERTD_ADMIN_EMAILS":              operator,
 	}
 	p := startProcess(t, alertdBinary, alerttest.Environ(env), t.TempDir(), "serve")
 	p.waitReady(t, a.baseURL+"/healthz")
