@@ -17,6 +17,8 @@ const (
 // The times are nil, and Outcome empty, until the source has been polled.
 type SourceStatus struct {
 	URL string `json:"url"`
+	// Schedule is when the source is polled, a cron spec.
+	Schedule string `json:"schedule"`
 	// Review: the source's new items are held until approved.
 	Review     bool        `json:"review"`
 	LastPollAt *time.Time  `json:"last_poll_at"`

@@ -122,7 +122,7 @@ func (env *environment) wireServices(ctx context.Context, c *core, queued func()
 func catalogueSources(sources []config.Source) []catalogue.Source {
 	var out []catalogue.Source
 	for _, src := range sources {
-		out = append(out, catalogue.Source{URL: src.URL, Review: src.Review})
+		out = append(out, catalogue.Source{URL: src.URL, Schedule: src.Schedule, Review: src.Review})
 	}
 	return out
 }

@@ -53,7 +53,7 @@ func (env *environment) serve(ctx context.Context, args []string) error {
 		Config: web.Config{
 			ServiceName: env.serviceName(), BaseURL: cfg.Server.BaseURL, TrustedOrigins: cfg.Server.TrustedOrigins,
 			TrustedProxies: cfg.Server.TrustedProxies, PerIPPerHour: cfg.Subscribe.PerIPPerHour,
-			AdminToken: cfg.Admin.Token, Topics: cfg.Topics,
+			AdminToken: cfg.Admin.Token, Topics: cfg.Topics, Settings: webSettings(cfg),
 		},
 		Templates: a.templates, Subscriptions: a.subscriptions, Catalogue: a.catalogue, Admin: a.admin,
 		NextDigest: digests.Next, Metrics: a.metrics, Log: a.log, Now: time.Now,
@@ -147,4 +147,14 @@ func (a *app) purgeLoop(ctx context.Context, keepMessages time.Duration) {
 		case <-ticker.C:
 		}
 	}
+}
+
+// webSettings is the configuration as the dashboard's settings page shows
+// it, secrets masked.
+func webSettings(cfg config.Config) []web.Setting {
+	var out []web.Setting
+	for _, s := range cfg.Settings() {
+		out = append(out, web.Setting{Key: s.Key, Value: s.Value})
+	}
+	return out
 }

@@ -12,6 +12,8 @@ import (
 // Source is a configured feed source.
 type Source struct {
 	URL string
+	// Schedule is when the source is polled, a cron spec; it is only shown.
+	Schedule string
 	// Review holds the source's new reports until someone approves them:
 	// a feed that was tampered with must not reach every reader unseen.
 	Review bool
@@ -65,7 +67,7 @@ func (s *Service) Sources(ctx context.Context) ([]alertd.SourceStatus, error) {
 	statuses := make([]alertd.SourceStatus, 0, len(s.rules.Sources))
 	for _, src := range s.rules.Sources {
 		st := records[src.URL]
-		st.URL, st.Review = src.URL, src.Review
+		st.URL, st.Schedule, st.Review = src.URL, src.Schedule, src.Review
 		statuses = append(statuses, st)
 	}
 	return statuses, nil

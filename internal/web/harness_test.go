@@ -71,6 +71,8 @@ type options struct {
 	AdminEmails []string
 	// BaseURL is server.base_url; empty = the test server's own.
 	BaseURL string
+	// Settings are what the dashboard's settings page lists.
+	Settings []web.Setting
 }
 
 // sessionTTL is the dashboard sessions' length in the tests.
@@ -146,7 +148,7 @@ func newHarness(t *testing.T, opts options) *harness {
 	handler, err := web.NewServer(web.Deps{
 		Config: web.Config{
 			ServiceName: "Research Alerts", BaseURL: baseURL, TrustedOrigins: opts.TrustedOrigins, TrustedProxies: opts.TrustedProxies,
-			PerIPPerHour: opts.PerIPPerHour, AdminToken: opts.AdminToken, Topics: opts.Topics,
+			PerIPPerHour: opts.PerIPPerHour, AdminToken: opts.AdminToken, Topics: opts.Topics, Settings: opts.Settings,
 		},
 		Templates:     alertd.Templates(),
 		Subscriptions: h.subs,

@@ -31,6 +31,15 @@ type Config struct {
 	// AdminToken enables the admin API and /metrics; empty disables them.
 	AdminToken string
 	Topics     []alertd.Topic
+	// Settings are the effective configuration, secrets already masked,
+	// for the dashboard's settings page.
+	Settings []Setting
+}
+
+// Setting is one configuration key and its value as the dashboard shows it.
+type Setting struct {
+	Key   string // dotted: the part before the dot is its section
+	Value string
 }
 
 // Deps are the parts the handlers use. The handlers reach the data only
@@ -163,6 +172,8 @@ func dashboardRoutes(d Deps, pages *pages, ips clientIPs) func(chi.Router) {
 			r.Post("/logout", handleAdminLogout(pages, d.Admin, cookie))
 			r.Get("/", handleAdminOverview(pages, d.Catalogue, d.NextDigest))
 			r.Get("/audit", handleAdminAudit(pages, d.Admin))
+			r.Get("/sources", handleAdminSources(pages, d.Catalogue))
+			r.Get("/settings", handleAdminSettings(pages, d.Config.Settings))
 			r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 				pages.render(w, r, http.StatusNotFound, "admin/message", messageView{"Page not found", "There is no dashboard page at this address."})
 			})
