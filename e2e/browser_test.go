@@ -284,7 +284,8 @@ func TestReaderSubscribesConfirmsAndUnsubscribesInABrowser(t *testing.T) {
 
 // TestOperatorSignsInAndOutOfTheDashboardInABrowser follows an operator
 // through the dashboard's sign-in: the link comes by mail, opening it shows
-// a button, the button signs in, and signing out ends the session.
+// a button, the button signs in, every page reads and passes axe-core, and
+// signing out ends the session.
 func TestOperatorSignsInAndOutOfTheDashboardInABrowser(t *testing.T) {
 	catcher := startMailpit(t)
 	app := startAlertd(t, catcher)
@@ -306,6 +307,14 @@ func TestOperatorSignsInAndOutOfTheDashboardInABrowser(t *testing.T) {
 	b.expect(audit, 200, "Audit log")
 	if !strings.Contains(audit.Main, operator) {
 		t.Errorf("the audit log does not name who signed in:\n%s", audit.Main)
+	}
+
+	sources := b.visit("sources", navigate(app.baseURL+"/admin/sources"))
+	b.expect(sources, 200, "Sources")
+	settings := b.visit("settings", navigate(app.baseURL+"/admin/settings"))
+	b.expect(settings, 200, "Settings")
+	if strings.Contains(settings.Main, app.adminToken) {
+		t.Errorf("the settings page shows the admin token")
 	}
 
 	signedOut := b.visit("signed-out", submit(chromedp.Click(button("Sign out"))))
