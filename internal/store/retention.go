@@ -87,9 +87,12 @@ func (tx *Tx) deleteFinished(cutoff, after int64) (deleted int, last int64, done
 		return 0, last, done, nil
 	}
 	batch := jsonIDs(ids)
+	// Only subscribers keep a history: a dashboard sign-in mail goes to an
+	// operator, under no subscriber (id 0).
 	if _, err := tx.exec(`INSERT INTO message_history (subscriber_id, kind, status, n, first_at, last_at)
 		SELECT subscriber_id, kind, status, count(*), min(finished_at), max(finished_at)
-		FROM outbox WHERE id IN (SELECT value FROM json_each(?)) GROUP BY subscriber_id, kind, status
+		FROM outbox WHERE id IN (SELECT value FROM json_each(?)) AND subscriber_id != 0
+		GROUP BY subscriber_id, kind, status
 		ON CONFLICT (subscriber_id, kind, status) DO UPDATE SET n = n + excluded.n,
 			first_at = min(first_at, excluded.first_at), last_at = max(last_at, excluded.last_at)`, batch); err != nil {
 		return 0, 0, false, err

@@ -282,3 +282,35 @@ func TestRetentionNeverLetsAnOutboxIDComeBack(t *testing.T) {
 		t.Errorf("a message queued after retention got id %d, which a deleted message (up to %d) had", next, last)
 	}
 }
+
+// TestRetentionKeepsNoHistoryForOperatorsMail deletes a finished dashboard
+// sign-in mail, which goes to an operator under no subscriber: no history
+// row may gather under subscriber 0.
+func TestRetentionKeepsNoHistoryForOperatorsMail(t *testing.T) {
+	ctx := context.Background()
+	st, _, subs := countsRig(t)
+	write(t, st, func(tx *store.Tx) error {
+		if _, err := tx.Enqueue(alertd.KindAdminSignIn, 0, "", day0); err != nil {
+			return err
+		}
+		_, err := tx.Enqueue("welcome", subs["a@example.org"], "", day0)
+		return err
+	})
+	claimed, err := st.ClaimMessages(ctx, "", day0, day0.Add(time.Minute), 2)
+	if err != nil || len(claimed) != 2 {
+		t.Fatalf("claimed %d: %v", len(claimed), err)
+	}
+	signIn := claimed[0]
+	if signIn.Kind != alertd.KindAdminSignIn {
+		signIn = claimed[1]
+	}
+	write(t, st, func(tx *store.Tx) error {
+		return tx.RecordOutcome(day0, alertd.Outcome{ID: signIn.ID, Status: "sent"})
+	})
+	if deleted, err := st.DeleteFinishedMessages(ctx, day0.Add(24*time.Hour)); err != nil || deleted != 1 {
+		t.Fatalf("deleted %d (%v), want the sign-in mail", deleted, err)
+	}
+	if history, err := st.SubscriberMessageHistory(ctx, 0); err != nil || len(history) != 0 {
+		t.Errorf("history under subscriber 0: %+v (%v), want none", history, err)
+	}
+}
