@@ -235,6 +235,16 @@ func (s *Service) SignOut(ctx context.Context, secret string) error {
 	})
 }
 
+// Record writes to the audit log that who made a change through the
+// dashboard: action is what was done, subject what it was done to, detail
+// anything a later reader needs to understand it.
+func (s *Service) Record(ctx context.Context, who, action, subject, detail string) error {
+	now := s.now()
+	return s.store.Write(ctx, func(tx *store.Tx) error {
+		return tx.Audit(alertd.AuditEntry{At: now, Who: who, Action: action, Subject: subject, Detail: detail})
+	})
+}
+
 // AuditLog returns up to limit entries, newest first, those older than the
 // entry with id before when it is positive.
 func (s *Service) AuditLog(ctx context.Context, limit int, before int64) ([]alertd.AuditEntry, error) {
