@@ -170,7 +170,7 @@ func dashboardRoutes(d Deps, pages *pages, ips clientIPs) func(chi.Router) {
 		r.Group(func(r chi.Router) {
 			r.Use(requireSession(pages, d.Admin, cookie))
 			r.Post("/logout", handleAdminLogout(pages, d.Admin, cookie))
-			r.Get("/", handleAdminOverview(pages, d.Catalogue, d.NextDigest))
+			r.Get("/", handleAdminOverview(pages, d.Catalogue, d.Subscriptions, d.NextDigest))
 			r.Get("/audit", handleAdminAudit(pages, d.Admin))
 			r.Get("/sources", handleAdminSources(pages, d.Catalogue))
 			r.Get("/settings", handleAdminSettings(pages, d.Config.Settings))
