@@ -174,6 +174,7 @@ func dashboardRoutes(d Deps, pages *pages, ips clientIPs) func(chi.Router) {
 			r.Get("/audit", handleAdminAudit(pages, d.Admin))
 			r.Get("/sources", handleAdminSources(pages, d.Catalogue))
 			r.Get("/settings", handleAdminSettings(pages, d.Config.Settings))
+			r.Post("/settings/test-mail", handleAdminTestMail(pages, d.Admin, d.Config.Settings))
 			r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 				pages.render(w, r, http.StatusNotFound, "admin/message", messageView{"Page not found", "There is no dashboard page at this address."})
 			})
