@@ -64,12 +64,15 @@ const (
 	// KindAdminSignIn carries a one-time dashboard sign-in link to an
 	// address in admin.emails; it goes to no subscriber.
 	KindAdminSignIn MessageKind = "admin_sign_in"
+	// KindAdminTest is the test mail an operator asks for from the
+	// dashboard's settings; it goes to no subscriber.
+	KindAdminTest MessageKind = "admin_test"
 )
 
 // ToSubscriber reports whether a message of the kind goes to a subscriber,
 // whose status is checked when it is sent; the others name their recipient
 // in the payload.
-func (k MessageKind) ToSubscriber() bool { return k != KindAdminSignIn }
+func (k MessageKind) ToSubscriber() bool { return k != KindAdminSignIn && k != KindAdminTest }
 
 // MessageStatus is where an e-mail stands in the outbox: queued (due, or
 // waiting for a retry) → sending (claimed by a worker) → sent, failed or

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/alertd/alertd"
@@ -26,6 +27,10 @@ const (
 	// admin's address can make alertd mail it only this often.
 	linkCooldown   = time.Minute
 	maxLinksPerDay = 10
+	// TestMailCooldown is the least time between two test mails one
+	// operator asks for, so the button cannot be used to flood a mailbox
+	// or the relay.
+	TestMailCooldown = time.Minute
 )
 
 // The actions the service writes to the audit log.
@@ -33,6 +38,7 @@ const (
 	ActionSignIn      = "signed in"
 	ActionSignOut     = "signed out"
 	ActionLinkPrinted = "link printed by the CLI"
+	ActionTestMail    = "test e-mail sent"
 )
 
 // WhoCLI is the audit log's name for the command line.
@@ -41,6 +47,9 @@ const WhoCLI = "cli"
 var (
 	// ErrLinkExpired means a sign-in link is unknown, used or expired.
 	ErrLinkExpired = alertd.Errorf(alertd.NotFound, "this sign-in link has expired, has been used, or is not valid")
+	// ErrTestMailTooSoon means the operator asked for a test mail less
+	// than TestMailCooldown after the last one.
+	ErrTestMailTooSoon = alertd.Errorf(alertd.Conflict, "a test e-mail was sent to you less than a minute ago; wait a minute before asking for another")
 	// ErrNoSession means the cookie names no live session.
 	ErrNoSession = alertd.Errorf(alertd.Unauthorized, "not signed in, or the session has ended")
 )
@@ -60,6 +69,11 @@ type SignInPayload struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
+// TestPayload is what a queued test mail needs: whom it goes to.
+type TestPayload struct {
+	Email string `json:"email"`
+}
+
 // Service applies the rules to the store.
 type Service struct {
 	store  *store.Store
@@ -67,13 +81,18 @@ type Service struct {
 	now    func() time.Time
 	random io.Reader
 	queued func()
+
+	mu sync.Mutex
+	// lastTest is when each operator last had a test mail queued by this
+	// process.
+	lastTest map[string]time.Time
 }
 
 // NewService returns a Service. now and random are the clock and the
 // source of secrets; queued is called after mail has been committed to the
 // outbox.
 func NewService(st *store.Store, rules Rules, now func() time.Time, random io.Reader, queued func()) *Service {
-	return &Service{store: st, rules: rules, now: now, random: random, queued: queued}
+	return &Service{store: st, rules: rules, now: now, random: random, queued: queued, lastTest: map[string]time.Time{}}
 }
 
 // admin returns the address as admin.emails spells it, and whether it is
@@ -249,4 +268,35 @@ func (s *Service) Record(ctx context.Context, who, action, subject, detail strin
 // entry with id before when it is positive.
 func (s *Service) AuditLog(ctx context.Context, limit int, before int64) ([]alertd.AuditEntry, error) {
 	return s.store.AuditLog(ctx, limit, before)
+}
+
+// SendTestMail queues a test mail to the signed-in operator email, at most
+// one per TestMailCooldown (ErrTestMailTooSoon); it returns the address as
+// admin.emails spells it. The mail goes through the outbox like every
+// other, so it tests the whole way out.
+func (s *Service) SendTestMail(ctx context.Context, email string) (string, error) {
+	email, ok := s.admin(email)
+	if !ok {
+		return "", ErrNoSession
+	}
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if last, ok := s.lastTest[email]; ok && now.Sub(last) < TestMailCooldown {
+		return "", ErrTestMailTooSoon
+	}
+	payload, err := json.Marshal(TestPayload{Email: email})
+	if err != nil {
+		return "", err
+	}
+	err = s.store.Write(ctx, func(tx *store.Tx) error {
+		_, err := tx.Enqueue(alertd.KindAdminTest, 0, string(payload), now)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("test mail: %w", err)
+	}
+	s.lastTest[email] = now
+	s.queued()
+	return email, nil
 }

@@ -196,3 +196,11 @@ func (s *Service) Health(ctx context.Context) error {
 }
 
 var errDatabaseDown = alertd.Errorf(alertd.Unavailable, "the database is not answering")
+
+// Deliveries counts the messages sent and those that failed for good over
+// the last n UTC days, today the last of them. It reads counts kept per
+// day as outcomes are recorded, not the outbox.
+func (s *Service) Deliveries(ctx context.Context, n int) (sent, failed int, err error) {
+	today := s.now().UTC()
+	return s.store.Finished(ctx, today.AddDate(0, 0, -(n-1)), today)
+}

@@ -52,6 +52,12 @@ func (r MailRenderer) Render(ctx context.Context, m alertd.Message, sub alertd.S
 		return r.Composer.AdminSignIn(mail.AdminSignIn{
 			To: p.Email, SignInURL: r.BaseURL + "/admin/login/" + p.Token, ExpiresAt: p.ExpiresAt,
 		}, r.Now())
+	case alertd.KindAdminTest:
+		var p admin.TestPayload
+		if err := json.Unmarshal([]byte(m.Payload), &p); err != nil {
+			return mail.Message{}, fmt.Errorf("test mail payload: %w", err)
+		}
+		return r.Composer.AdminTest(p.Email, r.Now())
 	case alertd.KindWelcome:
 		reports, err := r.LatestReports(ctx)
 		if err != nil {

@@ -52,6 +52,7 @@ const (
 	welcomeMail      = "welcome"
 	digestMail       = "digest"
 	adminSignInMail  = "admin_sign_in"
+	adminTestMail    = "admin_test"
 )
 
 var sharedTemplates = []string{"layout", "reports"}
@@ -99,7 +100,7 @@ func NewComposer(s Settings, templates fs.FS) (*Composer, error) {
 	c.settings.BaseURL = strings.TrimRight(s.BaseURL, "/")
 	c.listID = formatListID(s.ListID, from.Address)
 
-	for _, name := range []string{confirmationMail, welcomeMail, digestMail, adminSignInMail} {
+	for _, name := range []string{confirmationMail, welcomeMail, digestMail, adminSignInMail, adminTestMail} {
 		if c.text[name], err = parseText(templates, name); err != nil {
 			return nil, err
 		}
@@ -174,6 +175,18 @@ func (c *Composer) AdminSignIn(d AdminSignIn, now time.Time) (Message, error) {
 	data.ExpiresAt = d.ExpiresAt
 	data.ExpiresIn = humanDuration(d.ExpiresAt.Sub(now))
 	m, err := c.compose(adminSignInMail, d.To, data, now)
+	if err != nil {
+		return Message{}, err
+	}
+	return encode(m)
+}
+
+// AdminTest composes the test mail an operator asks for from the
+// dashboard, to see that mail leaves alertd and arrives. It goes to one
+// operator, not to a list, so it carries no List-* headers: a one-click
+// unsubscribe in it would name no subscriber.
+func (c *Composer) AdminTest(to string, now time.Time) (Message, error) {
+	m, err := c.compose(adminTestMail, to, c.data(to), now)
 	if err != nil {
 		return Message{}, err
 	}

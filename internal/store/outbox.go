@@ -244,6 +244,15 @@ func (tx *Tx) RecordOutcome(now time.Time, o alertd.Outcome) error {
 	if err := tx.moveCounts(counts{alertd.MessageSending: -1, o.Status: 1}); err != nil {
 		return err
 	}
+	switch o.Status {
+	case alertd.MessageSent:
+		err = tx.countFinished(now, 1, 0)
+	case alertd.MessageFailed:
+		err = tx.countFinished(now, 0, 1)
+	}
+	if err != nil {
+		return err
+	}
 	if o.DigestID != 0 {
 		if _, err := tx.exec("UPDATE digests SET "+counter+" = "+counter+" + 1 WHERE id = ?", o.DigestID); err != nil {
 			return err

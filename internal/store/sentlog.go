@@ -321,5 +321,8 @@ func (tx *Tx) recordSent(now time.Time, records []sent) error {
 			return err
 		}
 	}
+	if err := tx.countFinished(now, recorded, 0); err != nil {
+		return err
+	}
 	return tx.moveCounts(counts{alertd.MessageSending: -recorded, alertd.MessageSent: recorded})
 }

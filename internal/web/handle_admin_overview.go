@@ -1,11 +1,13 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/catalogue"
+	"github.com/alertd/alertd/internal/subscription"
 )
 
 // statusCount is one row of the overview's subscriber table.
@@ -14,23 +16,60 @@ type statusCount struct {
 	Count  int
 }
 
+// rateDays is the window of the delivery rates, the one the providers
+// judge a sender by.
+const rateDays = 30
+
+// deliveryView is the overview's delivery health over rateDays.
+type deliveryView struct {
+	Days            int
+	Sent, Failed    int
+	Attempted       int
+	BounceRate      string // "" when nothing was attempted
+	BounceAboveWarn bool   // at or above the providers' review level
+}
+
 type overviewView struct {
 	Subscribers []statusCount
 	LastDigest  *alertd.Digest
 	NextDigest  time.Time
+	Chart       chartView
+	Delivery    deliveryView
 }
 
-func handleAdminOverview(p *pages, cat *catalogue.Service, nextDigest func() time.Time) http.HandlerFunc {
+func handleAdminOverview(p *pages, cat *catalogue.Service, subs *subscription.Service, nextDigest func() time.Time) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		stats, err := cat.Stats(r.Context())
+		ctx := r.Context()
+		stats, err := cat.Stats(ctx)
 		if err != nil {
 			p.serverError(w, r, err)
 			return
 		}
-		v := overviewView{LastDigest: stats.LastDigest, NextDigest: nextDigest()}
+		days, err := subs.Activity(ctx, chartDays)
+		if err != nil {
+			p.serverError(w, r, err)
+			return
+		}
+		sent, failed, err := cat.Deliveries(ctx, rateDays)
+		if err != nil {
+			p.serverError(w, r, err)
+			return
+		}
+		v := overviewView{
+			LastDigest: stats.LastDigest, NextDigest: nextDigest(), Chart: newChart(days),
+			Delivery: deliveryView{Days: rateDays, Sent: sent, Failed: failed, Attempted: sent + failed},
+		}
+		if n := v.Delivery.Attempted; n > 0 {
+			v.Delivery.BounceRate = fmt.Sprintf("%.2f %%", 100*float64(failed)/float64(n))
+			v.Delivery.BounceAboveWarn = failed*100 >= bounceReviewPercent*n
+		}
 		for _, s := range []alertd.SubscriberStatus{alertd.StatusConfirmed, alertd.StatusPending, alertd.StatusUnsubscribed, alertd.StatusBounced} {
 			v.Subscribers = append(v.Subscribers, statusCount{s, stats.Subscribers[s]})
 		}
 		p.render(w, r, http.StatusOK, "admin/overview", v)
 	}
 }
+
+// bounceReviewPercent is the bounce rate at which Amazon SES puts a
+// sender under review (it may pause one at 10 %).
+const bounceReviewPercent = 5

@@ -170,10 +170,11 @@ func dashboardRoutes(d Deps, pages *pages, ips clientIPs) func(chi.Router) {
 		r.Group(func(r chi.Router) {
 			r.Use(requireSession(pages, d.Admin, cookie))
 			r.Post("/logout", handleAdminLogout(pages, d.Admin, cookie))
-			r.Get("/", handleAdminOverview(pages, d.Catalogue, d.NextDigest))
+			r.Get("/", handleAdminOverview(pages, d.Catalogue, d.Subscriptions, d.NextDigest))
 			r.Get("/audit", handleAdminAudit(pages, d.Admin))
 			r.Get("/sources", handleAdminSources(pages, d.Catalogue))
 			r.Get("/settings", handleAdminSettings(pages, d.Config.Settings))
+			r.Post("/settings/test-mail", handleAdminTestMail(pages, d.Admin, d.Config.Settings))
 			r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 				pages.render(w, r, http.StatusNotFound, "admin/message", messageView{"Page not found", "There is no dashboard page at this address."})
 			})
