@@ -33,6 +33,7 @@ const (
 	ActionSignIn      = "signed in"
 	ActionSignOut     = "signed out"
 	ActionLinkPrinted = "link printed by the CLI"
+	ActionDigestSent  = "digest sent now"
 )
 
 // WhoCLI is the audit log's name for the command line.
