@@ -175,6 +175,20 @@ func TestDashboardDigestPreviewPerTopicCountsTheReadersACompileReaches(t *testin
 		t.Errorf("the frame for an unknown topic: %d, want 400", resp.StatusCode)
 	}
 
+	// The counts follow readers who change their topics or are erased.
+	ctx := context.Background()
+	if err := h.subs.SetTopics(ctx, strings.TrimPrefix(h.confirmed("moved@example.org", "health"), "/unsubscribe/"), []string{"econ"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.subs.Erase(ctx, "all@example.org"); err != nil {
+		t.Fatal(err)
+	}
+	wantContains(t, "the digests page after changes", h.withCookie(http.MethodGet, "/admin/digests", cookie).body,
+		"2 new reports, for 3 readers if it were sent now.",
+		`<tr><th scope="row">No topic (every report)</th><td>0</td><td>2</td></tr>`,
+		`<tr><th scope="row">Economy</th><td>3</td><td>1</td></tr>`,
+		`<tr><th scope="row">Health</th><td>2</td><td>0</td></tr>`)
+
 	wantRedirect(t, h.sendNow(cookie, "0"), http.StatusSeeOther, "/admin/digests/1")
 	if ds := h.digests(); len(ds) != 1 || ds[0].Recipients != 3 {
 		t.Errorf("the compile reached %+v, the preview said 3", ds)
