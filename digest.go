@@ -26,3 +26,21 @@ type Digest struct {
 	// Cancelled counts recipients who left before their copy was sent.
 	Cancelled int `json:"cancelled"`
 }
+
+// DeliveryFailure is one copy of a digest that could not be delivered, with
+// the relay's reply.
+type DeliveryFailure struct {
+	// MessageID is the outbox row's id; the list is in its order.
+	MessageID int64 `json:"message_id"`
+	// Email is the recipient's address; empty once they are erased.
+	Email string    `json:"email"`
+	Error string    `json:"error"`
+	At    time.Time `json:"at"`
+}
+
+// TopicChoice is how many confirmed subscribers made one choice of topics
+// (none: every report).
+type TopicChoice struct {
+	Topics      []string
+	Subscribers int
+}

@@ -50,13 +50,7 @@ func (env *environment) previewDigest(ctx context.Context, args []string) error 
 		fmt.Fprintln(env.stdout, "no new reports: no digest would be sent")
 		return nil
 	}
-	d, err := a.renderer.DigestFor(reports, nil)
-	if err != nil {
-		return err
-	}
-	d.To = "subscriber@example.org"
-	d.UnsubscribeURL = env.cfg.Server.BaseURL + "/unsubscribe/PREVIEW"
-	subject, text, html, err := a.renderer.Composer.PreviewDigest(d)
+	subject, text, html, err := a.renderer.PreviewDigest(reports, nil)
 	if err != nil {
 		return err
 	}
@@ -169,7 +163,7 @@ func (env *environment) listDigests(ctx context.Context, args []string) error {
 	}
 	var digests []alertd.Digest
 	err := env.withCore(ctx, func(c *core) (err error) {
-		digests, err = c.catalogue.Digests(ctx, *limit)
+		digests, err = c.catalogue.Digests(ctx, *limit, 0)
 		return err
 	})
 	if err != nil {

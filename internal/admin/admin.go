@@ -39,6 +39,7 @@ const (
 	ActionSignOut     = "signed out"
 	ActionLinkPrinted = "link printed by the CLI"
 	ActionTestMail    = "test e-mail sent"
+	ActionDigestSent  = "digest sent now"
 )
 
 // WhoCLI is the audit log's name for the command line.

@@ -45,8 +45,37 @@ func (s *Service) NextDigest(ctx context.Context) ([]alertd.Report, error) {
 // them, and hands the deliveries to the outbox; created is false when no
 // report is due, and then nothing is recorded.
 func (s *Service) CompileDigest(ctx context.Context) (d alertd.Digest, created bool, err error) {
+	return s.compileDigest(ctx, func(*store.Tx) error { return nil })
+}
+
+// ErrDigestCompiledMeanwhile means a digest was compiled after the one a
+// person saw as the newest when they chose to send: their request (a second
+// click, say) must not send another.
+var ErrDigestCompiledMeanwhile = alertd.Errorf(alertd.Conflict, "another digest has been compiled since; look at it before sending again")
+
+// CompileDigestAfter is CompileDigest for a person who confirmed sending
+// while the digest with id last (0: none) was the newest. When another
+// digest has been compiled since, it compiles nothing and returns
+// ErrDigestCompiledMeanwhile; the check and the compile are one
+// transaction, so two such requests never make two digests.
+func (s *Service) CompileDigestAfter(ctx context.Context, last int64) (d alertd.Digest, created bool, err error) {
+	return s.compileDigest(ctx, func(tx *store.Tx) error {
+		newest, err := tx.LastDigestID()
+		if err == nil && newest != last {
+			return ErrDigestCompiledMeanwhile
+		}
+		return err
+	})
+}
+
+// compileDigest compiles the next digest in a transaction that check,
+// run first, may refuse.
+func (s *Service) compileDigest(ctx context.Context, check func(*store.Tx) error) (d alertd.Digest, created bool, err error) {
 	now := s.now()
 	err = s.store.Write(ctx, func(tx *store.Tx) error {
+		if err := check(tx); err != nil {
+			return err
+		}
 		sel, err := s.selection(tx, now)
 		if err != nil {
 			return err
@@ -75,7 +104,73 @@ func (s *Service) Digest(ctx context.Context, id int64) (alertd.Digest, error) {
 
 var errNoDigest = alertd.Errorf(alertd.NotFound, "no digest with this id")
 
-// Digests lists the most recent digests, newest first, with their counts.
-func (s *Service) Digests(ctx context.Context, limit int) ([]alertd.Digest, error) {
-	return s.store.Digests(ctx, limit)
+// Digests lists digests newest first, with their counts: at most limit,
+// those older than the digest with id before when it is positive.
+func (s *Service) Digests(ctx context.Context, limit int, before int64) ([]alertd.Digest, error) {
+	return s.store.Digests(ctx, limit, before)
+}
+
+// DigestReports lists the reports a digest announced, newest first.
+func (s *Service) DigestReports(ctx context.Context, id int64) ([]alertd.Report, error) {
+	return s.store.DigestReports(ctx, id)
+}
+
+// DigestFailures lists a digest's failed deliveries with the relay's
+// replies, in order: at most limit, those after the message with id after.
+func (s *Service) DigestFailures(ctx context.Context, id int64, limit int, after int64) ([]alertd.DeliveryFailure, error) {
+	return s.store.DigestFailures(ctx, id, limit, after)
+}
+
+// Upcoming is the next digest as it stands, and who it would reach.
+type Upcoming struct {
+	// Reports are what it would announce, newest first; none: no digest.
+	Reports []alertd.Report
+	// Last is the id of the newest digest compiled, 0 when there is none.
+	Last int64
+	// Recipients are the confirmed subscribers a compile now would send a
+	// copy to: those who chose no topics and those whose topics one of
+	// Reports shares.
+	Recipients int
+	// Everything counts the confirmed subscribers who chose no topics, who
+	// get every report.
+	Everything int
+	// ByTopic counts, per topic id, the confirmed subscribers who chose it.
+	ByTopic map[string]int
+}
+
+// Upcoming tells what the next digest would announce and to how many,
+// changing nothing. It reads counts kept per choice of topics, never the
+// subscribers themselves.
+func (s *Service) Upcoming(ctx context.Context) (Upcoming, error) {
+	now := s.now()
+	u := Upcoming{ByTopic: map[string]int{}}
+	err := s.store.Read(ctx, func(tx *store.Tx) error {
+		sel, err := s.selection(tx, now)
+		if err != nil {
+			return err
+		}
+		if u.Reports, err = tx.DigestCandidates(sel); err != nil {
+			return err
+		}
+		if u.Last, err = tx.LastDigestID(); err != nil {
+			return err
+		}
+		choices, err := tx.ConfirmedTopicChoices()
+		if err != nil {
+			return err
+		}
+		for _, c := range choices {
+			if len(c.Topics) == 0 {
+				u.Everything += c.Subscribers
+			}
+			for _, t := range c.Topics {
+				u.ByTopic[t] += c.Subscribers
+			}
+			if len(u.Reports) > 0 && len(alertd.ReportsFor(u.Reports, c.Topics)) > 0 {
+				u.Recipients += c.Subscribers
+			}
+		}
+		return nil
+	})
+	return u, err
 }

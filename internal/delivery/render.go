@@ -107,6 +107,23 @@ func (r MailRenderer) DigestFor(reports []alertd.Report, topics []string) (mail.
 	return d, nil
 }
 
+// PreviewDigest renders, as the real mail would be, the subject and the
+// text and HTML parts a subscriber with the chosen topics would get of a
+// digest of reports, addressed to a placeholder reader with an unsubscribe
+// link that works for nobody. ErrNothingToSend when no report matches.
+func (r MailRenderer) PreviewDigest(reports []alertd.Report, topics []string) (subject, text, html string, err error) {
+	d, err := r.DigestFor(reports, topics)
+	if err != nil {
+		return "", "", "", err
+	}
+	if len(d.Reports) == 0 {
+		return "", "", "", ErrNothingToSend
+	}
+	d.To = "subscriber@example.org"
+	d.UnsubscribeURL = r.BaseURL + "/unsubscribe/PREVIEW"
+	return r.Composer.PreviewDigest(d)
+}
+
 func (r MailRenderer) unsubscribeURL(subscriberID int64) string {
 	return r.BaseURL + "/unsubscribe/" + r.UnsubscribeToken(subscriberID)
 }

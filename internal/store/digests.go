@@ -140,9 +140,16 @@ func (s *Store) Digest(ctx context.Context, id int64) (alertd.Digest, error) {
 	return scanDigest(s.readRow(ctx, "SELECT "+digestColumns+" FROM digests WHERE id = ?", id))
 }
 
-// Digests lists the most recent digests, newest first, with their counts.
-func (s *Store) Digests(ctx context.Context, limit int) ([]alertd.Digest, error) {
-	rows, err := s.readRows(ctx, "SELECT "+digestColumns+" FROM digests ORDER BY id DESC LIMIT ?", limit)
+// Digests lists digests newest first, with their counts: at most limit,
+// those older than the digest with id before when it is positive.
+func (s *Store) Digests(ctx context.Context, limit int, before int64) ([]alertd.Digest, error) {
+	query := "SELECT " + digestColumns + " FROM digests ORDER BY id DESC LIMIT ?"
+	args := []any{limit}
+	if before > 0 {
+		query = "SELECT " + digestColumns + " FROM digests WHERE id < ? ORDER BY id DESC LIMIT ?"
+		args = []any{before, limit}
+	}
+	rows, err := s.readRows(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -167,4 +174,63 @@ func (s *Store) DigestReports(ctx context.Context, id int64) ([]alertd.Report, e
 // LastDigest returns the most recent digest, or ErrNotFound.
 func (s *Store) LastDigest(ctx context.Context) (alertd.Digest, error) {
 	return scanDigest(s.readRow(ctx, "SELECT "+digestColumns+" FROM digests ORDER BY id DESC LIMIT 1"))
+}
+
+// DigestFailures lists the failed deliveries of a digest in id order: at
+// most limit, those after the message with id after.
+func (s *Store) DigestFailures(ctx context.Context, digestID int64, limit int, after int64) ([]alertd.DeliveryFailure, error) {
+	rows, err := s.readRows(ctx, `SELECT o.id, coalesce(s.email, ''), o.last_error, coalesce(o.finished_at, 0)
+		FROM outbox o LEFT JOIN subscribers s ON s.id = o.subscriber_id
+		WHERE o.digest_id = ? AND o.status = 'failed' AND o.id > ?
+		ORDER BY o.id LIMIT ?`, digestID, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var failures []alertd.DeliveryFailure
+	for rows.Next() {
+		var (
+			f  alertd.DeliveryFailure
+			at int64
+		)
+		if err := rows.Scan(&f.MessageID, &f.Email, &f.Error, &at); err != nil {
+			return nil, err
+		}
+		f.At = time.UnixMilli(at).UTC()
+		failures = append(failures, f)
+	}
+	return failures, rows.Err()
+}
+
+// LastDigestID returns the id of the most recent digest, 0 when there is
+// none.
+func (t *Tx) LastDigestID() (int64, error) {
+	var id int64
+	err := t.queryRow("SELECT coalesce(max(id), 0) FROM digests").Scan(&id)
+	return id, err
+}
+
+// ConfirmedTopicChoices counts the confirmed subscribers by their choice of
+// topics, from the counts kept for it.
+func (t *Tx) ConfirmedTopicChoices() ([]alertd.TopicChoice, error) {
+	rows, err := t.query("SELECT topics, n FROM confirmed_topic_choices WHERE n > 0")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var choices []alertd.TopicChoice
+	for rows.Next() {
+		var (
+			c      alertd.TopicChoice
+			topics string
+		)
+		if err := rows.Scan(&topics, &c.Subscribers); err != nil {
+			return nil, err
+		}
+		if c.Topics, err = decodeTopics(0, topics); err != nil {
+			return nil, err
+		}
+		choices = append(choices, c)
+	}
+	return choices, rows.Err()
 }

@@ -89,6 +89,8 @@ type harness struct {
 	cat   *catalogue.Service
 	dash  *admin.Service
 	smtp  *mailtest.Server // nil without options.Mail
+	// renderer renders mail as the delivery engine does
+	renderer delivery.MailRenderer
 	// metrics counts what the handlers do, as GET /metrics shows it
 	metrics *metrics.Metrics
 	// clients by the loopback address they send from
@@ -130,10 +132,12 @@ func newHarness(t *testing.T, opts options) *harness {
 	srv := httptest.NewUnstartedServer(nil)
 	t.Cleanup(srv.Close)
 	h.url = "http://" + srv.Listener.Addr().String()
+	renderer := h.mailRenderer(st, signer)
+	h.renderer = renderer
 	queued := func() {}
 	if opts.Mail {
 		h.smtp = mailtest.NewServer(t)
-		queued = h.startDelivery(st, signer, log)
+		queued = h.startDelivery(st, renderer, log)
 	}
 
 	r := rules
@@ -158,6 +162,7 @@ func newHarness(t *testing.T, opts options) *harness {
 		NextDigest:    func() time.Time { return h.clock.Now().Add(24 * time.Hour) },
 		Log:           log,
 		Now:           h.clock.Now,
+		PreviewDigest: renderer.PreviewDigest,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -167,26 +172,31 @@ func newHarness(t *testing.T, opts options) *harness {
 	return h
 }
 
-// startDelivery runs the outbox workers until the test ends and returns
-// their wake-up call.
-func (h *harness) startDelivery(st *store.Store, signer subscription.UnsubscribeSigner, log *slog.Logger) func() {
-	t, baseURL := h.t, h.url
+// mailRenderer renders mail with the real templates, as the delivery
+// engine and the dashboard's preview do.
+func (h *harness) mailRenderer(st *store.Store, signer subscription.UnsubscribeSigner) delivery.MailRenderer {
 	composer, err := mail.NewComposer(mail.Settings{
-		ServiceName: "Research Alerts", From: "Research Alerts <alerts@example.org>", BaseURL: baseURL,
+		ServiceName: "Research Alerts", From: "Research Alerts <alerts@example.org>", BaseURL: h.url,
 	}, alertd.Templates())
 	if err != nil {
-		t.Fatal(err)
+		h.t.Fatal(err)
 	}
-	transport, err := mail.NewSMTPTransport(mail.SMTPSettings{Host: h.smtp.Host, Port: h.smtp.Port, TLS: "none"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	renderer := delivery.MailRenderer{
-		Composer: composer, BaseURL: baseURL, UnsubscribeToken: signer.Token, MaxReports: 50,
+	return delivery.MailRenderer{
+		Composer: composer, BaseURL: h.url, UnsubscribeToken: signer.Token, MaxReports: 50,
 		Subject:       template.Must(template.New("subject").Parse("New reports: {{.Count}}")),
 		Digests:       delivery.NewDigestCache(st.DigestReports),
 		LatestReports: func(context.Context) ([]alertd.Report, error) { return nil, nil },
 		Now:           h.clock.Now,
+	}
+}
+
+// startDelivery runs the outbox workers until the test ends and returns
+// their wake-up call.
+func (h *harness) startDelivery(st *store.Store, renderer delivery.MailRenderer, log *slog.Logger) func() {
+	t := h.t
+	transport, err := mail.NewSMTPTransport(mail.SMTPSettings{Host: h.smtp.Host, Port: h.smtp.Port, TLS: "none"})
+	if err != nil {
+		t.Fatal(err)
 	}
 	engine := delivery.New(st, transport, renderer, delivery.Settings{Workers: 1}, h.clock.Now, log, nil)
 	ctx, cancel := context.WithCancel(context.Background())

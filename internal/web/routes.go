@@ -56,6 +56,9 @@ type Deps struct {
 	Log        *slog.Logger
 	// Now is the clock the rate limits count by.
 	Now func() time.Time
+
+	// PreviewDigest renders a digest as the real mail does.
+	PreviewDigest PreviewDigest
 }
 
 // NewServer returns the HTTP handler with every route.
@@ -175,6 +178,12 @@ func dashboardRoutes(d Deps, pages *pages, ips clientIPs) func(chi.Router) {
 			r.Get("/sources", handleAdminSources(pages, d.Catalogue))
 			r.Get("/settings", handleAdminSettings(pages, d.Config.Settings))
 			r.Post("/settings/test-mail", handleAdminTestMail(pages, d.Admin, d.Config.Settings))
+			r.Get("/digests", handleAdminDigests(pages, d.Catalogue, d.PreviewDigest, d.Config.Topics))
+			r.Get("/digests/preview", handleAdminDigestFrame(pages, d.Catalogue, d.PreviewDigest, d.Config.Topics))
+			r.Get("/digests/send", handleAdminDigestConfirm(pages, d.Catalogue))
+			r.Post("/digests/send", handleAdminDigestSend(pages, d.Catalogue, d.Admin))
+			r.Get("/digests/{id}", handleAdminDigest(pages, d.Catalogue))
+			r.Get("/digests/{id}/progress", handleGetDigest(d.Catalogue, d.Log))
 			r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 				pages.render(w, r, http.StatusNotFound, "admin/message", messageView{"Page not found", "There is no dashboard page at this address."})
 			})

@@ -1,0 +1,252 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/alertd/alertd"
+	"github.com/alertd/alertd/internal/admin"
+	"github.com/alertd/alertd/internal/catalogue"
+)
+
+// How many digests one page of the history shows, and how many failures
+// one page of a digest's.
+const (
+	digestHistoryPage  = 20
+	digestFailuresPage = 50
+)
+
+// PreviewDigest renders the subject and the text and HTML parts that a
+// subscriber with the chosen topics (none: every report) would get of a
+// digest of reports, through the renderer the real mail uses.
+type PreviewDigest func(reports []alertd.Report, topics []string) (subject, text, html string, err error)
+
+// topicReaders is one topic of the preview's choice, with how many
+// confirmed readers chose it and how many of the next digest's reports
+// they would get.
+type topicReaders struct {
+	ID, Name         string
+	Readers, Reports int
+}
+
+type digestsView struct {
+	Next catalogue.Upcoming
+	// Topic is the view previewed: a topic's id, or "" for the readers who
+	// chose none; TopicError says why the one asked for was refused.
+	Topic, TopicError string
+	Topics            []topicReaders
+	// Shown counts the reports the previewed readers get; Subject and
+	// Text are their copy, and FrameURL serves its HTML part.
+	Shown         int
+	Subject, Text string
+	FrameURL      string
+	History       []alertd.Digest
+	// Older is the ?before= of the history's next page; 0 on the last.
+	Older int64
+}
+
+// positiveParam reads the query parameter name as an id: 0 when absent,
+// ok = false when it is not a positive whole number.
+func positiveParam(r *http.Request, name string) (int64, bool) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return 0, true
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil && n > 0
+}
+
+// topicChoice is the topics a preview of the topic id shows: none (every
+// report) for "", and ok = false for an id not configured.
+func topicChoice(topics []alertd.Topic, id string) ([]string, bool) {
+	if id == "" {
+		return nil, true
+	}
+	return []string{id}, slices.ContainsFunc(topics, func(t alertd.Topic) bool { return t.ID == id })
+}
+
+func handleAdminDigests(p *pages, cat *catalogue.Service, preview PreviewDigest, topics []alertd.Topic) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		before, ok := positiveParam(r, "before")
+		if !ok {
+			p.render(w, r, http.StatusBadRequest, "admin/message", messageView{"Bad page", "before must be a positive whole number."})
+			return
+		}
+		status := http.StatusOK
+		v := digestsView{Topic: r.URL.Query().Get("topic")}
+		chosen, ok := topicChoice(topics, v.Topic)
+		if !ok {
+			status, v.TopicError, v.Topic, chosen = http.StatusBadRequest, "Choose one of the topics in the list.", "", nil
+		}
+		next, err := cat.Upcoming(r.Context())
+		if err != nil {
+			p.serverError(w, r, err)
+			return
+		}
+		v.Next = next
+		for _, t := range topics {
+			v.Topics = append(v.Topics, topicReaders{ID: t.ID, Name: t.Name, Readers: next.ByTopic[t.ID],
+				Reports: len(alertd.ReportsFor(next.Reports, []string{t.ID}))})
+		}
+		v.Shown = len(alertd.ReportsFor(next.Reports, chosen))
+		if v.Shown > 0 {
+			if v.Subject, v.Text, _, err = preview(next.Reports, chosen); err != nil {
+				p.serverError(w, r, err)
+				return
+			}
+			v.FrameURL = "/admin/digests/preview?" + url.Values{"topic": {v.Topic}}.Encode()
+		}
+		history, err := cat.Digests(r.Context(), digestHistoryPage+1, before)
+		if err != nil {
+			p.serverError(w, r, err)
+			return
+		}
+		v.History = history
+		if len(history) > digestHistoryPage {
+			v.History = history[:digestHistoryPage]
+			v.Older = v.History[digestHistoryPage-1].ID
+		}
+		p.render(w, r, status, "admin/digests", v)
+	}
+}
+
+// handleAdminDigestFrame serves the HTML part of the next digest for the
+// preview's sandboxed frame. It is the one dashboard response that may be
+// framed, and only by the dashboard; its policy runs no script whatever
+// the catalogue's text holds, and lets in only the mail's inline styles.
+func handleAdminDigestFrame(p *pages, cat *catalogue.Service, preview PreviewDigest, topics []alertd.Topic) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'self'; base-uri 'none'; form-action 'none'")
+		h.Set("X-Frame-Options", "SAMEORIGIN")
+		chosen, ok := topicChoice(topics, r.URL.Query().Get("topic"))
+		if !ok {
+			http.Error(w, "No such topic.", http.StatusBadRequest)
+			return
+		}
+		next, err := cat.Upcoming(r.Context())
+		if err != nil {
+			p.serverError(w, r, err)
+			return
+		}
+		if len(alertd.ReportsFor(next.Reports, chosen)) == 0 {
+			http.Error(w, "Nothing to preview: these readers would get no digest now.", http.StatusNotFound)
+			return
+		}
+		_, _, html, err := preview(next.Reports, chosen)
+		if err != nil {
+			p.serverError(w, r, err)
+			return
+		}
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, html)
+	}
+}
+
+func handleAdminDigestConfirm(p *pages, cat *catalogue.Service) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		next, err := cat.Upcoming(r.Context())
+		if err != nil {
+			p.serverError(w, r, err)
+			return
+		}
+		p.render(w, r, http.StatusOK, "admin/digest_send", next)
+	}
+}
+
+// handleAdminDigestSend compiles and queues the next digest, as the API and
+// the CLI do. The form carries the newest digest its page saw, so that a
+// second submit finds that one sent since and only shows it.
+func handleAdminDigestSend(p *pages, cat *catalogue.Service, audit *admin.Service) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := parseForm(r); err != nil {
+			p.render(w, r, http.StatusBadRequest, "admin/message", messageView{"Bad request", "The form could not be read. Please send it again."})
+			return
+		}
+		last, err := strconv.ParseInt(r.PostForm.Get("last"), 10, 64)
+		if err != nil || last < 0 {
+			p.render(w, r, http.StatusBadRequest, "admin/message", messageView{"Bad request",
+				"The form lacks the digest it was confirmed against. Please start again from the Digests page."})
+			return
+		}
+		d, created, err := cat.CompileDigestAfter(r.Context(), last)
+		switch {
+		case errors.Is(err, catalogue.ErrDigestCompiledMeanwhile):
+			newest, err := cat.Digests(r.Context(), 1, 0)
+			if err != nil || len(newest) == 0 {
+				p.serverError(w, r, fmt.Errorf("newest digest: %w", err))
+				return
+			}
+			http.Redirect(w, r, fmt.Sprintf("/admin/digests/%d", newest[0].ID), http.StatusSeeOther)
+			return
+		case err != nil:
+			p.serverError(w, r, err)
+			return
+		case !created:
+			http.Redirect(w, r, "/admin/digests", http.StatusSeeOther)
+			return
+		}
+		if err := audit.Record(r.Context(), sessionOf(r).Email, admin.ActionDigestSent, fmt.Sprintf("digest %d", d.ID),
+			alertd.Plural(d.Reports, "report", "reports")+" to "+alertd.Plural(d.Recipients, "reader", "readers")); err != nil {
+			p.serverError(w, r, err)
+			return
+		}
+		http.Redirect(w, r, fmt.Sprintf("/admin/digests/%d", d.ID), http.StatusSeeOther)
+	}
+}
+
+type digestView struct {
+	Digest alertd.Digest
+	// Done counts the copies that are finished: sent, failed or cancelled.
+	Done     int
+	Reports  []alertd.Report
+	Failures []alertd.DeliveryFailure
+	// After is this page's ?after=; Next the next page's, 0 on the last.
+	After, Next int64
+}
+
+func handleAdminDigest(p *pages, cat *catalogue.Service) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+		if err != nil || id < 1 {
+			p.render(w, r, http.StatusBadRequest, "admin/message", messageView{"Bad digest id", "A digest id is a positive whole number."})
+			return
+		}
+		after, ok := positiveParam(r, "after")
+		if !ok {
+			p.render(w, r, http.StatusBadRequest, "admin/message", messageView{"Bad page", "after must be a positive whole number."})
+			return
+		}
+		d, err := cat.Digest(r.Context(), id)
+		if alertd.ErrorCode(err) == alertd.NotFound {
+			p.render(w, r, http.StatusNotFound, "admin/message", messageView{"No such digest", "There is no digest with this id."})
+			return
+		}
+		if err != nil {
+			p.serverError(w, r, err)
+			return
+		}
+		v := digestView{Digest: d, Done: d.Sent + d.Failed + d.Cancelled, After: after}
+		if v.Reports, err = cat.DigestReports(r.Context(), id); err != nil {
+			p.serverError(w, r, err)
+			return
+		}
+		failures, err := cat.DigestFailures(r.Context(), id, digestFailuresPage+1, after)
+		if err != nil {
+			p.serverError(w, r, err)
+			return
+		}
+		v.Failures = failures
+		if len(failures) > digestFailuresPage {
+			v.Failures = failures[:digestFailuresPage]
+			v.Next = v.Failures[digestFailuresPage-1].MessageID
+		}
+		p.render(w, r, http.StatusOK, "admin/digest", v)
+	}
+}
