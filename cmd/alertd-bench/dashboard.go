@@ -58,7 +58,12 @@ type dashboardOptions struct {
 // process of its own, signs in, and times the pages, or one streamed
 // export and the server's peak memory while it runs.
 func benchDashboard(ctx context.Context, o dashboardOptions) error {
-	if err := ensureFixture(ctx, o.db, o.reseed); err != nil {
+	// The server runs in a directory of its own.
+	db, err := filepath.Abs(o.db)
+	if err != nil {
+		return err
+	}
+	if err := ensureFixture(ctx, db, o.reseed); err != nil {
 		return err
 	}
 	dir, err := os.MkdirTemp("", "alertd-bench-")
@@ -70,7 +75,7 @@ func benchDashboard(ctx context.Context, o dashboardOptions) error {
 	if err != nil {
 		return err
 	}
-	srv, err := startServer(ctx, binary, dir, o.db)
+	srv, err := startServer(ctx, binary, dir, db)
 	if err != nil {
 		return err
 	}

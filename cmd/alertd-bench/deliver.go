@@ -109,10 +109,11 @@ func benchDeliver(ctx context.Context, alertdPath string, subscribers, connectio
 	return nil
 }
 
-// alertdBinary is path, or when that is empty alertd built into dir.
+// alertdBinary is path, made absolute as it is run from another
+// directory, or when that is empty alertd built into dir.
 func alertdBinary(ctx context.Context, path, dir string) (string, error) {
 	if path != "" {
-		return path, nil
+		return filepath.Abs(path)
 	}
 	path = filepath.Join(dir, "alertd")
 	build := exec.CommandContext(ctx, "go", "build", "-o", path, "./cmd/alertd")
