@@ -17,7 +17,7 @@ import (
 func TestDashboardCountsAgree(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "alertd.db")
-	scale := seed.Scale{Subscribers: 20_000, Reports: 2_000, AuditLog: 500, Now: time.Now()}
+	scale := seed.Scale{Subscribers: 3_000, Reports: 2_000, AuditLog: 500, Now: time.Now()}
 	if err := seed.Dashboard(ctx, path, scale); err != nil {
 		t.Fatal(err)
 	}
