@@ -31,13 +31,8 @@ func benchDeliver(ctx context.Context, alertdPath string, subscribers, connectio
 		return err
 	}
 	defer os.RemoveAll(dir)
-	if alertdPath == "" {
-		alertdPath = filepath.Join(dir, "alertd")
-		build := exec.CommandContext(ctx, "go", "build", "-o", alertdPath, "./cmd/alertd")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("building alertd (run from the repository root, or pass -alertd PATH): %w", err)
-		}
+	if alertdPath, err = alertdBinary(ctx, alertdPath, dir); err != nil {
+		return err
 	}
 	if err := fillDatabase(ctx, filepath.Join(dir, "alertd.db"), subscribers); err != nil {
 		return err
@@ -112,6 +107,21 @@ func benchDeliver(ctx context.Context, alertdPath string, subscribers, connectio
 		return errors.New("alertd did not deliver exactly once to every subscriber")
 	}
 	return nil
+}
+
+// alertdBinary is path, made absolute as it is run from another
+// directory, or when that is empty alertd built into dir.
+func alertdBinary(ctx context.Context, path, dir string) (string, error) {
+	if path != "" {
+		return filepath.Abs(path)
+	}
+	path = filepath.Join(dir, "alertd")
+	build := exec.CommandContext(ctx, "go", "build", "-o", path, "./cmd/alertd")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return "", fmt.Errorf("building alertd (run from the repository root, or pass -alertd PATH): %w", err)
+	}
+	return path, nil
 }
 
 // pushRun is what one minimal client process took.

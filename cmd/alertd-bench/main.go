@@ -7,6 +7,8 @@
 //	alertd-bench compile -subscribers 1000000     times compiling a digest for that many
 //	alertd-bench deliver -subscribers 1000000     alertd's delivery against the transport limit
 //	alertd-bench push -addr A -message F -count N the minimal client alone (deliver runs it)
+//	alertd-bench dashboard -db FILE               the dashboard's pages on a million subscribers
+//	alertd-bench dashboard -db FILE -export URL   one streamed export: time and alertd's peak RSS
 //
 // The sink accepts as fast as it can, so that measurements of alertd are not
 // measurements of a relay.
@@ -17,6 +19,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 )
 
@@ -25,7 +28,8 @@ const usage = `usage:
   alertd-bench csv [-rows N]
   alertd-bench compile [-subscribers N] [-db FILE]
   alertd-bench deliver [-subscribers N] [-connections C] [-alertd PATH]
-  alertd-bench push -addr HOST:PORT -message FILE [-count N] [-connections C]`
+  alertd-bench push -addr HOST:PORT -message FILE [-count N] [-connections C]
+  alertd-bench dashboard [-db FILE] [-seed] [-alertd PATH] [-requests N] [-clients C] [-export URL]`
 
 func main() {
 	if len(os.Args) < 2 {
@@ -84,6 +88,25 @@ func main() {
 		flags.Parse(os.Args[2:])
 		startProfile()
 		err = push(*addr, *message, *count, *connections)
+	case "dashboard":
+		var o dashboardOptions
+		db := os.Getenv("ALERTD_BENCH_DB")
+		if db == "" {
+			db = filepath.Join(os.TempDir(), "alertd-dashboard.db")
+		}
+		flags.StringVar(&o.db, "db", db, "the fixture's database file, built when missing and kept for the next run ($ALERTD_BENCH_DB)")
+		flags.BoolVar(&o.reseed, "seed", false, "build the fixture again even if the file exists")
+		flags.StringVar(&o.alertd, "alertd", "", "alertd binary to serve it (default: build ./cmd/alertd, run from the repository root)")
+		flags.IntVar(&o.requests, "requests", 200, "timed requests a URL")
+		flags.IntVar(&o.clients, "clients", 1, "concurrent clients a URL")
+		flags.StringVar(&o.export, "export", "", "time one streamed GET of this URL and alertd's memory instead of the pages")
+		flags.Parse(os.Args[2:])
+		if o.requests < 1 || o.clients < 1 {
+			fmt.Fprintln(os.Stderr, "alertd-bench: -requests and -clients must be at least 1")
+			os.Exit(2)
+		}
+		startProfile()
+		err = benchDashboard(context.Background(), o)
 	default:
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"math"
 	"time"
 
 	"github.com/alertd/alertd"
@@ -98,11 +99,20 @@ func (t *Tx) Audit(e alertd.AuditEntry) error {
 	return err
 }
 
+// auditPage is a page of the audit log, newest first, below an id: found
+// through the primary key, so a page deep in a long log costs what the
+// first one does. (A condition that may be true for every row, like
+// "?1 <= 0 OR id < ?1", makes SQLite walk the log from its newest entry.)
+const auditPage = `SELECT id, at, who, action, subject, detail FROM audit_log
+	WHERE id < ?1 ORDER BY id DESC LIMIT ?2`
+
 // AuditLog returns up to limit entries, newest first, those with an id
 // below before when it is positive.
 func (s *Store) AuditLog(ctx context.Context, limit int, before int64) ([]alertd.AuditEntry, error) {
-	rows, err := s.readRows(ctx, `SELECT id, at, who, action, subject, detail FROM audit_log
-		WHERE ?1 <= 0 OR id < ?1 ORDER BY id DESC LIMIT ?2`, before, limit)
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	rows, err := s.readRows(ctx, auditPage, before, limit)
 	if err != nil {
 		return nil, err
 	}

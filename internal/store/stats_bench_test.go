@@ -2,20 +2,21 @@ package store_test
 
 import (
 	"context"
-	"database/sql"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/store"
+	storeseed "github.com/alertd/alertd/internal/store/seed"
 )
 
 // BenchmarkStats measures what GET /api/v1/stats reads (subscribers by
 // status, messages by status, the last digest) and the metrics' queue
 // depth, against a database of 100,000 subscribers and 10,000,000 outbox
 // rows: two years of weekly digests to all of them. The fixture is built
-// with a few INSERT … SELECT statements over recursive CTEs, once per run.
+// with a few INSERT … SELECT statements over recursive CTEs (storeseed.Exec),
+// once per run.
 func BenchmarkStats(b *testing.B) {
 	const (
 		subscribers = 100_000
@@ -24,21 +25,9 @@ func BenchmarkStats(b *testing.B) {
 	)
 	ctx := context.Background()
 	path := filepath.Join(b.TempDir(), "alertd.db")
-	// The schema first, through the store; then the rows, straight into
-	// the file.
-	st, err := store.Open(ctx, path, alertd.Migrations())
-	if err != nil {
-		b.Fatal(err)
-	}
-	st.Close()
 	start := time.Now()
-	// No journal while the fixture is built: it is thrown away if that fails.
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(OFF)&_pragma=synchronous(OFF)&_pragma=cache_size(-262144)")
-	if err != nil {
-		b.Fatal(err)
-	}
 	at := day0.UnixMilli()
-	for _, q := range []string{
+	err := storeseed.Exec(ctx, path, []string{
 		`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
 		INSERT INTO subscribers (id, email, email_key, status, created_at, signup_at, confirmed_at)
 		SELECT i, 's' || i || '@example.org', 's' || i || '@example.org',
@@ -54,15 +43,13 @@ func BenchmarkStats(b *testing.B) {
 		// The counts a live outbox keeps as it goes.
 		`UPDATE outbox_counts SET n = c.n FROM (SELECT status, count(*) AS n FROM outbox GROUP BY status) AS c
 		WHERE outbox_counts.status = c.status`,
-	} {
-		if _, err := db.ExecContext(ctx, q, subscribers, at, digests, messages); err != nil {
-			b.Fatal(err)
-		}
+	}, subscribers, at, digests, messages)
+	if err != nil {
+		b.Fatal(err)
 	}
-	db.Close()
 	b.Logf("fixture of %d outbox rows built in %v", messages, time.Since(start).Round(time.Millisecond))
 
-	st, err = store.Open(ctx, path, alertd.Migrations())
+	st, err := store.Open(ctx, path, alertd.Migrations())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -276,3 +276,31 @@ func TestLazyWritesSkipTheSyncOnlyWithinTheWindow(t *testing.T) {
 		t.Errorf("write after a failed lazy one: synchronous = %d, want %d", got, full)
 	}
 }
+
+// TestAuditPageSearchesByKey: a page of the audit log starts at its id
+// through the primary key, however deep in the log it is, rather than
+// walking from the newest entry.
+func TestAuditPageSearchesByKey(t *testing.T) {
+	st := openAt(t, filepath.Join(t.TempDir(), "alertd.db"), alertd.Migrations())
+	defer st.Close()
+	rows, err := st.read.Query("EXPLAIN QUERY PLAN "+auditPage, 1000, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan strings.Builder
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan.WriteString(detail + "\n")
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(plan.String(), "SEARCH audit_log USING INTEGER PRIMARY KEY (rowid<?)") {
+		t.Errorf("audit page plan:\n%s\nwant a search by the primary key", plan.String())
+	}
+}
