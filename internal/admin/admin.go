@@ -33,6 +33,13 @@ const (
 	ActionSignIn      = "signed in"
 	ActionSignOut     = "signed out"
 	ActionLinkPrinted = "link printed by the CLI"
+
+	ActionReportAdded     = "report added"
+	ActionReportEdited    = "report edited"
+	ActionReportRetracted = "report retracted"
+	ActionReportRestored  = "report restored"
+	ActionReportApproved  = "report approved"
+	ActionReportRejected  = "report rejected"
 )
 
 // WhoCLI is the audit log's name for the command line.
