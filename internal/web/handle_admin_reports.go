@@ -321,8 +321,12 @@ func (p *pages) reportForm(rep *alertd.Report, form url.Values, err error) repor
 	for _, t := range p.topics {
 		v.Topics = append(v.Topics, topicChoice{t, slices.Contains(form["topics"], t.ID)})
 	}
-	if invalid != nil && invalid.Field == "topics" && len(v.Topics) > 0 {
-		v.TopicsError, placed = invalid.Problem, true
+	if len(v.Topics) > 0 {
+		if invalid != nil && invalid.Field == "topics" {
+			v.TopicsError, placed = invalid.Problem, true
+		} else if errors.Is(err, alertd.ErrUnknownTopic) {
+			v.TopicsError, placed = err.Error(), true
+		}
 	}
 	if !placed {
 		v.Error = err.Error()
