@@ -211,6 +211,12 @@ func TestDashboardEditKeepsTheGUIDAndRecordsWhatChanged(t *testing.T) {
 	if feed := h.get("/reports/feed.atom"); !strings.Contains(feed.body, "Second Title") {
 		t.Errorf("the feed does not carry the edit")
 	}
+	// The search index follows the edit.
+	for q, want := range map[string][]int64{"second": {rep.ID}, "first": nil} {
+		if got := listedIDs(h.withCookie(http.MethodGet, "/admin/reports?q="+q, cookie).body); !slices.Equal(got, want) {
+			t.Errorf("search %q after the edit: %v, want %v", q, got, want)
+		}
+	}
 	if got := h.audited(rep.ID); !slices.Equal(got, []string{admin.ActionReportEdited + ": changed title, url"}) {
 		t.Errorf("audit: %v", got)
 	}
