@@ -134,6 +134,28 @@ type Report struct {
 	HeldAt *time.Time `json:"held_at,omitempty"`
 }
 
+// ReportStatus is where a report stands: published (readers see it once its
+// publication time has come), held for review, or retracted. A retracted
+// report is retracted whether or not it was held.
+type ReportStatus string
+
+const (
+	ReportPublished ReportStatus = "published"
+	ReportHeld      ReportStatus = "held"
+	ReportRetracted ReportStatus = "retracted"
+)
+
+// Status returns where the report stands.
+func (r Report) Status() ReportStatus {
+	switch {
+	case r.RetractedAt != nil:
+		return ReportRetracted
+	case r.HeldAt != nil:
+		return ReportHeld
+	}
+	return ReportPublished
+}
+
 // Topic is an optional subject a subscriber may choose.
 type Topic struct {
 	ID   string `json:"id" toml:"id"`

@@ -40,6 +40,13 @@ const (
 	ActionLinkPrinted = "link printed by the CLI"
 	ActionTestMail    = "test e-mail sent"
 	ActionDigestSent  = "digest sent now"
+
+	ActionReportAdded     = "report added"
+	ActionReportEdited    = "report edited"
+	ActionReportRetracted = "report retracted"
+	ActionReportRestored  = "report restored"
+	ActionReportApproved  = "report approved"
+	ActionReportRejected  = "report rejected"
 )
 
 // WhoCLI is the audit log's name for the command line.

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/alertd/alertd"
 )
@@ -149,4 +151,129 @@ func (s *Store) ApproveReport(ctx context.Context, id int64) (rep alertd.Report,
 		return err
 	})
 	return rep, err
+}
+
+// ReportByID returns the report with the id, whatever its status, or
+// ErrNotFound.
+func (s *Store) ReportByID(ctx context.Context, id int64) (alertd.Report, error) {
+	return scanReport(s.readRow(ctx, "SELECT "+reportColumns+" FROM reports WHERE id = ?", id))
+}
+
+// UpdateReport replaces the text, url, publication time and topics of the
+// report with r's id, and returns it; ErrNotFound when there is none. Its
+// guid, status, arrival and place in a digest stay.
+func (t *Tx) UpdateReport(r alertd.Report) (alertd.Report, error) {
+	return scanReport(t.queryRow(`UPDATE reports SET url = ?, title = ?, published_at = ?, series = ?, number = ?,
+		authors = ?, abstract = ?, keywords = ?, topics = ? WHERE id = ? RETURNING `+reportColumns,
+		r.URL, r.Title, millis(r.PublishedAt), r.Series, r.Number, topicsJSON(r.Authors), r.Abstract,
+		topicsJSON(r.Keywords), topicsJSON(r.Topics), r.ID))
+}
+
+// RestoreReport undoes RetractReport: the report with the id is back where
+// it stood before, held if it was held, and a digest that announced it
+// before still counts as its announcement. It returns the report;
+// ErrNotFound when there is none.
+func (s *Store) RestoreReport(ctx context.Context, id int64) (rep alertd.Report, err error) {
+	err = s.Write(ctx, func(t *Tx) error {
+		rep, err = scanReport(t.queryRow("UPDATE reports SET retracted_at = NULL WHERE id = ? RETURNING "+reportColumns, id))
+		return err
+	})
+	return rep, err
+}
+
+// ReportSearch says which reports SearchReports lists.
+type ReportSearch struct {
+	// Status keeps the reports with that status; "" keeps all.
+	Status alertd.ReportStatus
+	// Terms must each be found, as given or in another case, in the
+	// title, series, number, authors or keywords.
+	Terms []string
+	Limit int
+	// Before, when > 0, starts the page after the report with this id.
+	Before int64
+}
+
+// searchCandidates bounds the matches a search takes from the trigram
+// index. A rarer set of terms is found there and its matches sorted by
+// date; a commoner one is found faster by reading the reports newest first
+// until a page is full, which stops early because matches are frequent.
+const searchCandidates = 2000
+
+// minTrigram is the shortest term the trigram index can find.
+const minTrigram = 3
+
+// SearchReports lists the reports the search selects, newest first (by
+// publication, then id).
+func (s *Store) SearchReports(ctx context.Context, q ReportSearch) ([]alertd.Report, error) {
+	where := map[alertd.ReportStatus]string{
+		"":                     "1",
+		alertd.ReportPublished: "retracted_at IS NULL AND held_at IS NULL",
+		alertd.ReportHeld:      "held_at IS NOT NULL AND retracted_at IS NULL",
+		alertd.ReportRetracted: "retracted_at IS NOT NULL",
+	}[q.Status]
+	if where == "" {
+		return nil, fmt.Errorf("search reports: unknown status %q", q.Status)
+	}
+	args := []any{}
+	if q.Before > 0 {
+		where += " AND (published_at, id) < (SELECT published_at, id FROM reports WHERE id = ?)"
+		args = append(args, q.Before)
+	}
+	if len(q.Terms) > 0 {
+		rare, err := s.rareTerms(ctx, q.Terms)
+		if err != nil {
+			return nil, err
+		}
+		if rare {
+			where += " AND id IN (SELECT rowid FROM reports_search WHERE reports_search MATCH ?)"
+			args = append(args, matchExpression(q.Terms))
+		} else {
+			// Every term is in one of the columns: no term is left that
+			// none of them holds.
+			where += ` AND NOT EXISTS (SELECT 1 FROM json_each(?) term WHERE NOT (
+				title LIKE term.value ESCAPE '\' OR series LIKE term.value ESCAPE '\' OR number LIKE term.value ESCAPE '\'
+				OR authors LIKE term.value ESCAPE '\' OR keywords LIKE term.value ESCAPE '\'))`
+			args = append(args, likePatterns(q.Terms))
+		}
+	}
+	return scanReports(s.readRows(ctx, "SELECT "+reportColumns+" FROM reports WHERE "+where+
+		" ORDER BY published_at DESC, id DESC LIMIT ?", append(args, q.Limit)...))
+}
+
+// rareTerms reports whether the trigram index finds fewer than
+// searchCandidates reports holding every term. A term shorter than a
+// trigram cannot be looked up, and is taken for a common one.
+func (s *Store) rareTerms(ctx context.Context, terms []string) (bool, error) {
+	for _, t := range terms {
+		if utf8.RuneCountInString(t) < minTrigram {
+			return false, nil
+		}
+	}
+	var n int
+	err := s.readRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM reports_search WHERE reports_search MATCH ? LIMIT ?)`,
+		matchExpression(terms), searchCandidates).Scan(&n)
+	return n < searchCandidates, err
+}
+
+// matchExpression is the full-text query that finds every term as a string
+// of characters: each a quoted phrase, so that no character in it is an
+// operator.
+func matchExpression(terms []string) string {
+	quoted := make([]string, len(terms))
+	for i, t := range terms {
+		quoted[i] = `"` + strings.ReplaceAll(t, `"`, `""`) + `"`
+	}
+	return strings.Join(quoted, " AND ")
+}
+
+// likePatterns returns, as a JSON array, the LIKE pattern that finds each
+// term anywhere in a text, its % and _ taken literally.
+func likePatterns(terms []string) string {
+	escape := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	patterns := make([]string, len(terms))
+	for i, t := range terms {
+		patterns[i] = "%" + escape.Replace(t) + "%"
+	}
+	b, _ := json.Marshal(patterns) // a list of strings always marshals
+	return string(b)
 }

@@ -62,9 +62,9 @@ func positiveParam(r *http.Request, name string) (int64, bool) {
 	return n, err == nil && n > 0
 }
 
-// topicChoice is the topics a preview of the topic id shows: none (every
+// previewTopics is the topics a preview of the topic id shows: none (every
 // report) for "", and ok = false for an id not configured.
-func topicChoice(topics []alertd.Topic, id string) ([]string, bool) {
+func previewTopics(topics []alertd.Topic, id string) ([]string, bool) {
 	if id == "" {
 		return nil, true
 	}
@@ -80,7 +80,7 @@ func handleAdminDigests(p *pages, cat *catalogue.Service, preview PreviewDigest,
 		}
 		status := http.StatusOK
 		v := digestsView{Topic: r.URL.Query().Get("topic")}
-		chosen, ok := topicChoice(topics, v.Topic)
+		chosen, ok := previewTopics(topics, v.Topic)
 		if !ok {
 			status, v.TopicError, v.Topic, chosen = http.StatusBadRequest, "Choose one of the topics in the list.", "", nil
 		}
@@ -125,7 +125,7 @@ func handleAdminDigestFrame(p *pages, cat *catalogue.Service, preview PreviewDig
 		h := w.Header()
 		h.Set("Content-Security-Policy", "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'self'; base-uri 'none'; form-action 'none'")
 		h.Set("X-Frame-Options", "SAMEORIGIN")
-		chosen, ok := topicChoice(topics, r.URL.Query().Get("topic"))
+		chosen, ok := previewTopics(topics, r.URL.Query().Get("topic"))
 		if !ok {
 			http.Error(w, "No such topic.", http.StatusBadRequest)
 			return

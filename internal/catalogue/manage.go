@@ -1,0 +1,129 @@
+package catalogue
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/alertd/alertd"
+	"github.com/alertd/alertd/internal/store"
+)
+
+// Search says which reports Search lists.
+type Search struct {
+	// Status keeps the reports with that status; "" keeps all.
+	Status alertd.ReportStatus
+	// Text holds the words to look for, each of which must be in the
+	// title, series, number, authors or keywords.
+	Text   string
+	Limit  int
+	Before int64
+}
+
+// Limits on a search's text.
+const (
+	MaxSearchText  = 200
+	MaxSearchTerms = 10
+)
+
+// Search lists the reports the search selects, whatever their status when
+// it names none, newest first (by publication, then id).
+func (s *Service) Search(ctx context.Context, q Search) ([]alertd.Report, error) {
+	switch q.Status {
+	case "", alertd.ReportPublished, alertd.ReportHeld, alertd.ReportRetracted:
+	default:
+		return nil, invalid("status", "must be published, held or retracted, or absent for all")
+	}
+	if n := utf8.RuneCountInString(q.Text); n > MaxSearchText {
+		return nil, invalid("q", "must be at most %d characters (has %d)", MaxSearchText, n)
+	}
+	terms := strings.Fields(q.Text)
+	if len(terms) > MaxSearchTerms {
+		return nil, invalid("q", "must have at most %d words (has %d)", MaxSearchTerms, len(terms))
+	}
+	return s.store.SearchReports(ctx, store.ReportSearch{Status: q.Status, Terms: terms, Limit: q.Limit, Before: q.Before})
+}
+
+// Report returns the report with the id, whatever its status; an error of
+// code NotFound when there is none.
+func (s *Service) Report(ctx context.Context, id int64) (alertd.Report, error) {
+	rep, err := s.store.ReportByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return rep, errNoReport
+	}
+	return rep, err
+}
+
+// Edit validates the input as Add does and puts it in place of the report
+// with the id, keeping its guid (by which its source knows it) and its
+// status; without a publication time the stored one stays. It returns the
+// report before and after.
+//
+// An edit changes the pages and the feed at once. Mail cannot be taken
+// back: readers who were sent the report keep what it said, and a report a
+// digest has announced is not announced again, edited or not. One not yet
+// announced goes into the next digest as edited, a new publication time
+// deciding, as for any report, whether and when.
+func (s *Service) Edit(ctx context.Context, id int64, in Input) (before, after alertd.Report, err error) {
+	before, err = s.Report(ctx, id)
+	if err != nil {
+		return before, after, err
+	}
+	if in.PublishedAt == nil {
+		in.PublishedAt = &before.PublishedAt
+	}
+	in.GUID = before.GUID
+	rep, err := s.validate(in)
+	if err != nil {
+		return before, after, err
+	}
+	rep.ID = id
+	err = s.store.Write(ctx, func(tx *store.Tx) error {
+		after, err = tx.UpdateReport(rep)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return before, after, errNoReport
+	}
+	return before, after, err
+}
+
+// Changed names the fields, by their JSON names, whose values differ
+// between two versions of a report.
+func Changed(before, after alertd.Report) []string {
+	var changed []string
+	for _, f := range []struct {
+		name string
+		same bool
+	}{
+		{"title", before.Title == after.Title},
+		{"url", before.URL == after.URL},
+		{"published_at", before.PublishedAt.Equal(after.PublishedAt)},
+		{"series", before.Series == after.Series},
+		{"number", before.Number == after.Number},
+		{"authors", slices.Equal(before.Authors, after.Authors)},
+		{"abstract", before.Abstract == after.Abstract},
+		{"keywords", slices.Equal(before.Keywords, after.Keywords)},
+		{"topics", slices.Equal(before.Topics, after.Topics)},
+	} {
+		if !f.same {
+			changed = append(changed, f.name)
+		}
+	}
+	return changed
+}
+
+// Restore undoes Retract and returns the report: it is back where it stood,
+// held if it was held. A digest that announced it before the retraction
+// still counts, so no reader is sent it twice; one never announced goes
+// into the next digest as if it had not been retracted. Restoring a report
+// not retracted is harmless; an error of code NotFound when there is none.
+func (s *Service) Restore(ctx context.Context, id int64) (alertd.Report, error) {
+	rep, err := s.store.RestoreReport(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return rep, errNoReport
+	}
+	return rep, err
+}

@@ -1,0 +1,422 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/alertd/alertd"
+	"github.com/alertd/alertd/internal/admin"
+	"github.com/alertd/alertd/internal/catalogue"
+)
+
+// reportsPage is how many reports one dashboard page lists.
+const reportsPage = 50
+
+// reportRow is a report as the dashboard lists it, with where it stands
+// for readers: a published report whose time has not come is scheduled.
+type reportRow struct {
+	alertd.Report
+	Standing string
+}
+
+func rowOf(rep alertd.Report, now time.Time) reportRow {
+	standing := string(rep.Status())
+	if rep.Status() == alertd.ReportPublished && rep.PublishedAt.After(now) {
+		standing = "scheduled"
+	}
+	return reportRow{rep, standing}
+}
+
+// statusFilter is one choice of the catalogue's status filter.
+type statusFilter struct {
+	Value, Label string
+	Selected     bool
+}
+
+type reportsView struct {
+	Query    string
+	Statuses []statusFilter
+	Reports  []reportRow
+	// Older is the address of the next page; "" on the last.
+	Older string
+	Error string
+}
+
+// reportStatuses are the status filter's choices; "all" lists every report.
+var reportStatuses = []statusFilter{
+	{Value: "all", Label: "All"},
+	{Value: string(alertd.ReportPublished), Label: "Published"},
+	{Value: string(alertd.ReportHeld), Label: "Held for review"},
+	{Value: string(alertd.ReportRetracted), Label: "Retracted"},
+}
+
+func handleAdminReports(p *pages, cat *catalogue.Service, now func() time.Time) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		query := r.URL.Query()
+		status := query.Get("status")
+		if status == "" {
+			status = "all"
+		}
+		v := reportsView{Query: query.Get("q")}
+		known := false
+		for _, s := range reportStatuses {
+			s.Selected = s.Value == status
+			known = known || s.Selected
+			v.Statuses = append(v.Statuses, s)
+		}
+		before, err := parseCursor(query.Get("before"))
+		if !known || err != nil {
+			p.render(w, r, http.StatusBadRequest, "admin/message", messageView{"Bad page",
+				"status must be all, published, held or retracted, and before the number of a report."})
+			return
+		}
+		search := catalogue.Search{Text: v.Query, Limit: reportsPage + 1, Before: before}
+		if status != "all" {
+			search.Status = alertd.ReportStatus(status)
+		}
+		reports, err := cat.Search(r.Context(), search)
+		if alertd.ErrorCode(err) == alertd.Invalid {
+			v.Error = err.Error()
+			p.render(w, r, http.StatusBadRequest, "admin/reports", v)
+			return
+		}
+		if err != nil {
+			p.serverError(w, r, err)
+			return
+		}
+		if len(reports) > reportsPage {
+			reports = reports[:reportsPage]
+			next := url.Values{"status": {status}, "before": {strconv.FormatInt(reports[reportsPage-1].ID, 10)}}
+			if v.Query != "" {
+				next.Set("q", v.Query)
+			}
+			v.Older = "/admin/reports?" + next.Encode()
+		}
+		for _, rep := range reports {
+			v.Reports = append(v.Reports, rowOf(rep, now()))
+		}
+		p.render(w, r, http.StatusOK, "admin/reports", v)
+	}
+}
+
+type reviewView struct {
+	Reports []alertd.Report
+	Older   int64
+}
+
+func handleAdminReview(p *pages, cat *catalogue.Service) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		before, err := parseCursor(r.URL.Query().Get("before"))
+		if err != nil {
+			p.render(w, r, http.StatusBadRequest, "admin/message", messageView{"Bad page", "before must be the number of a report."})
+			return
+		}
+		held, err := cat.Held(r.Context(), reportsPage+1, before)
+		if err != nil {
+			p.serverError(w, r, err)
+			return
+		}
+		v := reviewView{Reports: held}
+		if len(held) > reportsPage {
+			v.Reports = held[:reportsPage]
+			v.Older = v.Reports[reportsPage-1].ID
+		}
+		p.render(w, r, http.StatusOK, "admin/review", v)
+	}
+}
+
+// reportOf reads the report named by the path's {id}; it answers the
+// request itself, and returns false, when there is none.
+func reportOf(p *pages, cat *catalogue.Service, w http.ResponseWriter, r *http.Request) (alertd.Report, bool) {
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	if err != nil || id < 1 {
+		p.render(w, r, http.StatusNotFound, "admin/message", messageView{"No such report", "A report's number is a positive whole number."})
+		return alertd.Report{}, false
+	}
+	rep, err := cat.Report(r.Context(), id)
+	if alertd.ErrorCode(err) == alertd.NotFound {
+		p.render(w, r, http.StatusNotFound, "admin/message", messageView{"No such report", "There is no report with this number."})
+		return rep, false
+	}
+	if err != nil {
+		p.serverError(w, r, err)
+		return rep, false
+	}
+	return rep, true
+}
+
+func handleAdminReport(p *pages, cat *catalogue.Service, now func() time.Time) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		rep, ok := reportOf(p, cat, w, r)
+		if !ok {
+			return
+		}
+		p.render(w, r, http.StatusOK, "admin/report", rowOf(rep, now()))
+	}
+}
+
+func handleAdminRetractPage(p *pages, cat *catalogue.Service) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if rep, ok := reportOf(p, cat, w, r); ok {
+			p.render(w, r, http.StatusOK, "admin/report_retract", rep)
+		}
+	}
+}
+
+// reportAction is a change to one report that the dashboard makes by a
+// button: the service's method, what the audit log calls it, and whether
+// it is a review's decision, which is only for held reports and leads back
+// to the review queue.
+type reportAction struct {
+	change func(*catalogue.Service, context.Context, int64) (alertd.Report, error)
+	audit  string
+	review bool
+}
+
+var (
+	retractAction = reportAction{change: (*catalogue.Service).Retract, audit: admin.ActionReportRetracted}
+	restoreAction = reportAction{change: (*catalogue.Service).Restore, audit: admin.ActionReportRestored}
+	approveAction = reportAction{change: (*catalogue.Service).Approve, audit: admin.ActionReportApproved, review: true}
+	rejectAction  = reportAction{change: (*catalogue.Service).Retract, audit: admin.ActionReportRejected, review: true}
+)
+
+// handleAdminReportAction makes the change, records it in the audit log and
+// sends the browser on. Approve and reject are for held reports: on any
+// other they would be a retraction without its confirmation, or nothing.
+func handleAdminReportAction(p *pages, cat *catalogue.Service, audit *admin.Service, log *slog.Logger, a reportAction) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		rep, ok := reportOf(p, cat, w, r)
+		if !ok {
+			return
+		}
+		if a.review && rep.Status() != alertd.ReportHeld {
+			p.render(w, r, http.StatusConflict, "admin/message", messageView{"Not held",
+				"This report is not held for review, so it cannot be approved or rejected. Its own page shows where it stands."})
+			return
+		}
+		rep, err := a.change(cat, r.Context(), rep.ID)
+		if err != nil {
+			p.serverError(w, r, err)
+			return
+		}
+		record(r, audit, log, a.audit, rep, rep.Title)
+		next := reportPath(rep.ID)
+		if a.review {
+			next = "/admin/reports/review"
+		}
+		http.Redirect(w, r, next, http.StatusSeeOther)
+	}
+}
+
+func reportPath(id int64) string { return "/admin/reports/" + strconv.FormatInt(id, 10) }
+
+// record writes a change to a report to the audit log. The change is made
+// by then, so a failure to record it is logged rather than shown as the
+// change's failure.
+func record(r *http.Request, audit *admin.Service, log *slog.Logger, action string, rep alertd.Report, detail string) {
+	if err := audit.Record(r.Context(), sessionOf(r).Email, action, "report "+strconv.FormatInt(rep.ID, 10), detail); err != nil {
+		log.Error("audit log", "action", action, "report", rep.ID, "err", err)
+	}
+}
+
+// formField is one field of the report form, as the template draws it.
+type formField struct {
+	Name, Label, Hint, Value, Error string
+	// Type is an input's type, or "textarea".
+	Type     string
+	Required bool
+}
+
+// topicBox is one topic's checkbox on the report form.
+type topicBox struct {
+	alertd.Topic
+	Checked bool
+}
+
+type reportFormView struct {
+	// Report is the report being edited; nil on the add form.
+	Report *alertd.Report
+	Action string
+	Fields []formField
+	Topics []topicBox
+	// TopicsError is the error beside the topics.
+	TopicsError string
+	// Error is about the report as a whole.
+	Error string
+	// Existing is the report that already has the url added again.
+	Existing int64
+}
+
+// formTime is how the form shows a publication time, in UTC, as the
+// datetime-local input takes it.
+const formTime = "2006-01-02T15:04:05"
+
+func formOf(rep alertd.Report) url.Values {
+	return url.Values{
+		"title": {rep.Title}, "url": {rep.URL}, "published_at": {rep.PublishedAt.UTC().Format(formTime)},
+		"series": {rep.Series}, "number": {rep.Number}, "authors": {strings.Join(rep.Authors, "\n")},
+		"abstract": {rep.Abstract}, "keywords": {strings.Join(rep.Keywords, "\n")}, "topics": rep.Topics,
+	}
+}
+
+// input reads the form into a report's input; an unreadable publication
+// time is an error of that field.
+func input(form url.Values) (catalogue.Input, error) {
+	lines := func(name string) []string { return strings.Split(form.Get(name), "\n") }
+	in := catalogue.Input{
+		Title: form.Get("title"), URL: form.Get("url"), Series: form.Get("series"), Number: form.Get("number"),
+		Authors: lines("authors"), Abstract: form.Get("abstract"), Keywords: lines("keywords"), Topics: form["topics"],
+	}
+	if s := strings.TrimSpace(form.Get("published_at")); s != "" {
+		for _, layout := range []string{formTime, "2006-01-02T15:04", time.RFC3339} {
+			if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+				in.PublishedAt = &t
+				return in, nil
+			}
+		}
+		return in, &catalogue.ValidationError{Field: "published_at", Problem: "must be a date and time like 2026-03-01T09:00 (UTC)"}
+	}
+	return in, nil
+}
+
+// reportForm returns the form with its values and err's message beside the
+// field it is about.
+func (p *pages) reportForm(rep *alertd.Report, form url.Values, err error) reportFormView {
+	v := reportFormView{Report: rep, Action: "/admin/reports/new"}
+	publishedHint := "Leave empty to publish now. Times are UTC."
+	if rep != nil {
+		v.Action = reportPath(rep.ID) + "/edit"
+		publishedHint = "Leave empty to keep the stored time. Times are UTC."
+	}
+	v.Fields = []formField{
+		{Name: "title", Label: "Title", Type: "text", Required: true},
+		{Name: "url", Label: "URL", Hint: "The report's page, starting with https:// or http://.", Type: "url", Required: true},
+		{Name: "published_at", Label: "Published", Hint: publishedHint, Type: "datetime-local"},
+		{Name: "authors", Label: "Authors", Hint: "One per line.", Type: "textarea"},
+		{Name: "series", Label: "Series", Hint: "For example: Research Report.", Type: "text"},
+		{Name: "number", Label: "Number", Hint: "For example: No. 26, 2020.", Type: "text"},
+		{Name: "abstract", Label: "Abstract", Type: "textarea"},
+		{Name: "keywords", Label: "Keywords", Hint: "One per line.", Type: "textarea"},
+	}
+	var invalid *catalogue.ValidationError
+	errors.As(err, &invalid)
+	placed := invalid == nil
+	for i := range v.Fields {
+		f := &v.Fields[i]
+		f.Value = form.Get(f.Name)
+		// A report added without a guid is known by its url.
+		if invalid != nil && (invalid.Field == f.Name || (f.Name == "url" && invalid.Field == "guid")) {
+			f.Error, placed = invalid.Problem, true
+		}
+	}
+	for _, t := range p.topics {
+		v.Topics = append(v.Topics, topicBox{t, slices.Contains(form["topics"], t.ID)})
+	}
+	if len(v.Topics) > 0 {
+		if invalid != nil && invalid.Field == "topics" {
+			v.TopicsError, placed = invalid.Problem, true
+		} else if errors.Is(err, alertd.ErrUnknownTopic) {
+			v.TopicsError, placed = err.Error(), true
+		}
+	}
+	if !placed {
+		v.Error = err.Error()
+	}
+	return v
+}
+
+func handleAdminReportNew(p *pages) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p.render(w, r, http.StatusOK, "admin/report_form", p.reportForm(nil, url.Values{}, nil))
+	}
+}
+
+func handleAdminReportEditPage(p *pages, cat *catalogue.Service) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if rep, ok := reportOf(p, cat, w, r); ok {
+			p.render(w, r, http.StatusOK, "admin/report_form", p.reportForm(&rep, formOf(rep), nil))
+		}
+	}
+}
+
+// readReportForm parses the form; it answers the request itself, and
+// returns false, when the body cannot be read.
+func readReportForm(p *pages, w http.ResponseWriter, r *http.Request) bool {
+	if err := parseForm(r); err != nil {
+		status, text := http.StatusBadRequest, "The form could not be read. Please go back and try again."
+		if isTooLarge(err) {
+			status, text = http.StatusRequestEntityTooLarge, "The form is over 64 KiB. Please shorten the abstract."
+		}
+		p.render(w, r, status, "admin/message", messageView{"Form refused", text})
+		return false
+	}
+	return true
+}
+
+func handleAdminReportCreate(p *pages, cat *catalogue.Service, audit *admin.Service, log *slog.Logger) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !readReportForm(p, w, r) {
+			return
+		}
+		in, err := input(r.PostForm)
+		var rep alertd.Report
+		created := false
+		if err == nil {
+			rep, created, err = cat.Add(r.Context(), in, false)
+		}
+		switch {
+		case alertd.ErrorCode(err) == alertd.Invalid:
+			p.render(w, r, errorStatus(err), "admin/report_form", p.reportForm(nil, r.PostForm, err))
+		case err != nil:
+			p.serverError(w, r, err)
+		case !created:
+			v := p.reportForm(nil, r.PostForm, nil)
+			v.Existing = rep.ID
+			for i := range v.Fields {
+				if v.Fields[i].Name == "url" {
+					v.Fields[i].Error = "a report with this url is already in the catalogue; nothing was added"
+				}
+			}
+			p.render(w, r, http.StatusConflict, "admin/report_form", v)
+		default:
+			record(r, audit, log, admin.ActionReportAdded, rep, rep.Title)
+			http.Redirect(w, r, reportPath(rep.ID), http.StatusSeeOther)
+		}
+	}
+}
+
+func handleAdminReportEdit(p *pages, cat *catalogue.Service, audit *admin.Service, log *slog.Logger) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		rep, ok := reportOf(p, cat, w, r)
+		if !ok || !readReportForm(p, w, r) {
+			return
+		}
+		in, err := input(r.PostForm)
+		var before, after alertd.Report
+		if err == nil {
+			before, after, err = cat.Edit(r.Context(), rep.ID, in)
+		}
+		switch {
+		case alertd.ErrorCode(err) == alertd.Invalid:
+			p.render(w, r, errorStatus(err), "admin/report_form", p.reportForm(&rep, r.PostForm, err))
+		case err != nil:
+			p.serverError(w, r, err)
+		default:
+			detail := "nothing changed"
+			if changed := catalogue.Changed(before, after); len(changed) > 0 {
+				detail = "changed " + strings.Join(changed, ", ")
+			}
+			record(r, audit, log, admin.ActionReportEdited, after, detail)
+			http.Redirect(w, r, reportPath(after.ID), http.StatusSeeOther)
+		}
+	}
+}
