@@ -33,6 +33,12 @@ const (
 	ActionSignIn      = "signed in"
 	ActionSignOut     = "signed out"
 	ActionLinkPrinted = "link printed by the CLI"
+	// The subscriber pages name a subscriber by id, never by address, so
+	// that erasing the address leaves no copy of it in the log.
+	ActionSubscriberUnsubscribed = "unsubscribed subscriber"
+	ActionSubscriberErased       = "erased subscriber"
+	ActionSubscribersExported    = "exported subscribers"
+	ActionSubscribersImported    = "imported subscribers"
 )
 
 // WhoCLI is the audit log's name for the command line.

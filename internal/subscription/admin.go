@@ -46,6 +46,27 @@ func (s *Service) Export(ctx context.Context, email string) (Export, error) {
 	if err != nil {
 		return Export{}, err
 	}
+	return s.export(ctx, sub)
+}
+
+// ExportID gathers everything held about the subscriber with the id.
+func (s *Service) ExportID(ctx context.Context, id int64) (Export, error) {
+	var sub alertd.Subscriber
+	err := s.store.Read(ctx, func(tx *store.Tx) error {
+		var err error
+		sub, err = tx.SubscriberByID(id)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return Export{}, ErrNotFound
+	}
+	if err != nil {
+		return Export{}, err
+	}
+	return s.export(ctx, sub)
+}
+
+func (s *Service) export(ctx context.Context, sub alertd.Subscriber) (Export, error) {
 	messages, err := s.store.SubscriberMessages(ctx, sub.ID)
 	if err != nil {
 		return Export{}, err

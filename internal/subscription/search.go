@@ -1,0 +1,57 @@
+package subscription
+
+import (
+	"context"
+	"strings"
+
+	"github.com/alertd/alertd"
+	"github.com/alertd/alertd/internal/store"
+)
+
+const (
+	// SearchPageSize is how many subscribers a page of a search shows.
+	SearchPageSize = 50
+	// searchBudget is how many subscribers one page of a search looks at
+	// to apply a filter no index serves (a topic; a status within an
+	// address search): enough to fill most pages, few enough to answer in
+	// tens of milliseconds at a million subscribers.
+	searchBudget = 100_000
+)
+
+// Search is what the dashboard asks of the subscriber list.
+type Search struct {
+	// Query is the start of an address, or "@" and a whole domain.
+	Query  string
+	Status alertd.SubscriberStatus
+	Topic  string
+	// After is the Next of the page before.
+	After string
+}
+
+// Search returns one page of subscribers: those whose address starts with
+// the query in address order, those of the domain when the query starts
+// with "@", or all; newest first but for an address search.
+func (s *Service) Search(ctx context.Context, q Search) (store.SubscriberPage, error) {
+	if q.Status != "" && !q.Status.Valid() {
+		return store.SubscriberPage{}, alertd.Errorf(alertd.Invalid, "status must be one of pending, confirmed, unsubscribed, bounced")
+	}
+	if q.Topic != "" {
+		if _, err := s.checkTopics([]string{q.Topic}); err != nil {
+			return store.SubscriberPage{}, err
+		}
+	}
+	search := store.SubscriberSearch{Status: q.Status, Topic: q.Topic, After: q.After, Limit: SearchPageSize, Budget: searchBudget}
+	switch query := AddressKey(strings.TrimSpace(q.Query)); {
+	case strings.HasPrefix(query, "@"):
+		search.Domain = query
+	default:
+		search.Prefix = query
+	}
+	var page store.SubscriberPage
+	err := s.store.Read(ctx, func(tx *store.Tx) error {
+		var err error
+		page, err = tx.SearchSubscribers(search)
+		return err
+	})
+	return page, err
+}
