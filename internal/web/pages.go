@@ -21,7 +21,8 @@ var pageNames = []string{
 // adminPageNames are the files under templates/admin/ that render a whole
 // page inside admin/layout.html; they are rendered by the name "admin/" +
 // file.
-var adminPageNames = []string{"login", "check_email", "sign_in", "link_expired", "message", "overview", "audit", "sources", "settings"}
+var adminPageNames = []string{"login", "check_email", "sign_in", "link_expired", "message", "overview", "audit", "sources", "settings",
+	"subscribers", "subscriber", "subscribers_import"}
 
 // pages renders the server-side HTML.
 type pages struct {
