@@ -119,11 +119,13 @@ func (t *Tx) SearchSubscribers(q SubscriberSearch) (SubscriberPage, error) {
 		if n >= q.Budget {
 			bound = last
 			if byKey {
-				scope = append(scope, "email_key <= ?")
+				// The bound replaces the prefix's end: given both, the
+				// planner would take the end and read the whole prefix.
+				scope[1], args[1] = "email_key <= ?", last
 			} else {
 				scope = append(scope, "id >= ?")
+				args = append(args, last)
 			}
-			args = append(args, last)
 		}
 	}
 

@@ -14,8 +14,12 @@ const (
 	// searchBudget is how many subscribers one page of a search looks at
 	// to apply a filter no index serves (a topic; a status within an
 	// address search): enough to fill most pages, few enough to answer in
-	// tens of milliseconds at a million subscribers.
-	searchBudget = 100_000
+	// under 50 ms at a million subscribers. Rows in id order are read
+	// in file order; those found by address or domain are scattered
+	// through the file and cost several times more each, hence the
+	// smaller budget for an address search.
+	searchBudget          = 50_000
+	searchBudgetByAddress = 30_000
 )
 
 // Search is what the dashboard asks of the subscriber list.
@@ -42,10 +46,11 @@ func (s *Service) Search(ctx context.Context, q Search) (store.SubscriberPage, e
 	}
 	search := store.SubscriberSearch{Status: q.Status, Topic: q.Topic, After: q.After, Limit: SearchPageSize, Budget: searchBudget}
 	switch query := AddressKey(strings.TrimSpace(q.Query)); {
+	case query == "":
 	case strings.HasPrefix(query, "@"):
-		search.Domain = query
+		search.Domain, search.Budget = query, searchBudgetByAddress
 	default:
-		search.Prefix = query
+		search.Prefix, search.Budget = query, searchBudgetByAddress
 	}
 	var page store.SubscriberPage
 	err := s.store.Read(ctx, func(tx *store.Tx) error {
