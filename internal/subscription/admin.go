@@ -30,11 +30,14 @@ func (s *Service) List(ctx context.Context, status alertd.SubscriberStatus, each
 	return s.store.Subscribers(ctx, status, each)
 }
 
+// MessageRecord is one e-mail to a subscriber, as an Export lists it.
+type MessageRecord = store.MessageRecord
+
 // Export is everything alertd holds about one address.
 type Export struct {
 	alertd.Subscriber
-	Consent  alertd.Consent        `json:"consent"`
-	Messages []store.MessageRecord `json:"messages"`
+	Consent  alertd.Consent  `json:"consent"`
+	Messages []MessageRecord `json:"messages"`
 	// EarlierMessages sums up, by kind and outcome, the finished messages
 	// deleted after delivery.keep_messages_for.
 	EarlierMessages []store.MessageSummary `json:"earlier_messages"`

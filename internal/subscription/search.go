@@ -22,6 +22,9 @@ const (
 	searchBudgetByAddress = 30_000
 )
 
+// SearchPage is one page of a Search.
+type SearchPage = store.SubscriberPage
+
 // Search is what the dashboard asks of the subscriber list.
 type Search struct {
 	// Query is the start of an address, or "@" and a whole domain.
@@ -35,13 +38,13 @@ type Search struct {
 // Search returns one page of subscribers: those whose address starts with
 // the query in address order, those of the domain when the query starts
 // with "@", or all; newest first but for an address search.
-func (s *Service) Search(ctx context.Context, q Search) (store.SubscriberPage, error) {
+func (s *Service) Search(ctx context.Context, q Search) (SearchPage, error) {
 	if q.Status != "" && !q.Status.Valid() {
-		return store.SubscriberPage{}, alertd.Errorf(alertd.Invalid, "status must be one of pending, confirmed, unsubscribed, bounced")
+		return SearchPage{}, alertd.Errorf(alertd.Invalid, "status must be one of pending, confirmed, unsubscribed, bounced")
 	}
 	if q.Topic != "" {
 		if _, err := s.checkTopics([]string{q.Topic}); err != nil {
-			return store.SubscriberPage{}, err
+			return SearchPage{}, err
 		}
 	}
 	search := store.SubscriberSearch{Status: q.Status, Topic: q.Topic, After: q.After, Limit: SearchPageSize, Budget: searchBudget}
@@ -52,7 +55,7 @@ func (s *Service) Search(ctx context.Context, q Search) (store.SubscriberPage, e
 	default:
 		search.Prefix, search.Budget = query, searchBudgetByAddress
 	}
-	var page store.SubscriberPage
+	var page SearchPage
 	err := s.store.Read(ctx, func(tx *store.Tx) error {
 		var err error
 		page, err = tx.SearchSubscribers(search)

@@ -16,7 +16,6 @@ import (
 
 	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/admin"
-	"github.com/alertd/alertd/internal/store"
 	"github.com/alertd/alertd/internal/subscription"
 )
 
@@ -27,7 +26,7 @@ type subscribersView struct {
 	Statuses             []alertd.SubscriberStatus
 	// StatusError and TopicError are shown beside their fields.
 	StatusError, TopicError string
-	Page                    store.SubscriberPage
+	Page                    subscription.SearchPage
 	// Next is the address of the next page, "" on the last.
 	Next string
 }
@@ -86,10 +85,10 @@ type subscriberView struct {
 	subscription.Export
 	// Messages are the newest first, at most subscriberMessages of them;
 	// Hidden counts the older ones left out.
-	Messages []store.MessageRecord
+	Messages []subscription.MessageRecord
 	Hidden   int
 	// Problems are the mails that failed or were answered with an error.
-	Problems []store.MessageRecord
+	Problems []subscription.MessageRecord
 	// Confirm and ConfirmError are what was typed to confirm an erase,
 	// and why it was refused.
 	Confirm, ConfirmError string
@@ -261,7 +260,7 @@ func spreadsheetSafe(cell string) string {
 	return cell
 }
 
-// AdminImportPath is where the dashboard's subscriber import is posted;
+// adminImportPath is where the dashboard's subscriber import is posted;
 // its body may be larger than other requests' (see maxImportBody).
 const adminImportPath = "/admin/subscribers/import"
 
