@@ -47,6 +47,13 @@ const (
 	ActionReportRestored  = "report restored"
 	ActionReportApproved  = "report approved"
 	ActionReportRejected  = "report rejected"
+
+	// The subscriber pages name a subscriber by id, never by address, so
+	// that erasing the address leaves no copy of it in the log.
+	ActionSubscriberUnsubscribed = "subscriber unsubscribed"
+	ActionSubscriberErased       = "subscriber erased"
+	ActionSubscribersExported    = "subscribers exported"
+	ActionSubscribersImported    = "subscribers imported"
 )
 
 // WhoCLI is the audit log's name for the command line.

@@ -30,11 +30,14 @@ func (s *Service) List(ctx context.Context, status alertd.SubscriberStatus, each
 	return s.store.Subscribers(ctx, status, each)
 }
 
+// MessageRecord is one e-mail to a subscriber, as an Export lists it.
+type MessageRecord = store.MessageRecord
+
 // Export is everything alertd holds about one address.
 type Export struct {
 	alertd.Subscriber
-	Consent  alertd.Consent        `json:"consent"`
-	Messages []store.MessageRecord `json:"messages"`
+	Consent  alertd.Consent  `json:"consent"`
+	Messages []MessageRecord `json:"messages"`
 	// EarlierMessages sums up, by kind and outcome, the finished messages
 	// deleted after delivery.keep_messages_for.
 	EarlierMessages []store.MessageSummary `json:"earlier_messages"`
@@ -46,6 +49,27 @@ func (s *Service) Export(ctx context.Context, email string) (Export, error) {
 	if err != nil {
 		return Export{}, err
 	}
+	return s.export(ctx, sub)
+}
+
+// ExportID gathers everything held about the subscriber with the id.
+func (s *Service) ExportID(ctx context.Context, id int64) (Export, error) {
+	var sub alertd.Subscriber
+	err := s.store.Read(ctx, func(tx *store.Tx) error {
+		var err error
+		sub, err = tx.SubscriberByID(id)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return Export{}, ErrNotFound
+	}
+	if err != nil {
+		return Export{}, err
+	}
+	return s.export(ctx, sub)
+}
+
+func (s *Service) export(ctx context.Context, sub alertd.Subscriber) (Export, error) {
 	messages, err := s.store.SubscriberMessages(ctx, sub.ID)
 	if err != nil {
 		return Export{}, err

@@ -12,6 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/bom"
 )
 
@@ -64,7 +65,8 @@ var positionalColumns = importColumns{email: 0, confirmedAt: 1, topics: 2}
 // A row with a bad address or date, or broken CSV quoting, is returned among
 // the rejections with its line and a reason, and reading goes on. An error
 // from each stops the reading and is returned as it is; other errors are
-// those of r or of an unusable header.
+// those of r or of an unusable header (an alertd.Invalid error, which the
+// person who sent the file can fix).
 func ReadImportCSV(r io.Reader, each func(ImportRow) error) (rejected []ImportRejection, err error) {
 	records := csv.NewReader(bom.Skip(r))
 	records.ReuseRecord = true // the strings in a record are fresh; only the slice is reused
@@ -93,7 +95,7 @@ func ReadImportCSV(r io.Reader, each func(ImportRow) error) (rejected []ImportRe
 			firstRecord = false
 			if isImportHeader(record) {
 				if columns, err = headerColumns(record); err != nil {
-					return rejected, fmt.Errorf("subscriber CSV header on line %d: %w", line, err)
+					return rejected, alertd.Errorf(alertd.Invalid, "subscriber CSV header on line %d: %v", line, err)
 				}
 				continue
 			}

@@ -266,8 +266,8 @@ func TestDashboardPagesNeedASession(t *testing.T) {
 		wantRedirect(t, h.withCookie(tt.method, tt.path, &http.Cookie{Name: "alertd_session", Value: "forged"}), http.StatusSeeOther, "/admin/login")
 	}
 	cookie := h.signIn(opsEmail)
-	if resp := h.withCookie(http.MethodGet, "/admin/subscribers", cookie); resp.StatusCode != http.StatusNotFound {
-		t.Errorf("a page not built yet, signed in: %d, want 404", resp.StatusCode)
+	if resp := h.withCookie(http.MethodGet, "/admin/nowhere", cookie); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("no such page, signed in: %d, want 404", resp.StatusCode)
 	}
 }
 

@@ -22,7 +22,8 @@ var pageNames = []string{
 // page inside admin/layout.html; they are rendered by the name "admin/" +
 // file.
 var adminPageNames = []string{"login", "check_email", "sign_in", "link_expired", "message", "overview", "audit", "sources", "settings",
-	"digests", "digest_send", "digest", "reports", "review", "report", "report_form", "report_retract"}
+	"digests", "digest_send", "digest", "reports", "review", "report", "report_form", "report_retract",
+	"subscribers", "subscriber", "subscribers_import"}
 
 // pages renders the server-side HTML.
 type pages struct {

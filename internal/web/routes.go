@@ -196,6 +196,13 @@ func dashboardRoutes(d Deps, pages *pages, ips clientIPs) func(chi.Router) {
 			r.Post("/reports/{id}/restore", handleAdminReportAction(pages, d.Catalogue, d.Admin, d.Log, restoreAction))
 			r.Post("/reports/{id}/approve", handleAdminReportAction(pages, d.Catalogue, d.Admin, d.Log, approveAction))
 			r.Post("/reports/{id}/reject", handleAdminReportAction(pages, d.Catalogue, d.Admin, d.Log, rejectAction))
+			r.Get("/subscribers", handleAdminSubscribers(pages, d.Subscriptions, d.Config.Topics))
+			r.Get("/subscribers/export.csv", handleAdminExport(pages, d.Subscriptions, d.Admin))
+			r.Get("/subscribers/import", handleAdminImportForm(pages))
+			r.Post("/subscribers/import", handleAdminImport(pages, d.Subscriptions, d.Admin))
+			r.Get("/subscribers/{id}", handleAdminSubscriber(pages, d.Subscriptions))
+			r.Post("/subscribers/{id}/unsubscribe", handleAdminUnsubscribe(pages, d.Subscriptions, d.Admin))
+			r.Post("/subscribers/{id}/erase", handleAdminErase(pages, d.Subscriptions, d.Admin))
 			r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 				pages.render(w, r, http.StatusNotFound, "admin/message", messageView{"Page not found", "There is no dashboard page at this address."})
 			})
