@@ -28,22 +28,39 @@ const (
 	MaxSearchTerms = 10
 )
 
-// Search lists the reports the search selects, whatever their status when
-// it names none, newest first (by publication, then id).
-func (s *Service) Search(ctx context.Context, q Search) ([]alertd.Report, error) {
+// searchBudget is how many reports one page of a search reads, by default,
+// to match words the trigram index does not serve (one shorter than three
+// characters, or one in thousands of reports): enough to fill a page of a
+// word in one report of two hundred, and a tenth of a hundred thousand
+// reports, so that a word nothing matches answers in a tenth of the time
+// reading them all takes: 30 to 70 ms where that took 470, measured on a
+// busy two-core machine, which leaves the rest of a page's 100 ms to
+// spare. A page that stops there offers to go on.
+const searchBudget = 10_000
+
+// SearchPage is one page of a Search.
+type SearchPage = store.ReportPage
+
+// Search returns one page of the reports the search selects, whatever
+// their status when it names none, newest first (by publication, then
+// id): at most Limit, after the report with the id Before (the Next of the
+// page before).
+func (s *Service) Search(ctx context.Context, q Search) (SearchPage, error) {
 	switch q.Status {
 	case "", alertd.ReportPublished, alertd.ReportHeld, alertd.ReportRetracted:
 	default:
-		return nil, invalid("status", "must be published, held or retracted, or absent for all")
+		return SearchPage{}, invalid("status", "must be published, held or retracted, or absent for all")
 	}
 	if n := utf8.RuneCountInString(q.Text); n > MaxSearchText {
-		return nil, invalid("q", "must be at most %d characters (has %d)", MaxSearchText, n)
+		return SearchPage{}, invalid("q", "must be at most %d characters (has %d)", MaxSearchText, n)
 	}
 	terms := strings.Fields(q.Text)
 	if len(terms) > MaxSearchTerms {
-		return nil, invalid("q", "must have at most %d words (has %d)", MaxSearchTerms, len(terms))
+		return SearchPage{}, invalid("q", "must have at most %d words (has %d)", MaxSearchTerms, len(terms))
 	}
-	return s.store.SearchReports(ctx, store.ReportSearch{Status: q.Status, Terms: terms, Limit: q.Limit, Before: q.Before})
+	return s.store.SearchReports(ctx, store.ReportSearch{
+		Status: q.Status, Terms: terms, Limit: q.Limit, Before: q.Before, Budget: s.rules.SearchBudget,
+	})
 }
 
 // Report returns the report with the id, whatever its status; an error of

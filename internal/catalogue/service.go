@@ -21,7 +21,7 @@ type Service struct {
 	queued func()
 }
 
-// Rules are the operator's digest settings.
+// Rules are the operator's catalogue and digest settings.
 type Rules struct {
 	// FirstWindow limits the first digest ever to reports this recent.
 	FirstWindow time.Duration
@@ -30,11 +30,17 @@ type Rules struct {
 	// Sources are the configured feed sources, in the order of the
 	// configuration.
 	Sources []Source
+	// SearchBudget is how many reports a page of Search reads to match
+	// words the trigram index does not serve; 0 for searchBudget.
+	SearchBudget int
 }
 
 // NewService returns a Service; queued is called after a digest's
 // deliveries are committed.
 func NewService(st *store.Store, rules Rules, now func() time.Time, queued func()) *Service {
+	if rules.SearchBudget == 0 {
+		rules.SearchBudget = searchBudget
+	}
 	return &Service{store: st, rules: rules, now: now, queued: queued}
 }
 

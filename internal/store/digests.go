@@ -86,6 +86,9 @@ func (t *Tx) CompileDigest(sel DigestSelection) (d alertd.Digest, created bool, 
 	if err := t.queryRow("SELECT coalesce(max(id), 0) + 1 FROM outbox").Scan(&firstID); err != nil {
 		return d, false, err
 	}
+	// The deliveries take consecutive ids in subscriber id order, in this
+	// one statement: SubscriberMessages finds a subscriber's copy by a
+	// binary search of the digest's id range that relies on it.
 	res, err := t.exec(`INSERT INTO outbox (kind, subscriber_id, digest_id, next_attempt_at, created_at)
 		SELECT ?3, s.id, ?1, ?2, ?2 FROM subscribers s
 		WHERE s.status = 'confirmed' AND (s.topics = '[]' OR EXISTS (

@@ -189,22 +189,53 @@ type ReportSearch struct {
 	// title, series, number, authors or keywords.
 	Terms []string
 	Limit int
-	// Before, when > 0, starts the page after the report with this id.
+	// Before, when > 0, starts the page after the report with this id:
+	// the Next of the page before.
 	Before int64
+	// Budget caps how many reports a page reads to match terms the
+	// trigram index does not serve, so that a short word nothing matches
+	// answers as fast as one everything matches.
+	Budget int
+}
+
+// ReportPage is one page of a search.
+type ReportPage struct {
+	Reports []alertd.Report
+	// Next is the id of the report after which the next page starts; 0
+	// when the search has reached the end.
+	Next int64
+	// Searched is true when the page stopped at the budget before it
+	// was full: there may be more matches after Next.
+	Searched bool
 }
 
 // searchCandidates bounds the matches a search takes from the trigram
 // index. A rarer set of terms is found there and its matches sorted by
 // date; a commoner one is found faster by reading the reports newest first
 // until a page is full, which stops early because matches are frequent.
+// A term shorter than a trigram is matched that way too, rare or not, and
+// the page's budget bounds the reading.
 const searchCandidates = 2000
 
 // minTrigram is the shortest term the trigram index can find.
 const minTrigram = 3
 
-// SearchReports lists the reports the search selects, newest first (by
-// publication, then id).
-func (s *Store) SearchReports(ctx context.Context, q ReportSearch) ([]alertd.Report, error) {
+// SearchReports returns one page of the reports the search selects, newest
+// first (by publication, then id). Every page is a range of the listing's
+// index from the previous page's last report, so that the hundredth page
+// costs what the first does.
+func (s *Store) SearchReports(ctx context.Context, q ReportSearch) (ReportPage, error) {
+	var page ReportPage
+	err := s.Read(ctx, func(tx *Tx) error {
+		var err error
+		page, err = tx.searchReports(q)
+		return err
+	})
+	return page, err
+}
+
+func (t *Tx) searchReports(q ReportSearch) (ReportPage, error) {
+	var page ReportPage
 	where := map[alertd.ReportStatus]string{
 		"":                     "1",
 		alertd.ReportPublished: "retracted_at IS NULL AND held_at IS NULL",
@@ -212,17 +243,19 @@ func (s *Store) SearchReports(ctx context.Context, q ReportSearch) ([]alertd.Rep
 		alertd.ReportRetracted: "retracted_at IS NOT NULL",
 	}[q.Status]
 	if where == "" {
-		return nil, fmt.Errorf("search reports: unknown status %q", q.Status)
+		return page, fmt.Errorf("search reports: unknown status %q", q.Status)
 	}
 	args := []any{}
 	if q.Before > 0 {
 		where += " AND (published_at, id) < (SELECT published_at, id FROM reports WHERE id = ?)"
 		args = append(args, q.Before)
 	}
+	var rest string // what is checked report by report
+	var rargs []any
 	if len(q.Terms) > 0 {
-		rare, err := s.rareTerms(ctx, q.Terms)
+		rare, err := t.rareTerms(q.Terms)
 		if err != nil {
-			return nil, err
+			return page, err
 		}
 		if rare {
 			where += " AND id IN (SELECT rowid FROM reports_search WHERE reports_search MATCH ?)"
@@ -230,27 +263,58 @@ func (s *Store) SearchReports(ctx context.Context, q ReportSearch) ([]alertd.Rep
 		} else {
 			// Every term is in one of the columns: no term is left that
 			// none of them holds.
-			where += ` AND NOT EXISTS (SELECT 1 FROM json_each(?) term WHERE NOT (
+			rest = ` AND NOT EXISTS (SELECT 1 FROM json_each(?) term WHERE NOT (
 				title LIKE term.value ESCAPE '\' OR series LIKE term.value ESCAPE '\' OR number LIKE term.value ESCAPE '\'
 				OR authors LIKE term.value ESCAPE '\' OR keywords LIKE term.value ESCAPE '\'))`
-			args = append(args, likePatterns(q.Terms))
+			rargs = append(rargs, likePatterns(q.Terms))
 		}
 	}
-	return scanReports(s.readRows(ctx, "SELECT "+reportColumns+" FROM reports WHERE "+where+
-		" ORDER BY published_at DESC, id DESC LIMIT ?", append(args, q.Limit)...))
+
+	// With terms matched report by report, the page first finds how far
+	// the budget reaches, the last report it may read, and reads no
+	// further. That is a walk of the listing's index alone, reading no
+	// report, and never longer than the budget.
+	var bound int64
+	if rest != "" && q.Budget > 0 {
+		err := t.queryRow("SELECT id FROM reports WHERE "+where+" ORDER BY published_at DESC, id DESC LIMIT 1 OFFSET ?",
+			append(args, q.Budget-1)...).Scan(&bound)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return page, err
+		default:
+			where += " AND (published_at, id) >= (SELECT published_at, id FROM reports WHERE id = ?)"
+			args = append(args, bound)
+		}
+	}
+
+	reports, err := scanReports(t.query("SELECT "+reportColumns+" FROM reports WHERE "+where+rest+
+		" ORDER BY published_at DESC, id DESC LIMIT ?", append(append(args, rargs...), q.Limit+1)...))
+	if err != nil {
+		return page, err
+	}
+	page.Reports = reports
+	switch {
+	case len(reports) > q.Limit:
+		page.Reports = reports[:q.Limit]
+		page.Next = reports[q.Limit-1].ID
+	case bound != 0:
+		page.Searched, page.Next = true, bound
+	}
+	return page, nil
 }
 
 // rareTerms reports whether the trigram index finds fewer than
 // searchCandidates reports holding every term. A term shorter than a
 // trigram cannot be looked up, and is taken for a common one.
-func (s *Store) rareTerms(ctx context.Context, terms []string) (bool, error) {
-	for _, t := range terms {
-		if utf8.RuneCountInString(t) < minTrigram {
+func (t *Tx) rareTerms(terms []string) (bool, error) {
+	for _, term := range terms {
+		if utf8.RuneCountInString(term) < minTrigram {
 			return false, nil
 		}
 	}
 	var n int
-	err := s.readRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM reports_search WHERE reports_search MATCH ? LIMIT ?)`,
+	err := t.queryRow(`SELECT count(*) FROM (SELECT 1 FROM reports_search WHERE reports_search MATCH ? LIMIT ?)`,
 		matchExpression(terms), searchCandidates).Scan(&n)
 	return n < searchCandidates, err
 }

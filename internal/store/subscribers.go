@@ -1,11 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/alertd/alertd"
@@ -298,30 +300,145 @@ func (s *Store) CountSubscribers(ctx context.Context) (map[alertd.SubscriberStat
 	return counts, rows.Err()
 }
 
-// SubscriberMessages lists the e-mails queued or sent to a subscriber, for an
-// export of what is held about them.
+// SubscriberMessages lists, in the order they were queued, the e-mails
+// queued or sent to a subscriber, for an export of what is held about them
+// and the dashboard's subscriber page.
+//
+// The outbox has no index of digest deliveries by subscriber: one would
+// double the cost of recording a million-reader digest. The few other
+// messages (confirmation, welcome) are in outbox_transactional. A digest's
+// deliveries are found instead by an invariant of CompileDigest: they are
+// written by one INSERT … SELECT in subscriber id order, inside the write
+// transaction, so they take the consecutive ids claim_to - recipients + 1
+// to claim_to, and along that range subscriber_id strictly increases.
+// Rows never move; retention and erasure only leave gaps. A subscriber's
+// copy of a digest is therefore a binary search of its range, a score of
+// lookups by id whatever the digest's size, rather than a scan of the
+// whole outbox. Compiling deliveries in any other order breaks this search
+// (TestSubscriberMessagesFindEveryDigestCopy and
+// TestDigestDeliveriesRiseBySubscriber check it).
 func (s *Store) SubscriberMessages(ctx context.Context, subscriberID int64) ([]MessageRecord, error) {
-	rows, err := s.readRows(ctx, `SELECT kind, status, attempts, created_at, finished_at, last_error
-		FROM outbox WHERE subscriber_id = ? ORDER BY id`, subscriberID)
+	var found []outboxRecord
+	err := s.Read(ctx, func(tx *Tx) error {
+		var err error
+		found, err = tx.subscriberMessages(subscriberID)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
+	slices.SortFunc(found, func(a, b outboxRecord) int { return cmp.Compare(a.id, b.id) })
 	var records []MessageRecord
+	for _, r := range found {
+		records = append(records, r.MessageRecord)
+	}
+	return records, nil
+}
+
+// outboxRecord is a MessageRecord with its outbox row's id, subscriber and
+// digest, what the binary search compares.
+type outboxRecord struct {
+	MessageRecord
+	id, subscriber, digest int64
+}
+
+const outboxRecordColumns = "id, subscriber_id, coalesce(digest_id, 0), kind, status, attempts, created_at, finished_at, last_error"
+
+func scanOutboxRecord(row rowScanner) (outboxRecord, error) {
+	var (
+		r        outboxRecord
+		created  int64
+		finished sql.NullInt64
+	)
+	err := row.Scan(&r.id, &r.subscriber, &r.digest, &r.Kind, &r.Status, &r.Attempts, &created, &finished, &r.LastError)
+	r.CreatedAt = time.UnixMilli(created).UTC()
+	r.FinishedAt = fromMillis(finished)
+	return r, err
+}
+
+// subscriberMessages gathers a subscriber's messages, unordered: the
+// transactional ones through their index, one digest copy at most from
+// each digest that still has rows in the outbox.
+func (t *Tx) subscriberMessages(subscriberID int64) ([]outboxRecord, error) {
+	rows, err := t.query("SELECT "+outboxRecordColumns+" FROM outbox WHERE subscriber_id = ? AND digest_id IS NULL", subscriberID)
+	if err != nil {
+		return nil, err
+	}
+	var found []outboxRecord
 	for rows.Next() {
-		var (
-			r        MessageRecord
-			created  int64
-			finished sql.NullInt64
-		)
-		if err := rows.Scan(&r.Kind, &r.Status, &r.Attempts, &created, &finished, &r.LastError); err != nil {
+		r, err := scanOutboxRecord(rows)
+		if err != nil {
+			rows.Close()
 			return nil, err
 		}
-		r.CreatedAt = time.UnixMilli(created).UTC()
-		r.FinishedAt = fromMillis(finished)
-		records = append(records, r)
+		found = append(found, r)
 	}
-	return records, rows.Err()
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	type span struct{ digest, first, last int64 }
+	var spans []span
+	// A digest whose ids all lie below the oldest row left has none left.
+	rows, err = t.query(`SELECT id, claim_to - recipients + 1, claim_to FROM digests
+		WHERE recipients > 0 AND claim_to >= (SELECT min(id) FROM outbox)`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var sp span
+		if err := rows.Scan(&sp.digest, &sp.first, &sp.last); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		spans = append(spans, sp)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, sp := range spans {
+		r, ok, err := t.digestCopy(sp.digest, sp.first, sp.last, subscriberID)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			found = append(found, r)
+		}
+	}
+	return found, nil
+}
+
+// digestCopy finds by binary search the delivery of the digest to the
+// subscriber among the outbox ids first..last, where the digest's
+// deliveries rise by subscriber id. Each step looks up the first row at or
+// after an id, stepping over deleted ones. A row of another message there
+// is one given an id freed at the top of the outbox (an erase can delete
+// the newest row) after the digest was compiled, so it follows all of the
+// digest's rows and counts as past the end.
+func (t *Tx) digestCopy(digest, first, last, subscriberID int64) (outboxRecord, bool, error) {
+	const probe = "SELECT " + outboxRecordColumns + " FROM outbox WHERE id >= ? ORDER BY id LIMIT 1"
+	// The subscriber's copy, if there is one, has an id in lo..hi-1: the
+	// digest's rows before lo go to lower subscriber ids, those from hi on
+	// to higher ones.
+	lo, hi := first, last+1
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		r, err := scanOutboxRecord(t.queryRow(probe, mid))
+		gone := errors.Is(err, sql.ErrNoRows)
+		if err != nil && !gone {
+			return r, false, err
+		}
+		switch {
+		case gone, r.id >= hi, r.digest != digest, r.subscriber > subscriberID:
+			hi = mid
+		case r.subscriber < subscriberID:
+			lo = r.id + 1
+		default:
+			return r, true, nil
+		}
+	}
+	return outboxRecord{}, false, nil
 }
 
 // MessageRecord is the history of one e-mail to a subscriber.

@@ -102,8 +102,8 @@ func TestDashboardReportsPagesNeedASessionAndRefuseCrossSitePosts(t *testing.T) 
 	if got := h.report(rep.ID); got.Title != "Standing" || got.RetractedAt != nil {
 		t.Errorf("after refused cross-site posts the report is %+v", got)
 	}
-	if all, _ := h.cat.Search(context.Background(), catalogue.Search{Limit: 10}); len(all) != 1 {
-		t.Errorf("%d reports after a refused cross-site add, want 1", len(all))
+	if all, _ := h.cat.Search(context.Background(), catalogue.Search{Limit: 10}); len(all.Reports) != 1 {
+		t.Errorf("%d reports after a refused cross-site add, want 1", len(all.Reports))
 	}
 	if got := h.audited(rep.ID); len(got) != 0 {
 		t.Errorf("audit entries for refused posts: %v", got)
@@ -149,8 +149,8 @@ func TestDashboardAddReportValidatesBesideTheFieldsAndKeepsTheInput(t *testing.T
 			t.Errorf("%s: the input is not kept, escaped:\n%s", tt.name, r.body)
 		}
 	}
-	if all, _ := h.cat.Search(context.Background(), catalogue.Search{Limit: 10}); len(all) != 0 {
-		t.Fatalf("refused forms stored %d reports", len(all))
+	if all, _ := h.cat.Search(context.Background(), catalogue.Search{Limit: 10}); len(all.Reports) != 0 {
+		t.Fatalf("refused forms stored %d reports", len(all.Reports))
 	}
 
 	r := h.dashPost("/admin/reports/new", form, cookie)
@@ -427,5 +427,55 @@ func TestDashboardReviewQueueShowsHeldTextInertAndApprovesOrRejects(t *testing.T
 	h.dashPost(fmt.Sprintf("/admin/reports/%d/restore", hostile.ID), nil, cookie)
 	if got := h.report(hostile.ID).Status(); got != alertd.ReportHeld {
 		t.Errorf("a rejected report restored: %s, want held", got)
+	}
+}
+
+// TestDashboardReportsSearchStopsAtItsBudgetAndContinues searches for a
+// word too short for the trigram index and found in few reports: the page
+// stops after a batch of reports, says so, and its "Continue searching"
+// link goes on from there, so that the pages together list every match
+// once, newest first.
+func TestDashboardReportsSearchStopsAtItsBudgetAndContinues(t *testing.T) {
+	const budget, n = 100, 250
+	h := newHarness(t, options{AdminEmails: []string{opsEmail}, ReportSearchBudget: budget})
+	cookie := h.signIn(opsEmail)
+	var lines strings.Builder
+	var want []string // newest first
+	start := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range n {
+		title := fmt.Sprintf("Archive %d", i)
+		if i%30 == 7 || i == n-budget || i == n-budget-1 {
+			title = fmt.Sprintf("Archive Qz %d", i)
+			want = slices.Insert(want, 0, title)
+		}
+		fmt.Fprintf(&lines, `{"title": %q, "url": "https://example.org/a/%d", "published_at": %q}`+"\n",
+			title, i, start.Add(time.Duration(i)*time.Minute).Format(time.RFC3339))
+	}
+	if res, err := h.cat.Import(context.Background(), strings.NewReader(lines.String()), catalogue.FormatJSONL, true); err != nil || res.Added != n {
+		t.Fatalf("import: %+v %v", res, err)
+	}
+	continueLink := regexp.MustCompile(`href="(/admin/reports\?[^"]+)">Continue searching`)
+	var got []string
+	stopped := 0
+	next := "/admin/reports?q=qz"
+	for next != "" {
+		r := h.withCookie(http.MethodGet, next, cookie)
+		if r.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d", next, r.StatusCode)
+		}
+		for _, m := range regexp.MustCompile(`>(Archive Qz \d+)</a>`).FindAllStringSubmatch(r.body, -1) {
+			got = append(got, m[1])
+		}
+		next = ""
+		if m := continueLink.FindStringSubmatch(r.body); m != nil {
+			if !strings.Contains(r.body, "The search stopped after a batch of reports") || strings.Contains(r.body, "No report matches") {
+				t.Errorf("GET %s: a page that stopped at its budget does not say so\n%s", next, r.body)
+			}
+			stopped++
+			next = strings.ReplaceAll(m[1], "&amp;", "&")
+		}
+	}
+	if stopped != 2 || !slices.Equal(got, want) {
+		t.Errorf("%d pages stopped at the budget and listed %v; want 2, and %v", stopped, got, want)
 	}
 }

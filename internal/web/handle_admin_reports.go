@@ -48,7 +48,10 @@ type reportsView struct {
 	Reports  []reportRow
 	// Older is the address of the next page; "" on the last.
 	Older string
-	Error string
+	// Searched is true when the page stopped at the search's budget
+	// before it was full: Older continues the search.
+	Searched bool
+	Error    string
 }
 
 // reportStatuses are the status filter's choices; "all" lists every report.
@@ -79,11 +82,11 @@ func handleAdminReports(p *pages, cat *catalogue.Service, now func() time.Time) 
 				"status must be all, published, held or retracted, and before the number of a report."})
 			return
 		}
-		search := catalogue.Search{Text: v.Query, Limit: reportsPage + 1, Before: before}
+		search := catalogue.Search{Text: v.Query, Limit: reportsPage, Before: before}
 		if status != "all" {
 			search.Status = alertd.ReportStatus(status)
 		}
-		reports, err := cat.Search(r.Context(), search)
+		page, err := cat.Search(r.Context(), search)
 		if alertd.ErrorCode(err) == alertd.Invalid {
 			v.Error = err.Error()
 			p.render(w, r, http.StatusBadRequest, "admin/reports", v)
@@ -93,15 +96,15 @@ func handleAdminReports(p *pages, cat *catalogue.Service, now func() time.Time) 
 			p.serverError(w, r, err)
 			return
 		}
-		if len(reports) > reportsPage {
-			reports = reports[:reportsPage]
-			next := url.Values{"status": {status}, "before": {strconv.FormatInt(reports[reportsPage-1].ID, 10)}}
+		v.Searched = page.Searched
+		if page.Next != 0 {
+			next := url.Values{"status": {status}, "before": {strconv.FormatInt(page.Next, 10)}}
 			if v.Query != "" {
 				next.Set("q", v.Query)
 			}
 			v.Older = "/admin/reports?" + next.Encode()
 		}
-		for _, rep := range reports {
+		for _, rep := range page.Reports {
 			v.Reports = append(v.Reports, rowOf(rep, now()))
 		}
 		p.render(w, r, http.StatusOK, "admin/reports", v)

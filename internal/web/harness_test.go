@@ -73,6 +73,9 @@ type options struct {
 	BaseURL string
 	// Settings are what the dashboard's settings page lists.
 	Settings []web.Setting
+	// ReportSearchBudget is how many reports a page of the dashboard's
+	// search reads; 0 for the catalogue's own.
+	ReportSearchBudget int
 }
 
 // sessionTTL is the dashboard sessions' length in the tests.
@@ -143,7 +146,7 @@ func newHarness(t *testing.T, opts options) *harness {
 	r := rules
 	r.Topics = opts.Topics
 	h.subs = subscription.NewService(st, r, signer, h.clock.Now, rand.Reader, queued)
-	h.cat = catalogue.NewService(st, catalogue.Rules{FirstWindow: 168 * time.Hour, Topics: opts.Topics, Sources: opts.Sources}, h.clock.Now, queued)
+	h.cat = catalogue.NewService(st, catalogue.Rules{FirstWindow: 168 * time.Hour, Topics: opts.Topics, Sources: opts.Sources, SearchBudget: opts.ReportSearchBudget}, h.clock.Now, queued)
 	h.dash = admin.NewService(st, admin.Rules{Emails: opts.AdminEmails, SessionTTL: sessionTTL}, h.clock.Now, rand.Reader, queued)
 	baseURL := opts.BaseURL
 	if baseURL == "" {
