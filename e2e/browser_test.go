@@ -465,7 +465,7 @@ func TestOperatorSignsInAndOutOfTheDashboardInABrowser(t *testing.T) {
 
 	// Import a reader whose consent was gathered elsewhere.
 	csv := filepath.Join(t.TempDir(), "readers.csv")
-	if err := os.WriteFile(csv, []byte("email,confirmed_at\n"+reader+",2026-01-15\nnot-an-address,2026-01-15\n"), 0o644); err != nil {
+	if err := os.WriteFile(csv, []byte("email,confirmed_at\n"+reader+",2024-05-01\nnot-an-address,2024-05-01\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	subscribers := b.visit("subscribers", submit(chromedp.Click(linkText("Subscribers"))))
