@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -282,15 +283,170 @@ func TestReaderSubscribesConfirmsAndUnsubscribesInABrowser(t *testing.T) {
 	b.expect(unsubscribed, 200, "You are unsubscribed")
 }
 
+// linkText is the link whose text the operator reads.
+func linkText(text string) chromedp.Search {
+	return chromedp.Search(fmt.Sprintf(`//a[normalize-space()=%q]`, text))
+}
+
+// labelText is the label whose text the operator reads.
+func labelText(text string) chromedp.Search {
+	return chromedp.Search(fmt.Sprintf(`//label[normalize-space()=%q]`, text))
+}
+
+// text returns the text of the element on the page shown, as rendered.
+func (b *browser) text(sel chromedp.CSS) string {
+	b.t.Helper()
+	return b.read(sel, chromedp.Text(sel))
+}
+
+// textContent returns the text of the element on the page shown, rendered
+// or not (as an SVG description).
+func (b *browser) textContent(sel chromedp.CSS) string {
+	b.t.Helper()
+	return b.read(sel, chromedp.TextContent(sel))
+}
+
+func (b *browser) read(sel chromedp.CSS, action chromedp.Action[string]) string {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	text, err := chromedp.Run(ctx, action)
+	if err != nil {
+		b.t.Fatalf("read %s: %v (screenshots in %s)", sel, err, b.artifacts)
+	}
+	return text
+}
+
+// attribute returns an attribute of the element on the page shown.
+func (b *browser) attribute(sel chromedp.CSS, name string) string {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	attrs, err := chromedp.Run(ctx, chromedp.Attributes(sel))
+	if err != nil || attrs[name] == "" {
+		b.t.Fatalf("read %s of %s: %v, %q (screenshots in %s)", name, sel, err, attrs[name], b.artifacts)
+	}
+	return attrs[name]
+}
+
+// openPreview loads the HTML part of a mail as the dashboard's preview
+// frame does, and returns its status and text. Chromium runs the sandboxed
+// frame in a process of its own, out of the page's reach, so it is opened
+// on its own. axe-core does not check it: the frame's sandbox stops the
+// timers axe-core runs on, and a mail's HTML is judged by mailpit.
+func (b *browser) openPreview(url string) (int64, string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 15*time.Second)
+	defer cancel()
+	resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(url))
+	if err == nil {
+		var text string
+		if text, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body"))); err == nil {
+			b.keepScreenshot(ctx, "mail-preview")
+			return resp.Status, text
+		}
+	}
+	b.keepScreenshot(ctx, "mail-preview-failed")
+	b.t.Fatalf("open the preview %s: %v (screenshots in %s)", url, err, b.artifacts)
+	return 0, ""
+}
+
+// waitFor waits until the page shown makes the JavaScript condition true, as
+// its own script changes it, and keeps a screenshot under name.
+func (b *browser) waitFor(name, what, condition string, timeout time.Duration) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, timeout+5*time.Second)
+	defer cancel()
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool](condition, chromedp.WithPollingTimeout(timeout), chromedp.WithPollingMutation()))
+	if err != nil {
+		b.keepScreenshot(ctx, name+"-failed")
+		b.t.Fatalf("waiting %s for %s: %v (screenshots in %s)", timeout, what, err, b.artifacts)
+	}
+	b.keepScreenshot(ctx, name)
+}
+
+// chartLabelsCut lists the chart's axis labels that reach past the edges of
+// its drawing, where the browser cuts them off.
+const chartLabelsCut = `(() => {
+	const svg = document.querySelector("figure.chart > svg"), box = svg.viewBox.baseVal;
+	return [...svg.querySelectorAll("text")].filter(t => {
+		const b = t.getBBox();
+		return b.x < box.x || b.y < box.y || b.x + b.width > box.x + box.width || b.y + b.height > box.y + box.height;
+	}).map(t => t.textContent);
+})()`
+
+// evaluateStrings runs a JavaScript expression on the page shown.
+func (b *browser) evaluateStrings(expression string) []string {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	list, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](expression))
+	if err != nil {
+		b.t.Fatalf("evaluate on the page: %v", err)
+	}
+	return list
+}
+
+// saveReadmeScreenshot writes the top of the page shown to the file
+// $ALERTD_README_SCREENSHOT names (relative to the repository's root), the
+// picture of the dashboard in the README; nothing when it is unset.
+func (b *browser) saveReadmeScreenshot() {
+	b.t.Helper()
+	path := os.Getenv("ALERTD_README_SCREENSHOT")
+	if path == "" {
+		return
+	}
+	if !filepath.IsAbs(path) {
+		root, err := moduleRoot()
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		path = filepath.Join(root, path)
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	// Tall enough for the chart, 1024 pixels wide as the window.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1024, 1200)); err != nil {
+		b.t.Fatalf("screenshot for the README: %v", err)
+	}
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err == nil {
+		err = chromedp.Do(ctx, chromedp.ResetViewport())
+	}
+	if err != nil {
+		b.t.Fatalf("screenshot for the README: %v", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		b.t.Fatalf("screenshot for the README: %v", err)
+	}
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		b.t.Fatalf("screenshot for the README: %v", err)
+	}
+	b.t.Logf("the README's screenshot is in %s", path)
+}
+
 // TestOperatorSignsInAndOutOfTheDashboardInABrowser follows an operator
-// through the dashboard's sign-in: the link comes by mail, opening it shows
-// a button, the button signs in, every page reads and passes axe-core, and
-// signing out ends the session.
+// through a working session of the dashboard, all in the browser: the
+// sign-in link comes by mail and its page shows a button that signs in;
+// a CSV import adds a confirmed reader, and a bad row is listed with why;
+// a report added with the form shows in the next digest's preview, in the
+// sandboxed frame and the text part; "Send now" asks once more, and the
+// digest's page follows the delivery to done while the reader's copy
+// arrives; the reader is found, opened and erased; the overview charts the
+// day's sign-up; the settings page's test e-mail arrives; the audit log
+// names every change; and signing out ends the session. Every page passes
+// axe-core.
 func TestOperatorSignsInAndOutOfTheDashboardInABrowser(t *testing.T) {
 	catcher := startMailpit(t)
 	app := startAlertd(t, catcher)
 	b := newBrowser(t)
+	const (
+		reader      = "reader@example.net" // imported as confirmed, later erased
+		signup      = "signup@example.net" // signs up through the public form
+		reportTitle = "Water and Energy Outlook 2026"
+	)
 
+	// Sign in with the mailed link.
 	login := b.visit("login", navigate(app.baseURL+"/admin"))
 	b.expect(login, 200, "Sign in to the dashboard")
 	checkEmail := b.visit("login-check-email", submit(
@@ -298,23 +454,141 @@ func TestOperatorSignsInAndOutOfTheDashboardInABrowser(t *testing.T) {
 		chromedp.Click(button("E-mail me a sign-in link")),
 	))
 	b.expect(checkEmail, 200, "Check your e-mail")
-
 	signIn := b.visit("sign-in", navigate(link(t, catcher.next(t, operator), "/admin/login/")))
 	b.expect(signIn, 200, "Sign in to the dashboard")
-	overview := b.visit("overview", submit(chromedp.Click(button("Sign in"))))
+	overview := b.visit("overview-empty", submit(chromedp.Click(button("Sign in"))))
 	b.expect(overview, 200, "Overview")
-	audit := b.visit("audit", navigate(app.baseURL+"/admin/audit"))
-	b.expect(audit, 200, "Audit log")
-	if !strings.Contains(audit.Main, operator) {
-		t.Errorf("the audit log does not name who signed in:\n%s", audit.Main)
+
+	// A reader signs up and confirms on the public pages, so that the
+	// overview has a day to chart and the digest a second reader.
+	app.subscribe(t, catcher, signup)
+
+	// Import a reader whose consent was gathered elsewhere.
+	csv := filepath.Join(t.TempDir(), "readers.csv")
+	if err := os.WriteFile(csv, []byte("email,confirmed_at\n"+reader+",2024-05-01\nnot-an-address,2024-05-01\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	subscribers := b.visit("subscribers", submit(chromedp.Click(linkText("Subscribers"))))
+	b.expect(subscribers, 200, "Subscribers")
+	importForm := b.visit("import", submit(chromedp.Click(linkText("Import subscribers"))))
+	b.expect(importForm, 200, "Import subscribers")
+	imported := b.visit("import-done", submit(
+		chromedp.Click(labelText("Consent was gathered elsewhere: add them as confirmed and send no mail")),
+		chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{csv}),
+		chromedp.Click(button("Import")),
+	))
+	b.expect(imported, 200, "Import done")
+	if !strings.Contains(imported.Main, "1 added as confirmed") || !strings.Contains(imported.Main, "1 rejected") || !strings.Contains(imported.Main, "Rejected rows") {
+		t.Errorf("the import's result does not say one was added and one rejected:\n%s", imported.Main)
 	}
 
-	sources := b.visit("sources", navigate(app.baseURL+"/admin/sources"))
-	b.expect(sources, 200, "Sources")
-	settings := b.visit("settings", navigate(app.baseURL+"/admin/settings"))
+	// Add a report.
+	reports := b.visit("reports", submit(chromedp.Click(linkText("Reports"))))
+	b.expect(reports, 200, "Reports")
+	reportForm := b.visit("report-form", submit(chromedp.Click(linkText("Add a report"))))
+	b.expect(reportForm, 200, "Add a report")
+	report := b.visit("report", submit(
+		chromedp.SendKeys(chromedp.CSS("#title"), reportTitle),
+		chromedp.SendKeys(chromedp.CSS("#url"), "https://example.org/reports/water-energy-2026"),
+		chromedp.SendKeys(chromedp.CSS("#authors"), "A. Author\nB. Author"),
+		chromedp.SendKeys(chromedp.CSS("#series"), "Research Report"),
+		chromedp.SendKeys(chromedp.CSS("#abstract"), "How water scarcity shapes the energy transition in river basins."),
+		chromedp.Click(button("Add report")),
+	))
+	b.expect(report, 200, reportTitle)
+
+	// Preview the next digest, then send it now.
+	digests := b.visit("digests", submit(chromedp.Click(linkText("Digests"))))
+	b.expect(digests, 200, "Digests")
+	if !strings.Contains(digests.Main, "1 new report, for 2 readers") {
+		t.Errorf("the digests page does not count the new report and both readers:\n%s", digests.Main)
+	}
+	if text := b.text(chromedp.CSS("pre.mail-preview")); !strings.Contains(text, reportTitle) {
+		t.Errorf("the preview's text part does not name the new report:\n%s", text)
+	}
+	frame := app.baseURL + b.attribute(chromedp.CSS("iframe.mail-preview"), "src")
+	if status, html := b.openPreview(frame); status != 200 || !strings.Contains(html, reportTitle) {
+		t.Errorf("the preview's HTML part (%s) answers %d and does not show the new report:\n%s", frame, status, html)
+	}
+	digests = b.visit("digests-again", navigate(app.baseURL+"/admin/digests"))
+	b.expect(digests, 200, "Digests")
+	confirmSend := b.visit("digest-send", submit(chromedp.Click(button("Send now…"))))
+	b.expect(confirmSend, 200, "Send 1 report to 2 readers now?")
+	sent := b.visit("digest", submit(chromedp.Click(button("Yes, send now"))))
+	if !regexp.MustCompile(`^Digest \d+$`).MatchString(sent.Heading) {
+		t.Fatalf("after sending, the operator sees %q, want the digest's page:\n%s", sent.Heading, sent.Main)
+	}
+	b.waitFor("digest-done", "the digest's status to read done",
+		`document.querySelector("[data-field=status]").textContent === "done"`, 30*time.Second)
+	if copies := b.text(chromedp.CSS("[data-field=sent]")); copies != "2" {
+		t.Errorf("the digest's page counts %q copies sent, want 2", copies)
+	}
+	digestMail := catcher.next(t, reader)
+	if !strings.HasPrefix(digestMail.Subject, "New reports") || !strings.Contains(digestMail.Text, reportTitle) {
+		t.Errorf("the reader's digest is %q and does not name the report:\n%s", digestMail.Subject, digestMail.Text)
+	}
+
+	// Find the imported reader and erase them.
+	subscribers = b.visit("subscribers-again", submit(chromedp.Click(linkText("Subscribers"))))
+	b.expect(subscribers, 200, "Subscribers")
+	found := b.visit("subscribers-found", submit(
+		chromedp.SendKeys(chromedp.CSS("#q"), reader),
+		chromedp.Click(button("Search")),
+	))
+	b.expect(found, 200, "Subscribers")
+	subscriber := b.visit("subscriber", submit(chromedp.Click(linkText(reader))))
+	b.expect(subscriber, 200, reader)
+	if !strings.Contains(subscriber.Main, "digest") {
+		t.Errorf("the subscriber's page does not list the digest they were sent:\n%s", subscriber.Main)
+	}
+	erased := b.visit("erased", submit(
+		chromedp.SendKeys(chromedp.CSS("#confirm"), reader),
+		chromedp.Click(button("Erase")),
+	))
+	b.expect(erased, 200, "Subscriber erased")
+	gone := b.visit("subscribers-gone", navigate(app.baseURL+"/admin/subscribers?q="+url.QueryEscape(reader)))
+	b.expect(gone, 200, "Subscribers")
+	if strings.Contains(gone.Main, reader) || !strings.Contains(gone.Main, "No subscriber matches.") {
+		t.Errorf("the erased reader is still found:\n%s", gone.Main)
+	}
+
+	// The overview charts the day's sign-up and confirmation.
+	overview = b.visit("overview", submit(chromedp.Click(linkText("Overview"))))
+	b.expect(overview, 200, "Overview")
+	if desc := b.textContent(chromedp.CSS("#chart-desc")); !strings.Contains(desc, "1 sign-ups, 1 confirmations") {
+		t.Errorf("the chart does not show the day's sign-up: %q", desc)
+	}
+	if cut := b.evaluateStrings(chartLabelsCut); len(cut) > 0 {
+		t.Errorf("the chart cuts off its labels %q", cut)
+	}
+	b.saveReadmeScreenshot()
+
+	// The settings page's test e-mail.
+	settings := b.visit("settings", submit(chromedp.Click(linkText("Settings"))))
 	b.expect(settings, 200, "Settings")
 	if strings.Contains(settings.Main, app.adminToken) {
 		t.Errorf("the settings page shows the admin token")
+	}
+	testMailSent := b.visit("settings-test-mail", submit(chromedp.Click(button("Send me a test e-mail"))))
+	b.expect(testMailSent, 200, "Settings")
+	if notice := b.text(chromedp.CSS(".notice[role=status]")); !strings.Contains(notice, "A test e-mail is on its way to "+operator) {
+		t.Errorf("no notice that the test e-mail is on its way: %q", notice)
+	}
+	catcher.next(t, operator)
+
+	sources := b.visit("sources", submit(chromedp.Click(linkText("Sources"))))
+	b.expect(sources, 200, "Sources")
+
+	// The audit log names who did each change.
+	audit := b.visit("audit", submit(chromedp.Click(linkText("Audit"))))
+	b.expect(audit, 200, "Audit log")
+	for _, action := range []string{"signed in", "subscribers imported", "report added", "digest sent now", "subscriber erased", "test e-mail sent"} {
+		if !regexp.MustCompile(`(?m)^.*` + regexp.QuoteMeta(operator) + `\s+` + regexp.QuoteMeta(action)).MatchString(audit.Main) {
+			t.Errorf("the audit log does not say %s did %q:\n%s", operator, action, audit.Main)
+		}
+	}
+	if strings.Contains(audit.Main, reader) {
+		t.Errorf("the audit log keeps the erased reader's address:\n%s", audit.Main)
 	}
 
 	signedOut := b.visit("signed-out", submit(chromedp.Click(button("Sign out"))))

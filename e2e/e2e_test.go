@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -215,6 +216,20 @@ func startAlertd(t *testing.T, catcher *mailpit) *app {
 func (a *app) adminPost(t *testing.T, path, body string) (int, map[string]any) {
 	t.Helper()
 	return alerttest.AdminPost(t, a.baseURL, a.adminToken, path, body)
+}
+
+// subscribe signs an address up and confirms it over HTTP, as a reader's
+// browser would, and returns the confirmation and welcome mails.
+func (a *app) subscribe(t *testing.T, catcher *mailpit, email string) (confirmation, welcome message) {
+	t.Helper()
+	if resp, body := alerttest.Do(t, http.MethodPost, a.baseURL+"/subscribe", formType, "email="+url.QueryEscape(email)); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("subscribe: %s\n%s", resp.Status, body)
+	}
+	confirmation = catcher.next(t, email)
+	if resp, body := alerttest.Do(t, http.MethodPost, link(t, confirmation, "/confirm/"), formType, "confirm=1"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("confirm: %s\n%s", resp.Status, body)
+	}
+	return confirmation, catcher.next(t, email)
 }
 
 // publishDigest adds one report through the admin API and compiles a digest

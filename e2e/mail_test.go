@@ -5,9 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net/http"
 	"net/textproto"
-	"net/url"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -28,14 +26,7 @@ func TestEveryMailPassesTheCatchersChecksAndScoresAsHam(t *testing.T) {
 	app := startAlertd(t, catcher)
 	const reader = "reader@example.net"
 
-	if resp, body := alerttest.Do(t, http.MethodPost, app.baseURL+"/subscribe", formType, "email="+url.QueryEscape(reader)); resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("subscribe: %s\n%s", resp.Status, body)
-	}
-	confirmation := catcher.next(t, reader)
-	if resp, body := alerttest.Do(t, http.MethodPost, link(t, confirmation, "/confirm/"), formType, "confirm=1"); resp.StatusCode != http.StatusOK {
-		t.Fatalf("confirm: %s\n%s", resp.Status, body)
-	}
-	welcome := catcher.next(t, reader)
+	confirmation, welcome := app.subscribe(t, catcher, reader)
 	app.publishDigest(t)
 	digest := catcher.next(t, reader)
 

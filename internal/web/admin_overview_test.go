@@ -74,10 +74,10 @@ func TestDashboardOverviewChartsSignupsConfirmationsAndUnsubscribesByUTCDay(t *t
 	if strings.Contains(body, "2025-12-04") {
 		t.Error("the table reaches back more than 90 days")
 	}
-	// The scale tops out at 4; the plot is 202 high from y = 10 and 668
+	// The scale tops out at 4; the plot is 202 high from y = 10 and 648
 	// wide from x = 44, 89 steps for 90 days. Each line's last three points
 	// are 2, 3 and 4 March.
-	point := func(day, v int) string { return fmt.Sprintf("%d,%d", 44+day*668/89, 212-v*202/4) }
+	point := func(day, v int) string { return fmt.Sprintf("%d,%d", 44+day*648/89, 212-v*202/4) }
 	for class, want := range map[string]string{
 		"signups":       point(87, 3) + " " + point(88, 1) + " " + point(89, 0),
 		"confirmations": point(87, 0) + " " + point(88, 2) + " " + point(89, 0),

@@ -9,10 +9,11 @@ import (
 )
 
 // The chart's drawing area, in the units of its viewBox: the axis labels
-// sit in the margins.
+// sit in the margins, the right one wide enough for the half of the last
+// date's label that stands past the plot.
 const (
 	chartWidth, chartHeight     = 720, 240
-	chartLeft, chartRight       = 44, 8
+	chartLeft, chartRight       = 44, 28
 	chartTop, chartBottom       = 10, 28
 	chartPlotW, chartPlotH      = chartWidth - chartLeft - chartRight, chartHeight - chartTop - chartBottom
 	chartTicks                  = 4 // horizontal grid lines above zero
