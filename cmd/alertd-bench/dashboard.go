@@ -34,7 +34,10 @@ import (
 // " next " in it is the page its left part links to by the link starting
 // with its right part, as an operator's click on "Next page" reaches it.
 // The fixture's audit log has ids 1..100,000 and its reports 1..100,000,
-// so before=1000 and before=5000 are pages near their far ends.
+// so before=1000 and before=5000 are pages near their far ends. Of the
+// searches, "Evidence" is in every title, "/997" in about a hundred
+// numbers, "Housing Kenya" in a few hundred titles, and "Xu", too short
+// for the trigram index, in none.
 var dashboardURLs = []string{
 	"/admin",
 	"/admin/reports",
@@ -42,6 +45,7 @@ var dashboardURLs = []string{
 	"/admin/reports?q=Evidence",
 	"/admin/reports?q=%2F997",
 	"/admin/reports?q=Housing+Kenya",
+	"/admin/reports?q=Xu",
 	"/admin/reports?status=held",
 	"/admin/reports?status=retracted",
 	"/admin/reports/review",
