@@ -5,8 +5,10 @@ package main
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"math"
 	"net"
@@ -14,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,17 +29,73 @@ import (
 
 // dashboardURLs are the pages the dashboard bench requests, each many
 // times; a new page is measured by adding its line. Every request carries
-// the session cookie and the API's bearer token. The fixture's audit log
-// has ids 1..100,000, so before=1000 is a page near its far end.
+// the session cookie and the API's bearer token. A {name} in braces is a
+// row of the fixture, looked up before the run (fixtureValues); a URL with
+// " next " in it is the page its left part links to by the link starting
+// with its right part, as an operator's click on "Next page" reaches it.
+// The fixture's audit log has ids 1..100,000 and its reports 1..100,000,
+// so before=1000 and before=5000 are pages near their far ends. Of the
+// searches, "Evidence" is in every title, "/997" in about a hundred
+// numbers, "Housing Kenya" in a few hundred titles, and "Xu", too short
+// for the trigram index, in none.
 var dashboardURLs = []string{
 	"/admin",
-	"/admin/audit",
-	"/admin/audit?before=1000",
+	"/admin/reports",
+	"/admin/reports?status=all&before=5000",
+	"/admin/reports?q=Evidence",
+	"/admin/reports?q=%2F997",
+	"/admin/reports?q=Housing+Kenya",
+	"/admin/reports?q=Xu",
+	"/admin/reports?status=held",
+	"/admin/reports?status=retracted",
+	"/admin/reports/review",
+	"/admin/reports/{report}",
+	"/admin/reports/{report}/edit",
+	"/admin/digests",
+	"/admin/digests/preview",
+	"/admin/digests/send",
+	"/admin/digests/{digest}",
+	"/admin/digests/{digest}/progress",
+	"/admin/digests/{digest}?after={failure}",
+	"/admin/subscribers",
+	"/admin/subscribers next /admin/subscribers?after=",
+	"/admin/subscribers?q=nora.kim",
+	"/admin/subscribers?q=%40research.example.org",
+	"/admin/subscribers?status=unsubscribed",
+	"/admin/subscribers?topic=climate",
+	"/admin/subscribers/{subscriber}",
+	"/admin/subscribers/import",
 	"/admin/sources",
 	"/admin/settings",
-	"/api/v1/reports",
-	"/api/v1/reports?before=50000",
-	"/api/v1/reports?status=held",
+	"/admin/audit",
+	"/admin/audit?before=1000",
+}
+
+// fixtureValues are the fixture's rows that dashboardURLs name: the report
+// announced last, the newest digest, the failure nine tenths down its list
+// (so that its page is a deep one), and a subscriber of nearly two years,
+// with mails in the outbox and in the message history.
+func fixtureValues(ctx context.Context, path string) (*strings.Replacer, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	var report, digest, failed, failure, subscriber int64
+	err = db.QueryRowContext(ctx, `SELECT
+		(SELECT max(id) FROM reports WHERE digest_id IS NOT NULL),
+		(SELECT max(id) FROM digests),
+		(SELECT failed FROM digests ORDER BY id DESC LIMIT 1),
+		(SELECT min(id) FROM subscribers WHERE id >= 1000 AND status = 'confirmed')`).Scan(&report, &digest, &failed, &subscriber)
+	if err == nil {
+		err = db.QueryRowContext(ctx, `SELECT id FROM outbox WHERE digest_id = ? AND status = 'failed'
+			ORDER BY id LIMIT 1 OFFSET ?`, digest, failed*9/10).Scan(&failure)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the fixture's rows: %w", err)
+	}
+	return strings.NewReplacer("{report}", fmt.Sprint(report), "{digest}", fmt.Sprint(digest),
+		"{failure}", fmt.Sprint(failure), "{subscriber}", fmt.Sprint(subscriber)), nil
 }
 
 const (
@@ -46,12 +105,13 @@ const (
 
 // dashboardOptions are the dashboard command's flags.
 type dashboardOptions struct {
-	db       string // the fixture, built when missing
-	reseed   bool   // build it again even if it exists
-	alertd   string // the binary to serve it
-	requests int    // per URL
-	clients  int    // concurrent clients per URL
-	export   string // when set, measure one streamed GET of this URL instead
+	db       string         // the fixture, built when missing
+	reseed   bool           // build it again even if it exists
+	alertd   string         // the binary to serve it
+	requests int            // per URL
+	clients  int            // concurrent clients per URL
+	export   string         // when set, measure one streamed GET of this URL instead
+	skip     *regexp.Regexp // when set, the pages whose line it matches are left out
 }
 
 // benchDashboard serves the fixture with the real alertd binary, as a
@@ -91,16 +151,27 @@ func benchDashboard(ctx context.Context, o dashboardOptions) error {
 	if o.export != "" {
 		return measureExport(ctx, client, srv, o.export)
 	}
+	values, err := fixtureValues(ctx, db)
+	if err != nil {
+		return err
+	}
 	fmt.Printf("dashboard: %d requests a URL, %d client(s), alertd serve pid %d\n", o.requests, o.clients, srv.cmd.Process.Pid)
-	fmt.Printf("%-40s %8s %8s %8s %10s\n", "url", "p50", "p99", "max", "bytes")
+	fmt.Printf("%-50s %8s %8s %8s %10s\n", "url", "p50", "p99", "max", "bytes")
 	var slow []string
-	for _, u := range dashboardURLs {
+	for _, entry := range dashboardURLs {
+		if o.skip != nil && o.skip.MatchString(entry) {
+			continue
+		}
+		u, err := client.resolve(ctx, values.Replace(entry))
+		if err != nil {
+			return err
+		}
 		times, size, err := client.measure(ctx, u, o.requests, o.clients)
 		if err != nil {
 			return err
 		}
 		p50, p99 := percentile(times, 50), percentile(times, 99)
-		fmt.Printf("%-40s %8s %8s %8s %10d\n", u, ms(p50), ms(p99), ms(slices.Max(times)), size)
+		fmt.Printf("%-50s %8s %8s %8s %10d\n", u, ms(p50), ms(p99), ms(slices.Max(times)), size)
 		if p99 > 100*time.Millisecond {
 			slow = append(slow, u)
 		}
@@ -295,6 +366,25 @@ func (c *benchClient) get(ctx context.Context, u string, w io.Writer) (int64, er
 		return 0, fmt.Errorf("GET %s: %s: %s", u, resp.Status, body)
 	}
 	return io.Copy(w, resp.Body)
+}
+
+// resolve returns u, or for "PAGE next PREFIX" the address of the first
+// link on PAGE that starts with PREFIX.
+func (c *benchClient) resolve(ctx context.Context, u string) (string, error) {
+	page, prefix, ok := strings.Cut(u, " next ")
+	if !ok {
+		return u, nil
+	}
+	var body strings.Builder
+	if _, err := c.get(ctx, page, &body); err != nil {
+		return "", err
+	}
+	_, rest, found := strings.Cut(body.String(), `href="`+html.EscapeString(prefix))
+	link, _, closed := strings.Cut(rest, `"`)
+	if !found || !closed {
+		return "", fmt.Errorf("GET %s: no link to %s", page, prefix)
+	}
+	return html.UnescapeString(html.EscapeString(prefix) + link), nil
 }
 
 // measure requests u n times from clients concurrent clients, after a few

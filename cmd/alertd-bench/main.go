@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime/pprof"
 )
 
@@ -29,7 +30,7 @@ const usage = `usage:
   alertd-bench compile [-subscribers N] [-db FILE]
   alertd-bench deliver [-subscribers N] [-connections C] [-alertd PATH]
   alertd-bench push -addr HOST:PORT -message FILE [-count N] [-connections C]
-  alertd-bench dashboard [-db FILE] [-seed] [-alertd PATH] [-requests N] [-clients C] [-export URL]`
+  alertd-bench dashboard [-db FILE] [-seed] [-alertd PATH] [-requests N] [-clients C] [-skip REGEXP] [-export URL]`
 
 func main() {
 	if len(os.Args) < 2 {
@@ -100,6 +101,11 @@ func main() {
 		flags.IntVar(&o.requests, "requests", 200, "timed requests a URL")
 		flags.IntVar(&o.clients, "clients", 1, "concurrent clients a URL")
 		flags.StringVar(&o.export, "export", "", "time one streamed GET of this URL and alertd's memory instead of the pages")
+		flags.Func("skip", "leave out the pages whose line in dashboardURLs matches this regular expression", func(s string) error {
+			var err error
+			o.skip, err = regexp.Compile(s)
+			return err
+		})
 		flags.Parse(os.Args[2:])
 		if o.requests < 1 || o.clients < 1 {
 			fmt.Fprintln(os.Stderr, "alertd-bench: -requests and -clients must be at least 1")
