@@ -355,6 +355,25 @@ func TestDashboardExportsConfirmedSubscribersAsCSV(t *testing.T) {
 	}
 }
 
+func TestDashboardExportImportsAgainAsItIs(t *testing.T) {
+	h := newHarness(t, options{AdminEmails: []string{opsEmail}})
+	cookie := h.signIn(opsEmail)
+	for _, email := range []string{"=cmd|x@example.org", "+1@example.org", "-x@example.org", "o'brien@example.org"} {
+		h.confirmed(email)
+	}
+	export := h.withCookie(http.MethodGet, "/admin/subscribers/export.csv", cookie)
+	if export.StatusCode != http.StatusOK || !strings.Contains(export.body, "'=cmd|x@example.org") {
+		t.Fatalf("export: %d\n%s", export.StatusCode, export.body)
+	}
+	resp := h.uploadWithCookie("/admin/subscribers/import", cookie, "confirmed", "subscribers.csv", export.body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.body, "0 added as confirmed, 4 unchanged") {
+		t.Errorf("import of the export: %d\n%s", resp.StatusCode, resp.body)
+	}
+	if n := h.subscriberCount(); n != 4 {
+		t.Errorf("%d subscribers after importing the export of 4", n)
+	}
+}
+
 func TestDashboardExportStreamsAsItReads(t *testing.T) {
 	if testing.Short() {
 		t.Skip("adds 50,000 subscribers")

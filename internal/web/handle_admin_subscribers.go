@@ -225,7 +225,7 @@ func handleAdminExport(p *pages, subs *subscription.Service, audit *admin.Servic
 			if sub.ConfirmedAt != nil {
 				confirmed = sub.ConfirmedAt.Format(time.RFC3339)
 			}
-			out.Write([]string{spreadsheetSafe(sub.Email), confirmed, spreadsheetSafe(strings.Join(sub.Topics, ";"))})
+			out.Write([]string{subscription.SpreadsheetSafe(sub.Email), confirmed, subscription.SpreadsheetSafe(strings.Join(sub.Topics, ";"))})
 			if rows++; rows%exportFlushEvery == 0 {
 				out.Flush()
 				if err := out.Error(); err != nil {
@@ -248,16 +248,6 @@ func handleAdminExport(p *pages, subs *subscription.Service, audit *admin.Servic
 			panic(http.ErrAbortHandler)
 		}
 	}
-}
-
-// spreadsheetSafe keeps a cell from being read as a formula by a
-// spreadsheet that opens the file: an address may begin with = + - or @,
-// and such a cell gets a leading apostrophe.
-func spreadsheetSafe(cell string) string {
-	if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
-		return "'" + cell
-	}
-	return cell
 }
 
 // adminImportPath is where the dashboard's subscriber import is posted;
