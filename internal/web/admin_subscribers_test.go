@@ -523,3 +523,19 @@ func TestDashboardSubscriberPagesNeedASession(t *testing.T) {
 		t.Errorf("changed without a session: %s", got)
 	}
 }
+
+// A browser refuses a type=email value with a non-ASCII local part, which
+// the service accepts: the erase confirmation is a text field.
+func TestDashboardEraseFieldTakesEveryAddressTheServiceAccepts(t *testing.T) {
+	h := newHarness(t, options{AdminEmails: []string{opsEmail}})
+	cookie := h.signIn(opsEmail)
+	h.confirmed("jörg@example.org")
+	page := h.withCookie(http.MethodGet, h.subscriberPath("jörg@example.org"), cookie)
+	if !strings.Contains(page.body, `<label for="confirm">Type the address to confirm</label>`) ||
+		!strings.Contains(page.body, `<input type="text" inputmode="email" id="confirm" name="confirm" value="" autocomplete="off" required>`) {
+		t.Errorf("the erase field is not a required text field with its label:\n%s", page.body)
+	}
+	if strings.Contains(page.body, `type="email" id="confirm"`) {
+		t.Errorf("the erase field is type=email")
+	}
+}
