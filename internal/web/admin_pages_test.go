@@ -41,8 +41,8 @@ func TestDashboardSourcesPageShowsEachFeedAndEscapesItsError(t *testing.T) {
 	before := h.withCookie(http.MethodGet, "/admin/sources", cookie).body
 	for _, want := range []string{
 		"<caption>Configured feed sources</caption>", `<th scope="col">Last error</th>`,
-		`<tr><th scope="row">` + feed.URL + `</th><td>*/15 * * * *</td><td>off</td><td>never</td><td>none</td><td>0</td><td>0</td><td>never</td><td>none</td></tr>`,
-		`<tr><th scope="row">` + broken + `</th><td>@hourly</td><td>on</td><td>never</td>`,
+		`<tr><th scope="row" class="ctext" dir="auto">` + feed.URL + `</th><td>*/15 * * * *</td><td>off</td><td>never</td><td>none</td><td>0</td><td>0</td><td>never</td><td>none</td></tr>`,
+		`<tr><th scope="row" class="ctext" dir="auto">` + broken + `</th><td>@hourly</td><td>on</td><td>never</td>`,
 	} {
 		if !strings.Contains(before, want) {
 			t.Errorf("before any poll the page lacks %q:\n%s", want, before)
@@ -60,7 +60,7 @@ func TestDashboardSourcesPageShowsEachFeedAndEscapesItsError(t *testing.T) {
 	after := h.withCookie(http.MethodGet, "/admin/sources", cookie).body
 	for _, want := range []string{
 		`<td>2026-03-02 08:00:00</td><td>ok</td><td>2</td><td>2</td><td>2026-03-02 08:00:00</td><td>none</td></tr>`,
-		`<td>2026-03-02 08:01:00</td><td>error</td><td>0</td><td>0</td><td>never</td><td>2026-03-02 08:01:00: &lt;script&gt;alert(&#34;owned&#34;)&lt;/script&gt;</td></tr>`,
+		`<td>2026-03-02 08:01:00</td><td>error</td><td>0</td><td>0</td><td>never</td><td>2026-03-02 08:01:00: <span class="ctext" dir="auto">&lt;script&gt;alert(&#34;owned&#34;)&lt;/script&gt;</span></td></tr>`,
 	} {
 		if !strings.Contains(after, want) {
 			t.Errorf("after the polls the page lacks %q:\n%s", want, after)

@@ -429,3 +429,23 @@ func TestDashboardReviewQueueShowsHeldTextInertAndApprovesOrRejects(t *testing.T
 		t.Errorf("a rejected report restored: %s, want held", got)
 	}
 }
+
+func TestDashboardIsolatesBidiControlsInCatalogueText(t *testing.T) {
+	h := newHarness(t, options{AdminEmails: []string{opsEmail}})
+	cookie := h.signIn(opsEmail)
+	const title = "Annual \u202Etroper\u202C Review"
+	rep := h.dashPost("/admin/reports/new", url.Values{"title": {title}, "url": {"https://example.org/bidi"}}, cookie)
+	if rep.StatusCode != http.StatusSeeOther {
+		t.Fatalf("add: %d\n%s", rep.StatusCode, rep.body)
+	}
+	isolated := `class="ctext" dir="auto">` + title + `<`
+	for _, path := range []string{"/admin/reports", rep.Header.Get("Location"), "/admin/audit"} {
+		page := h.withCookie(http.MethodGet, path, cookie)
+		if !strings.Contains(page.body, isolated) && !strings.Contains(page.body, `class="report-title ctext" dir="auto">`+title+`<`) {
+			t.Errorf("%s: the title is not in an isolating element\n%s", path, page.body)
+		}
+	}
+	if css := h.get("/static/style.css"); !strings.Contains(css.body, ".ctext { unicode-bidi: isolate; }") {
+		t.Errorf("the stylesheet does not isolate .ctext")
+	}
+}
