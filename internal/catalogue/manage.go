@@ -119,11 +119,12 @@ func Changed(before, after alertd.Report) []string {
 // held if it was held. A digest that announced it before the retraction
 // still counts, so no reader is sent it twice; one never announced goes
 // into the next digest as if it had not been retracted. Restoring a report
-// not retracted is harmless; an error of code NotFound when there is none.
-func (s *Service) Restore(ctx context.Context, id int64) (alertd.Report, error) {
-	rep, err := s.store.RestoreReport(ctx, id)
+// not retracted is harmless and changes nothing, which changed says; an
+// error of code NotFound when there is none.
+func (s *Service) Restore(ctx context.Context, id int64) (rep alertd.Report, changed bool, err error) {
+	rep, changed, err = s.store.RestoreReport(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return rep, errNoReport
+		return rep, false, errNoReport
 	}
-	return rep, err
+	return rep, changed, err
 }

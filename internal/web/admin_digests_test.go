@@ -244,7 +244,12 @@ func TestDashboardSendNowAsksOnceMoreAndSendsOneDigest(t *testing.T) {
 		"<h1>Send 1 report to 3 readers now?</h1>", `name="last" value="1"`)
 	wantRedirect(t, h.sendNow(cookie, "1"), http.StatusSeeOther, "/admin/digests/2")
 	// With nothing left to send, the form makes nothing and says so.
-	wantRedirect(t, h.sendNow(cookie, "2"), http.StatusSeeOther, "/admin/digests")
+	wantRedirect(t, h.sendNow(cookie, "2"), http.StatusSeeOther, "/admin/digests?nothing-done")
+	wantContains(t, "the digests page after sending nothing", h.withCookie(http.MethodGet, "/admin/digests?nothing-done", cookie).body,
+		`<p class="notice" role="status">Nothing was sent: no report was due for a digest.</p>`)
+	if page := h.withCookie(http.MethodGet, "/admin/digests", cookie).body; strings.Contains(page, "Nothing was sent") {
+		t.Errorf("the digests page says nothing was sent when no send was asked for")
+	}
 	wantContains(t, "the confirmation with nothing due", h.withCookie(http.MethodGet, "/admin/digests/send", cookie).body, "<h1>Nothing to send</h1>")
 	if n := len(h.digests()); n != 2 {
 		t.Errorf("%d digests, want 2", n)

@@ -242,7 +242,7 @@ func TestDashboardReportsSearchFilterAndPageNewestFirst(t *testing.T) {
 		want = slices.Insert(want, 0, rep.ID)
 	}
 	retracted := h.addReport("Labour withdrawn", -time.Minute)
-	if _, err := h.cat.Retract(context.Background(), retracted.ID); err != nil {
+	if _, _, err := h.cat.Retract(context.Background(), retracted.ID); err != nil {
 		t.Fatal(err)
 	}
 

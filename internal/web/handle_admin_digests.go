@@ -49,6 +49,8 @@ type digestsView struct {
 	History       []alertd.Digest
 	// Older is the ?before= of the history's next page; 0 on the last.
 	Older int64
+	// NothingSent says that a send asked for found no report due.
+	NothingSent bool
 }
 
 // positiveParam reads the query parameter name as an id: 0 when absent,
@@ -79,7 +81,7 @@ func handleAdminDigests(p *pages, cat *catalogue.Service, preview PreviewDigest,
 			return
 		}
 		status := http.StatusOK
-		v := digestsView{Topic: r.URL.Query().Get("topic")}
+		v := digestsView{Topic: r.URL.Query().Get("topic"), NothingSent: saysNothingDone(r)}
 		chosen, ok := previewTopics(topics, v.Topic)
 		if !ok {
 			status, v.TopicError, v.Topic, chosen = http.StatusBadRequest, "Choose one of the topics in the list.", "", nil
@@ -163,7 +165,7 @@ func handleAdminDigestConfirm(p *pages, cat *catalogue.Service) http.HandlerFunc
 // handleAdminDigestSend compiles and queues the next digest, as the API and
 // the CLI do. The form carries the newest digest its page saw, so that a
 // second submit finds that one sent since and only shows it.
-func handleAdminDigestSend(p *pages, cat *catalogue.Service, audit *admin.Service) http.HandlerFunc {
+func handleAdminDigestSend(p *pages, cat *catalogue.Service, audit auditor) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := parseForm(r); err != nil {
 			p.render(w, r, http.StatusBadRequest, "admin/message", messageView{"Bad request", "The form could not be read. Please send it again."})
@@ -189,14 +191,11 @@ func handleAdminDigestSend(p *pages, cat *catalogue.Service, audit *admin.Servic
 			p.serverError(w, r, err)
 			return
 		case !created:
-			http.Redirect(w, r, "/admin/digests", http.StatusSeeOther)
+			http.Redirect(w, r, afterNothingDone("/admin/digests"), http.StatusSeeOther)
 			return
 		}
-		if err := audit.Record(r.Context(), sessionOf(r).Email, admin.ActionDigestSent, fmt.Sprintf("digest %d", d.ID),
-			alertd.Plural(d.Reports, "report", "reports")+" to "+alertd.Plural(d.Recipients, "reader", "readers")); err != nil {
-			p.serverError(w, r, err)
-			return
-		}
+		audit.record(r, admin.ActionDigestSent, fmt.Sprintf("digest %d", d.ID),
+			alertd.Plural(d.Reports, "report", "reports")+" to "+alertd.Plural(d.Recipients, "reader", "readers"))
 		http.Redirect(w, r, fmt.Sprintf("/admin/digests/%d", d.ID), http.StatusSeeOther)
 	}
 }

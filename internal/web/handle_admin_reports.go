@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -154,13 +153,20 @@ func reportOf(p *pages, cat *catalogue.Service, w http.ResponseWriter, r *http.R
 	return rep, true
 }
 
+// reportPage is the data of a report's page; Unchanged says that the
+// change asked for was already so.
+type reportPage struct {
+	reportRow
+	Unchanged bool
+}
+
 func handleAdminReport(p *pages, cat *catalogue.Service, now func() time.Time) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		rep, ok := reportOf(p, cat, w, r)
 		if !ok {
 			return
 		}
-		p.render(w, r, http.StatusOK, "admin/report", rowOf(rep, now()))
+		p.render(w, r, http.StatusOK, "admin/report", reportPage{rowOf(rep, now()), saysNothingDone(r)})
 	}
 }
 
@@ -177,7 +183,7 @@ func handleAdminRetractPage(p *pages, cat *catalogue.Service) http.HandlerFunc {
 // it is a review's decision, which is only for held reports and leads back
 // to the review queue.
 type reportAction struct {
-	change func(*catalogue.Service, context.Context, int64) (alertd.Report, error)
+	change func(*catalogue.Service, context.Context, int64) (alertd.Report, bool, error)
 	audit  string
 	review bool
 }
@@ -190,9 +196,11 @@ var (
 )
 
 // handleAdminReportAction makes the change, records it in the audit log and
-// sends the browser on. Approve and reject are for held reports: on any
-// other they would be a retraction without its confirmation, or nothing.
-func handleAdminReportAction(p *pages, cat *catalogue.Service, audit *admin.Service, log *slog.Logger, a reportAction) http.HandlerFunc {
+// sends the browser on; a change that was already so is not recorded, and
+// the report's page says that nothing was done. Approve and reject are for
+// held reports: on any other they would be a retraction without its
+// confirmation, or nothing.
+func handleAdminReportAction(p *pages, cat *catalogue.Service, audit auditor, a reportAction) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		rep, ok := reportOf(p, cat, w, r)
 		if !ok {
@@ -203,12 +211,16 @@ func handleAdminReportAction(p *pages, cat *catalogue.Service, audit *admin.Serv
 				"This report is not held for review, so it cannot be approved or rejected. Its own page shows where it stands."})
 			return
 		}
-		rep, err := a.change(cat, r.Context(), rep.ID)
+		rep, changed, err := a.change(cat, r.Context(), rep.ID)
 		if err != nil {
 			p.serverError(w, r, err)
 			return
 		}
-		record(r, audit, log, a.audit, rep, rep.Title)
+		if !changed {
+			http.Redirect(w, r, afterNothingDone(reportPath(rep.ID)), http.StatusSeeOther)
+			return
+		}
+		audit.record(r, a.audit, reportSubject(rep.ID), rep.Title)
 		next := reportPath(rep.ID)
 		if a.review {
 			next = "/admin/reports/review"
@@ -219,14 +231,8 @@ func handleAdminReportAction(p *pages, cat *catalogue.Service, audit *admin.Serv
 
 func reportPath(id int64) string { return "/admin/reports/" + strconv.FormatInt(id, 10) }
 
-// record writes a change to a report to the audit log. The change is made
-// by then, so a failure to record it is logged rather than shown as the
-// change's failure.
-func record(r *http.Request, audit *admin.Service, log *slog.Logger, action string, rep alertd.Report, detail string) {
-	if err := audit.Record(r.Context(), sessionOf(r).Email, action, "report "+strconv.FormatInt(rep.ID, 10), detail); err != nil {
-		log.Error("audit log", "action", action, "report", rep.ID, "err", err)
-	}
-}
+// reportSubject is how the audit log names a report.
+func reportSubject(id int64) string { return "report " + strconv.FormatInt(id, 10) }
 
 // formField is one field of the report form, as the template draws it.
 type formField struct {
@@ -362,7 +368,7 @@ func readReportForm(p *pages, w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-func handleAdminReportCreate(p *pages, cat *catalogue.Service, audit *admin.Service, log *slog.Logger) http.HandlerFunc {
+func handleAdminReportCreate(p *pages, cat *catalogue.Service, audit auditor) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !readReportForm(p, w, r) {
 			return
@@ -388,13 +394,15 @@ func handleAdminReportCreate(p *pages, cat *catalogue.Service, audit *admin.Serv
 			}
 			p.render(w, r, http.StatusConflict, "admin/report_form", v)
 		default:
-			record(r, audit, log, admin.ActionReportAdded, rep, rep.Title)
+			audit.record(r, admin.ActionReportAdded, reportSubject(rep.ID), rep.Title)
 			http.Redirect(w, r, reportPath(rep.ID), http.StatusSeeOther)
 		}
 	}
 }
 
-func handleAdminReportEdit(p *pages, cat *catalogue.Service, audit *admin.Service, log *slog.Logger) http.HandlerFunc {
+// handleAdminReportEdit saves the edit form and records what changed; a
+// save that changes nothing is not recorded, and the report's page says so.
+func handleAdminReportEdit(p *pages, cat *catalogue.Service, audit auditor) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		rep, ok := reportOf(p, cat, w, r)
 		if !ok || !readReportForm(p, w, r) {
@@ -411,11 +419,12 @@ func handleAdminReportEdit(p *pages, cat *catalogue.Service, audit *admin.Servic
 		case err != nil:
 			p.serverError(w, r, err)
 		default:
-			detail := "nothing changed"
-			if changed := catalogue.Changed(before, after); len(changed) > 0 {
-				detail = "changed " + strings.Join(changed, ", ")
+			changed := catalogue.Changed(before, after)
+			if len(changed) == 0 {
+				http.Redirect(w, r, afterNothingDone(reportPath(after.ID)), http.StatusSeeOther)
+				return
 			}
-			record(r, audit, log, admin.ActionReportEdited, after, detail)
+			audit.record(r, admin.ActionReportEdited, reportSubject(after.ID), "changed "+strings.Join(changed, ", "))
 			http.Redirect(w, r, reportPath(after.ID), http.StatusSeeOther)
 		}
 	}

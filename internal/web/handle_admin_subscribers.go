@@ -92,6 +92,8 @@ type subscriberView struct {
 	// Confirm and ConfirmError are what was typed to confirm an erase,
 	// and why it was refused.
 	Confirm, ConfirmError string
+	// Unchanged says that an unsubscribe asked for was already so.
+	Unchanged bool
 }
 
 // Unsubscribable reports whether the subscriber still gets mail.
@@ -109,8 +111,7 @@ func subscriberFromURL(p *pages, subs *subscription.Service, w http.ResponseWrit
 	}
 	export, err := subs.ExportID(r.Context(), id)
 	if errors.Is(err, subscription.ErrNotFound) {
-		p.render(w, r, http.StatusNotFound, "admin/message", messageView{"No such subscriber",
-			"There is no subscriber with this number: it may have been erased."})
+		noSubscriber(p, w, r)
 		return export, false
 	}
 	if err != nil {
@@ -142,7 +143,9 @@ func handleAdminSubscriber(p *pages, subs *subscription.Service) http.HandlerFun
 		if !ok {
 			return
 		}
-		p.render(w, r, http.StatusOK, "admin/subscriber", newSubscriberView(export))
+		v := newSubscriberView(export)
+		v.Unchanged = saysNothingDone(r)
+		p.render(w, r, http.StatusOK, "admin/subscriber", v)
 	}
 }
 
@@ -150,26 +153,39 @@ func handleAdminSubscriber(p *pages, subs *subscription.Service) http.HandlerFun
 // outlives an erase without saying who it was.
 func subscriberSubject(id int64) string { return "subscriber " + strconv.FormatInt(id, 10) }
 
-func handleAdminUnsubscribe(p *pages, subs *subscription.Service, audit *admin.Service) http.HandlerFunc {
+// noSubscriber answers that the subscriber the path names is not there (any
+// more: another operator may have erased them meanwhile).
+func noSubscriber(p *pages, w http.ResponseWriter, r *http.Request) {
+	p.render(w, r, http.StatusNotFound, "admin/message", messageView{"No such subscriber",
+		"There is no subscriber with this number: it may have been erased."})
+}
+
+// handleAdminUnsubscribe ends a subscription and records it; a subscriber
+// already unsubscribed or bounced is left as they are, unrecorded, and
+// their page says that nothing was done.
+func handleAdminUnsubscribe(p *pages, subs *subscription.Service, audit auditor) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		export, ok := subscriberFromURL(p, subs, w, r)
 		if !ok {
 			return
 		}
-		if err := subs.Unsubscribe(r.Context(), subs.UnsubscribeToken(export.ID)); err != nil {
+		path := "/admin/subscribers/" + strconv.FormatInt(export.ID, 10)
+		changed, err := subs.UnsubscribeID(r.Context(), export.ID)
+		switch {
+		case errors.Is(err, subscription.ErrNotFound):
+			noSubscriber(p, w, r)
+		case err != nil:
 			p.serverError(w, r, err)
-			return
+		case !changed:
+			http.Redirect(w, r, afterNothingDone(path), http.StatusSeeOther)
+		default:
+			audit.record(r, admin.ActionSubscriberUnsubscribed, subscriberSubject(export.ID), "was "+string(export.Status))
+			http.Redirect(w, r, path, http.StatusSeeOther)
 		}
-		if err := audit.Record(r.Context(), sessionOf(r).Email, admin.ActionSubscriberUnsubscribed,
-			subscriberSubject(export.ID), "was "+string(export.Status)); err != nil {
-			p.serverError(w, r, err)
-			return
-		}
-		http.Redirect(w, r, "/admin/subscribers/"+strconv.FormatInt(export.ID, 10), http.StatusSeeOther)
 	}
 }
 
-func handleAdminErase(p *pages, subs *subscription.Service, audit *admin.Service) http.HandlerFunc {
+func handleAdminErase(p *pages, subs *subscription.Service, audit auditor) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		export, ok := subscriberFromURL(p, subs, w, r)
 		if !ok {
@@ -187,15 +203,17 @@ func handleAdminErase(p *pages, subs *subscription.Service, audit *admin.Service
 			p.render(w, r, http.StatusUnprocessableEntity, "admin/subscriber", v)
 			return
 		}
-		if err := subs.Erase(r.Context(), export.Email); err != nil && !errors.Is(err, subscription.ErrNotFound) {
+		err := subs.Erase(r.Context(), export.Email)
+		if errors.Is(err, subscription.ErrNotFound) {
+			noSubscriber(p, w, r)
+			return
+		}
+		if err != nil {
 			p.serverError(w, r, err)
 			return
 		}
-		if err := audit.Record(r.Context(), sessionOf(r).Email, admin.ActionSubscriberErased,
-			subscriberSubject(export.ID), "personal data deleted; the address is kept only as a hash on the suppression list"); err != nil {
-			p.serverError(w, r, err)
-			return
-		}
+		audit.record(r, admin.ActionSubscriberErased, subscriberSubject(export.ID),
+			"personal data deleted; the address is kept only as a hash on the suppression list")
 		p.render(w, r, http.StatusOK, "admin/message", messageView{"Subscriber erased",
 			"Everything held about this subscriber has been deleted. A hash of the address stays on the suppression list, so no import brings it back."})
 	}
@@ -208,12 +226,9 @@ const exportFlushEvery = 1000
 // columns `alertd subscribers import` reads, so the file can be imported
 // again. Rows are written as they are read: memory does not grow with the
 // list.
-func handleAdminExport(p *pages, subs *subscription.Service, audit *admin.Service) http.HandlerFunc {
+func handleAdminExport(p *pages, subs *subscription.Service, audit auditor) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if err := audit.Record(r.Context(), sessionOf(r).Email, admin.ActionSubscribersExported, "confirmed subscribers", "CSV"); err != nil {
-			p.serverError(w, r, err)
-			return
-		}
+		audit.record(r, admin.ActionSubscribersExported, "confirmed subscribers", "CSV")
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", `attachment; filename="subscribers.csv"`)
 		rc := http.NewResponseController(w)
@@ -281,7 +296,7 @@ func handleAdminImportForm(p *pages) http.HandlerFunc {
 	}
 }
 
-func handleAdminImport(p *pages, subs *subscription.Service, audit *admin.Service) http.HandlerFunc {
+func handleAdminImport(p *pages, subs *subscription.Service, audit auditor) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		v := importView{Consent: "pending"}
 		refuse := func(status int, why string) {
@@ -338,10 +353,7 @@ func handleAdminImport(p *pages, subs *subscription.Service, audit *admin.Servic
 		if !v.Confirmed {
 			detail = fmt.Sprintf("%s: %d sign-ups recorded, %d rejected", header.Filename, result.SignedUp, len(result.Rejected))
 		}
-		if err := audit.Record(r.Context(), sessionOf(r).Email, admin.ActionSubscribersImported, "subscribers", detail); err != nil {
-			p.serverError(w, r, err)
-			return
-		}
+		audit.record(r, admin.ActionSubscribersImported, "subscribers", detail)
 		v.Done, v.Result, v.Rejected = true, result, result.Rejected
 		if len(v.Rejected) > maxRejectionsShown {
 			v.More = len(v.Rejected) - maxRejectionsShown
