@@ -168,6 +168,25 @@ func (s *Store) ReportByID(ctx context.Context, id int64) (alertd.Report, error)
 	return scanReport(s.readRow(ctx, "SELECT "+reportColumns+" FROM reports WHERE id = ?", id))
 }
 
+// ReportByID returns the report with the id, whatever its status, as the
+// transaction sees it, or ErrNotFound.
+func (t *Tx) ReportByID(id int64) (alertd.Report, error) {
+	return scanReport(t.queryRow("SELECT "+reportColumns+" FROM reports WHERE id = ?", id))
+}
+
+// OtherReportWithURL returns the id of a report other than the one with id
+// except whose url is url, or whose guid is (a report added without a
+// guid is known by its url); 0 when there is none.
+func (t *Tx) OtherReportWithURL(url string, except int64) (int64, error) {
+	var id int64
+	err := t.queryRow(`SELECT id FROM reports WHERE url = ? AND id != ?
+		UNION ALL SELECT id FROM reports WHERE guid = ? AND id != ? LIMIT 1`, url, except, url, except).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return id, err
+}
+
 // UpdateReport replaces the text, url, publication time and topics of the
 // report with r's id, and returns it; ErrNotFound when there is none. Its
 // guid, status, arrival and place in a digest stay.

@@ -79,8 +79,7 @@ func TestDashboardRecordsOnlyChangesThatHappen(t *testing.T) {
 	wantRedirect(t, h.dashPost(path+"/retract", nil, cookie), http.StatusSeeOther, path+"?nothing-done")
 	wantRedirect(t, h.dashPost(path+"/restore", nil, cookie), http.StatusSeeOther, path)
 	wantRedirect(t, h.dashPost(path+"/restore", nil, cookie), http.StatusSeeOther, path+"?nothing-done")
-	untouched := url.Values{"title": {rep.Title}, "url": {rep.URL}, "published_at": {rep.PublishedAt.Format("2006-01-02T15:04:05")}}
-	wantRedirect(t, h.dashPost(path+"/edit", untouched, cookie), http.StatusSeeOther, path+"?nothing-done")
+	wantRedirect(t, h.dashPost(path+"/edit", h.editForm(rep.ID, cookie), cookie), http.StatusSeeOther, path+"?nothing-done")
 	wantContains(t, "the report page after nothing was done", h.withCookie(http.MethodGet, path+"?nothing-done", cookie).body,
 		`<p class="notice" role="status">Nothing to do: the report already stood as asked. Nothing was changed or recorded.</p>`)
 

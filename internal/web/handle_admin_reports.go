@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -260,6 +261,8 @@ type reportFormView struct {
 	Error string
 	// Existing is the report that already has the url added again.
 	Existing int64
+	// Version is the report's version the edit began from.
+	Version string
 }
 
 // formTime is how the form shows a publication time, in UTC, as the
@@ -267,7 +270,7 @@ type reportFormView struct {
 const formTime = "2006-01-02T15:04:05"
 
 func formOf(rep alertd.Report) url.Values {
-	return url.Values{
+	return url.Values{"version": {catalogue.Version(rep)},
 		"title": {rep.Title}, "url": {rep.URL}, "published_at": {rep.PublishedAt.UTC().Format(formTime)},
 		"series": {rep.Series}, "number": {rep.Number}, "authors": {strings.Join(rep.Authors, "\n")},
 		"abstract": {rep.Abstract}, "keywords": {strings.Join(rep.Keywords, "\n")}, "topics": rep.Topics,
@@ -297,7 +300,7 @@ func input(form url.Values) (catalogue.Input, error) {
 // reportForm returns the form with its values and err's message beside the
 // field it is about.
 func (p *pages) reportForm(rep *alertd.Report, form url.Values, err error) reportFormView {
-	v := reportFormView{Report: rep, Action: "/admin/reports/new"}
+	v := reportFormView{Report: rep, Action: "/admin/reports/new", Version: form.Get("version")}
 	publishedHint := "Leave empty to publish now. Times are UTC."
 	if rep != nil {
 		v.Action = reportPath(rep.ID) + "/edit"
@@ -338,6 +341,31 @@ func (p *pages) reportForm(rep *alertd.Report, form url.Values, err error) repor
 		v.Error = err.Error()
 	}
 	return v
+}
+
+// setError puts the problem beside the named field.
+func (v *reportFormView) setError(name, problem string) {
+	for i := range v.Fields {
+		if v.Fields[i].Name == name {
+			v.Fields[i].Error = problem
+		}
+	}
+}
+
+// editedMeanwhile answers an edit refused because the report changed after
+// the form was opened: the form again, with the operator's input and the
+// report's new version, so that a second save is a choice made knowingly.
+func (p *pages) editedMeanwhile(w http.ResponseWriter, r *http.Request, cat *catalogue.Service) {
+	rep, ok := reportOf(p, cat, w, r)
+	if !ok {
+		return
+	}
+	form := maps.Clone(r.PostForm)
+	form.Set("version", catalogue.Version(rep))
+	v := p.reportForm(&rep, form, nil)
+	v.Error = "Someone changed this report after you opened this form, so nothing was saved. " +
+		"Its page shows the report as it is now; saving this form again replaces that change with what is below."
+	p.render(w, r, http.StatusConflict, "admin/report_form", v)
 }
 
 func handleAdminReportNew(p *pages) http.HandlerFunc {
@@ -387,11 +415,7 @@ func handleAdminReportCreate(p *pages, cat *catalogue.Service, audit auditor) ht
 		case !created:
 			v := p.reportForm(nil, r.PostForm, nil)
 			v.Existing = rep.ID
-			for i := range v.Fields {
-				if v.Fields[i].Name == "url" {
-					v.Fields[i].Error = "a report with this url is already in the catalogue; nothing was added"
-				}
-			}
+			v.setError("url", "a report with this url is already in the catalogue; nothing was added")
 			p.render(w, r, http.StatusConflict, "admin/report_form", v)
 		default:
 			audit.record(r, admin.ActionReportAdded, reportSubject(rep.ID), rep.Title)
@@ -409,13 +433,26 @@ func handleAdminReportEdit(p *pages, cat *catalogue.Service, audit auditor) http
 			return
 		}
 		in, err := input(r.PostForm)
+		// The form shows the time to the second: the same time sent back
+		// keeps the stored one, milliseconds and all.
+		if in.PublishedAt != nil && in.PublishedAt.Equal(rep.PublishedAt.Truncate(time.Second)) {
+			in.PublishedAt = nil
+		}
 		var before, after alertd.Report
 		if err == nil {
-			before, after, err = cat.Edit(r.Context(), rep.ID, in)
+			before, after, err = cat.Edit(r.Context(), rep.ID, r.PostForm.Get("version"), in)
 		}
+		var taken *catalogue.URLTakenError
 		switch {
 		case alertd.ErrorCode(err) == alertd.Invalid:
 			p.render(w, r, errorStatus(err), "admin/report_form", p.reportForm(&rep, r.PostForm, err))
+		case errors.As(err, &taken):
+			v := p.reportForm(&rep, r.PostForm, nil)
+			v.Existing = taken.Other
+			v.setError("url", taken.Error())
+			p.render(w, r, http.StatusConflict, "admin/report_form", v)
+		case errors.Is(err, catalogue.ErrEditedMeanwhile):
+			p.editedMeanwhile(w, r, cat)
 		case err != nil:
 			p.serverError(w, r, err)
 		default:
