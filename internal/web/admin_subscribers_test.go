@@ -539,3 +539,23 @@ func TestDashboardEraseFieldTakesEveryAddressTheServiceAccepts(t *testing.T) {
 		t.Errorf("the erase field is type=email")
 	}
 }
+
+func TestDashboardExportRefusesACrossSiteNavigation(t *testing.T) {
+	h := newHarness(t, options{AdminEmails: []string{opsEmail}})
+	cookie := h.signIn(opsEmail)
+	h.confirmed("reader@example.org")
+	for site, want := range map[string]int{"cross-site": http.StatusForbidden, "same-origin": http.StatusOK, "none": http.StatusOK, "": http.StatusOK} {
+		req := h.request(http.MethodGet, "/admin/subscribers/export.csv", "", nil)
+		if site != "" {
+			req.Header.Set("Sec-Fetch-Site", site)
+		}
+		req.AddCookie(&http.Cookie{Name: cookie.Name, Value: cookie.Value})
+		resp := h.do(req)
+		if resp.StatusCode != want || (want == http.StatusForbidden && strings.Contains(resp.body, "reader@example.org")) {
+			t.Errorf("export with Sec-Fetch-Site %q: %d, want %d", site, resp.StatusCode, want)
+		}
+	}
+	if got := h.auditActions(); len(got) != 3 {
+		t.Errorf("audit entries %v, want the three exports made", got)
+	}
+}

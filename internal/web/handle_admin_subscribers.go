@@ -226,8 +226,18 @@ const exportFlushEvery = 1000
 // columns `alertd subscribers import` reads, so the file can be imported
 // again. Rows are written as they are read: memory does not grow with the
 // list.
+//
+// The export takes personal data out of the system and is recorded, so
+// although it is a GET, another site may not start it: a link or redirect
+// from elsewhere, which the browser sends with the session cookie, is
+// refused.
 func handleAdminExport(p *pages, subs *subscription.Service, audit auditor) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+			p.render(w, r, http.StatusForbidden, "admin/message", messageView{"Request refused",
+				"The export was asked for from another site. Please use the Export link of the dashboard itself."})
+			return
+		}
 		audit.record(r, admin.ActionSubscribersExported, "confirmed subscribers", "CSV")
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", `attachment; filename="subscribers.csv"`)
