@@ -139,7 +139,7 @@ func TestDashboardAddReportValidatesBesideTheFieldsAndKeepsTheInput(t *testing.T
 		if tt.field != "topics" && !strings.Contains(r.body, `id="`+tt.field+`" name="`+tt.field+`"`) {
 			t.Errorf("%s: the form is not shown again:\n%s", tt.name, r.body)
 		}
-		if tt.field != "topics" && !regexp.MustCompile(`id="`+tt.field+`"[^>]*aria-invalid="true" aria-describedby="`+tt.field+`-error"`).MatchString(r.body) {
+		if tt.field != "topics" && !regexp.MustCompile(`id="`+tt.field+`"[^>]*aria-invalid="true" aria-describedby="`+tt.field+`-error[ "]`).MatchString(r.body) {
 			t.Errorf("%s: the field is not marked invalid:\n%s", tt.name, r.body)
 		}
 		if !strings.Contains(r.body, `class="field-error" id="`+tt.field+`-error"`) {
@@ -539,4 +539,22 @@ func TestDashboardEditRefusesAnotherReportsURL(t *testing.T) {
 	if got := h.report(mine.ID).URL; got != mine.URL {
 		t.Errorf("the url changed to %s", got)
 	}
+}
+
+func TestDashboardReportFormShowsEveryFieldsErrorAndKeepsTheHints(t *testing.T) {
+	h := newHarness(t, options{AdminEmails: []string{opsEmail}})
+	cookie := h.signIn(opsEmail)
+	r := h.dashPost("/admin/reports/new", url.Values{"title": {" "}, "url": {"ftp://example.org/x"}, "published_at": {"yesterday"}}, cookie)
+	if r.StatusCode != http.StatusBadRequest {
+		t.Fatalf("add: %d, want 400", r.StatusCode)
+	}
+	wantContains(t, "the refused form", r.body,
+		`<input type="text" id="title" name="title" value=" " required aria-invalid="true" aria-describedby="title-error">`,
+		`<p class="field-error" id="title-error">is required</p>`,
+		`aria-invalid="true" aria-describedby="url-error url-hint">`,
+		`<p class="hint" id="url-hint">The report&#39;s page, starting with https:// or http://.</p>`,
+		`<p class="field-error" id="url-error">must be an absolute http(s) URL</p>`,
+		`aria-invalid="true" aria-describedby="published_at-error published_at-hint">`,
+		`<p class="hint" id="published_at-hint">Leave empty to publish now. Times are UTC.</p>`,
+		`<p class="field-error" id="published_at-error">must be a date and time like 2026-03-01T09:00 (UTC)</p>`)
 }

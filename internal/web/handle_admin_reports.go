@@ -278,7 +278,7 @@ func formOf(rep alertd.Report) url.Values {
 }
 
 // input reads the form into a report's input; an unreadable publication
-// time is an error of that field.
+// time is an error of that field, given with the input's other problems.
 func input(form url.Values) (catalogue.Input, error) {
 	lines := func(name string) []string { return strings.Split(form.Get(name), "\n") }
 	in := catalogue.Input{
@@ -292,7 +292,11 @@ func input(form url.Values) (catalogue.Input, error) {
 				return in, nil
 			}
 		}
-		return in, &catalogue.ValidationError{Field: "published_at", Problem: "must be a date and time like 2026-03-01T09:00 (UTC)"}
+		found := catalogue.ValidationErrors{&catalogue.ValidationError{Field: "published_at", Problem: "must be a date and time like 2026-03-01T09:00 (UTC)"}}
+		if _, err := in.Report(time.Time{}); err != nil {
+			found = append(found, problemsOf(err)...)
+		}
+		return in, found
 	}
 	return in, nil
 }
@@ -316,31 +320,56 @@ func (p *pages) reportForm(rep *alertd.Report, form url.Values, err error) repor
 		{Name: "abstract", Label: "Abstract", Type: "textarea"},
 		{Name: "keywords", Label: "Keywords", Hint: "One per line.", Type: "textarea"},
 	}
-	var invalid *catalogue.ValidationError
-	errors.As(err, &invalid)
-	placed := invalid == nil
 	for i := range v.Fields {
-		f := &v.Fields[i]
-		f.Value = form.Get(f.Name)
-		// A report added without a guid is known by its url.
-		if invalid != nil && (invalid.Field == f.Name || (f.Name == "url" && invalid.Field == "guid")) {
-			f.Error, placed = invalid.Problem, true
-		}
+		v.Fields[i].Value = form.Get(v.Fields[i].Name)
 	}
 	for _, t := range p.topics {
 		v.Topics = append(v.Topics, topicBox{t, slices.Contains(form["topics"], t.ID)})
 	}
-	if len(v.Topics) > 0 {
-		if invalid != nil && invalid.Field == "topics" {
-			v.TopicsError, placed = invalid.Problem, true
-		} else if errors.Is(err, alertd.ErrUnknownTopic) {
-			v.TopicsError, placed = err.Error(), true
+	for _, problem := range problemsOf(err) {
+		if !v.place(problem) && v.Error == "" {
+			v.Error = problem.Error()
 		}
 	}
-	if !placed {
-		v.Error = err.Error()
-	}
 	return v
+}
+
+// problemsOf lists the problems err holds, one a field.
+func problemsOf(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if all, ok := errors.AsType[catalogue.ValidationErrors](err); ok {
+		return all
+	}
+	return []error{err}
+}
+
+// place puts the problem beside its field, and reports whether it has one
+// on the form.
+func (v *reportFormView) place(problem error) bool {
+	invalid, ok := errors.AsType[*catalogue.ValidationError](problem)
+	switch {
+	case len(v.Topics) > 0 && ok && invalid.Field == "topics":
+		v.TopicsError = invalid.Problem
+		return true
+	case len(v.Topics) > 0 && errors.Is(problem, alertd.ErrUnknownTopic):
+		v.TopicsError = problem.Error()
+		return true
+	case !ok:
+		return false
+	}
+	for i := range v.Fields {
+		f := &v.Fields[i]
+		// A report added without a guid is known by its url.
+		if invalid.Field == f.Name || (f.Name == "url" && invalid.Field == "guid") {
+			if f.Error == "" {
+				f.Error = invalid.Problem
+			}
+			return true
+		}
+	}
+	return false
 }
 
 // setError puts the problem beside the named field.
