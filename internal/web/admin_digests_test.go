@@ -330,7 +330,7 @@ func TestDashboardDigestPageShowsProgressAndEachFailureWithTheRelaysReply(t *tes
 		`<tr><th scope="row"><a href="/admin/digests/1">Digest 1</a></th><td>2026-03-02 08:00</td><td>done</td><td>1</td><td>3</td><td>2</td><td>1</td><td>0</td></tr>`)
 
 	for path, want := range map[string]int{
-		"/admin/digests/2": http.StatusNotFound, "/admin/digests/abc": http.StatusBadRequest, "/admin/digests/0": http.StatusBadRequest,
+		"/admin/digests/2": http.StatusNotFound, "/admin/digests/abc": http.StatusNotFound, "/admin/digests/0": http.StatusNotFound,
 		"/admin/digests/1?after=-1": http.StatusBadRequest, "/admin/digests/2/progress": http.StatusNotFound,
 		"/admin/digests/x/progress": http.StatusBadRequest,
 	} {

@@ -92,3 +92,31 @@ func TestDashboardSettingsPageListsTheSettingsBySection(t *testing.T) {
 		t.Errorf("the smtp section does not follow the server section:\n%s", body)
 	}
 }
+
+func TestDashboardServerErrorsKeepTheDashboardLayout(t *testing.T) {
+	h := newHarness(t, options{AdminEmails: []string{opsEmail}})
+	cookie := h.signIn(opsEmail)
+	h.closeStore()
+	resp := h.withCookie(http.MethodGet, "/admin/reports", cookie)
+	if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(resp.body, `<body class="admin">`) ||
+		!strings.Contains(resp.body, "Something went wrong") || strings.Contains(resp.body, "closed") {
+		t.Errorf("a dashboard 500: %d, want the dashboard's message page revealing nothing\n%s", resp.StatusCode, resp.body)
+	}
+	if public := h.get("/"); public.StatusCode != http.StatusInternalServerError || strings.Contains(public.body, `class="admin"`) {
+		t.Errorf("a public 500: %d, want the public layout\n%s", public.StatusCode, public.body)
+	}
+}
+
+func TestDashboardPathIDsThatNameNothingAreNotFound(t *testing.T) {
+	h := newHarness(t, options{AdminEmails: []string{opsEmail}})
+	cookie := h.signIn(opsEmail)
+	for _, path := range []string{
+		"/admin/digests/x", "/admin/digests/0", "/admin/digests/-1", "/admin/digests/99999999999999999999",
+		"/admin/reports/x", "/admin/reports/0", "/admin/reports/x/edit",
+		"/admin/subscribers/x", "/admin/subscribers/0",
+	} {
+		if resp := h.withCookie(http.MethodGet, path, cookie); resp.StatusCode != http.StatusNotFound || !strings.Contains(resp.body, "No such") {
+			t.Errorf("GET %s: %d, want 404 saying there is no such thing", path, resp.StatusCode)
+		}
+	}
+}

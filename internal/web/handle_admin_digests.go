@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/admin"
 	"github.com/alertd/alertd/internal/catalogue"
@@ -53,17 +51,6 @@ type digestsView struct {
 	NothingSent bool
 }
 
-// positiveParam reads the query parameter name as an id: 0 when absent,
-// ok = false when it is not a positive whole number.
-func positiveParam(r *http.Request, name string) (int64, bool) {
-	s := r.URL.Query().Get(name)
-	if s == "" {
-		return 0, true
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	return n, err == nil && n > 0
-}
-
 // previewTopics is the topics a preview of the topic id shows: none (every
 // report) for "", and ok = false for an id not configured.
 func previewTopics(topics []alertd.Topic, id string) ([]string, bool) {
@@ -75,8 +62,8 @@ func previewTopics(topics []alertd.Topic, id string) ([]string, bool) {
 
 func handleAdminDigests(p *pages, cat *catalogue.Service, preview PreviewDigest, topics []alertd.Topic) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		before, ok := positiveParam(r, "before")
-		if !ok {
+		before, err := parseCursor(r.URL.Query().Get("before"))
+		if err != nil {
 			p.render(w, r, http.StatusBadRequest, "admin/message", messageView{"Bad page", "before must be a positive whole number."})
 			return
 		}
@@ -109,11 +96,7 @@ func handleAdminDigests(p *pages, cat *catalogue.Service, preview PreviewDigest,
 			p.serverError(w, r, err)
 			return
 		}
-		v.History = history
-		if len(history) > digestHistoryPage {
-			v.History = history[:digestHistoryPage]
-			v.Older = v.History[digestHistoryPage-1].ID
-		}
+		v.History, v.Older = page(history, digestHistoryPage, func(d alertd.Digest) int64 { return d.ID })
 		p.render(w, r, status, "admin/digests", v)
 	}
 }
@@ -212,13 +195,13 @@ type digestView struct {
 
 func handleAdminDigest(p *pages, cat *catalogue.Service) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
-		if err != nil || id < 1 {
-			p.render(w, r, http.StatusBadRequest, "admin/message", messageView{"Bad digest id", "A digest id is a positive whole number."})
+		id, ok := pathID(r)
+		if !ok {
+			p.render(w, r, http.StatusNotFound, "admin/message", messageView{"No such digest", "There is no digest with this id."})
 			return
 		}
-		after, ok := positiveParam(r, "after")
-		if !ok {
+		after, err := parseCursor(r.URL.Query().Get("after"))
+		if err != nil {
 			p.render(w, r, http.StatusBadRequest, "admin/message", messageView{"Bad page", "after must be a positive whole number."})
 			return
 		}
@@ -241,11 +224,7 @@ func handleAdminDigest(p *pages, cat *catalogue.Service) http.HandlerFunc {
 			p.serverError(w, r, err)
 			return
 		}
-		v.Failures = failures
-		if len(failures) > digestFailuresPage {
-			v.Failures = failures[:digestFailuresPage]
-			v.Next = v.Failures[digestFailuresPage-1].MessageID
-		}
+		v.Failures, v.Next = page(failures, digestFailuresPage, func(f alertd.DeliveryFailure) int64 { return f.MessageID })
 		p.render(w, r, http.StatusOK, "admin/digest", v)
 	}
 }

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/admin"
 	"github.com/alertd/alertd/internal/catalogue"
@@ -125,11 +123,8 @@ func handleAdminReview(p *pages, cat *catalogue.Service) http.HandlerFunc {
 			p.serverError(w, r, err)
 			return
 		}
-		v := reviewView{Reports: held}
-		if len(held) > reportsPage {
-			v.Reports = held[:reportsPage]
-			v.Older = v.Reports[reportsPage-1].ID
-		}
+		var v reviewView
+		v.Reports, v.Older = page(held, reportsPage, func(r alertd.Report) int64 { return r.ID })
 		p.render(w, r, http.StatusOK, "admin/review", v)
 	}
 }
@@ -137,9 +132,9 @@ func handleAdminReview(p *pages, cat *catalogue.Service) http.HandlerFunc {
 // reportOf reads the report named by the path's {id}; it answers the
 // request itself, and returns false, when there is none.
 func reportOf(p *pages, cat *catalogue.Service, w http.ResponseWriter, r *http.Request) (alertd.Report, bool) {
-	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
-	if err != nil || id < 1 {
-		p.render(w, r, http.StatusNotFound, "admin/message", messageView{"No such report", "A report's number is a positive whole number."})
+	id, ok := pathID(r)
+	if !ok {
+		p.render(w, r, http.StatusNotFound, "admin/message", messageView{"No such report", "There is no report with this number."})
 		return alertd.Report{}, false
 	}
 	rep, err := cat.Report(r.Context(), id)

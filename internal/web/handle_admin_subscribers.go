@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/admin"
 	"github.com/alertd/alertd/internal/subscription"
@@ -104,8 +102,8 @@ func (v subscriberView) Unsubscribable() bool {
 // subscriberFromURL reads the subscriber the path names. It answers the
 // request itself, and returns false, when there is none.
 func subscriberFromURL(p *pages, subs *subscription.Service, w http.ResponseWriter, r *http.Request) (subscription.Export, bool) {
-	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
-	if err != nil || id < 1 {
+	id, ok := pathID(r)
+	if !ok {
 		p.render(w, r, http.StatusNotFound, "admin/message", messageView{"No such subscriber", "There is no subscriber with this number."})
 		return subscription.Export{}, false
 	}
