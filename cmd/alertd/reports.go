@@ -187,7 +187,7 @@ func (env *environment) retractReport(ctx context.Context, args []string) error 
 // retract takes back the report whose id, else whose guid, is ref.
 func retract(ctx context.Context, cat *catalogue.Service, ref string) (alertd.Report, error) {
 	if id, err := strconv.ParseInt(ref, 10, 64); err == nil && id > 0 {
-		rep, err := cat.Retract(ctx, id)
+		rep, _, err := cat.Retract(ctx, id)
 		if alertd.ErrorCode(err) != alertd.NotFound {
 			return rep, err
 		}
@@ -196,5 +196,6 @@ func retract(ctx context.Context, cat *catalogue.Service, ref string) (alertd.Re
 	if err != nil {
 		return rep, err
 	}
-	return cat.Retract(ctx, rep.ID)
+	rep, _, err = cat.Retract(ctx, rep.ID)
+	return rep, err
 }

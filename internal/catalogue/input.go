@@ -41,6 +41,51 @@ func (e *ValidationError) Error() string {
 // and gives it ErrInvalid's code.
 func (e *ValidationError) Unwrap() error { return ErrInvalid }
 
+// ValidationErrors are the problems of a report with more than one, in the
+// order of its fields, at most one a field, so that a form can show each
+// beside its field. errors.As finds the first *ValidationError in them.
+type ValidationErrors []error
+
+func (e ValidationErrors) Error() string {
+	messages := make([]string, len(e))
+	for i, err := range e {
+		messages[i] = err.Error()
+	}
+	return strings.Join(messages, "; ")
+}
+
+func (e ValidationErrors) Unwrap() []error { return e }
+
+// problems gathers a report's validation errors, the first one per field.
+type problems []error
+
+func (p *problems) add(err error) {
+	if err == nil {
+		return
+	}
+	field := ""
+	if v, ok := errors.AsType[*ValidationError](err); ok {
+		field = v.Field
+	}
+	for _, have := range *p {
+		if v, ok := errors.AsType[*ValidationError](have); ok && field != "" && v.Field == field {
+			return
+		}
+	}
+	*p = append(*p, err)
+}
+
+// err is nil without problems, the one problem, or all of them.
+func (p problems) err() error {
+	switch len(p) {
+	case 0:
+		return nil
+	case 1:
+		return p[0]
+	}
+	return ValidationErrors(p)
+}
+
 func invalid(field, format string, args ...any) error {
 	return &ValidationError{Field: field, Problem: fmt.Sprintf(format, args...)}
 }
@@ -204,33 +249,32 @@ func (in Input) Report(now time.Time) (alertd.Report, error) {
 		{"number", rep.Number, MaxNumber, false},
 		{"abstract", rep.Abstract, MaxAbstract, false},
 	}
+	var found problems
 	for _, t := range texts {
 		if problem := textProblem(t.value, t.max, t.token); problem != "" {
-			return alertd.Report{}, invalid(t.field, "%s", problem)
+			found.add(invalid(t.field, "%s", problem))
 		}
 	}
 	if rep.Title == "" {
-		return alertd.Report{}, invalid("title", "is required")
+		found.add(invalid("title", "is required"))
 	}
-	if err := checkURL(rep.URL); err != nil {
-		return alertd.Report{}, err
-	}
+	found.add(checkURL(rep.URL))
 	rep.PublishedAt = now
 	if in.PublishedAt != nil {
 		rep.PublishedAt = *in.PublishedAt
 	}
 	// Outside these years a time cannot be written back as RFC 3339.
 	if y := rep.PublishedAt.UTC().Year(); y < 1 || y > 9999 {
-		return alertd.Report{}, invalid("published_at", "the year must be between 1 and 9999")
+		found.add(invalid("published_at", "the year must be between 1 and 9999"))
 	}
 	var err error
-	if rep.Authors, err = cleanList("authors", in.Authors); err != nil {
-		return alertd.Report{}, err
-	}
-	if rep.Keywords, err = cleanList("keywords", in.Keywords); err != nil {
-		return alertd.Report{}, err
-	}
-	if rep.Topics, err = cleanList("topics", in.Topics); err != nil {
+	rep.Authors, err = cleanList("authors", in.Authors)
+	found.add(err)
+	rep.Keywords, err = cleanList("keywords", in.Keywords)
+	found.add(err)
+	rep.Topics, err = cleanList("topics", in.Topics)
+	found.add(err)
+	if err := found.err(); err != nil {
 		return alertd.Report{}, err
 	}
 	return rep, nil

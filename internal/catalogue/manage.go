@@ -2,7 +2,11 @@ package catalogue
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -78,26 +82,38 @@ func (s *Service) Report(ctx context.Context, id int64) (alertd.Report, error) {
 // status; without a publication time the stored one stays. It returns the
 // report before and after.
 //
+// version is the report's Version when the edit began: if the report has
+// changed since, the edit is refused with ErrEditedMeanwhile rather than
+// overwrite a change its author has not seen. A url another report has is
+// refused with a *URLTakenError naming it.
+//
 // An edit changes the pages and the feed at once. Mail cannot be taken
 // back: readers who were sent the report keep what it said, and a report a
 // digest has announced is not announced again, edited or not. One not yet
 // announced goes into the next digest as edited, a new publication time
 // deciding, as for any report, whether and when.
-func (s *Service) Edit(ctx context.Context, id int64, in Input) (before, after alertd.Report, err error) {
-	before, err = s.Report(ctx, id)
-	if err != nil {
-		return before, after, err
-	}
-	if in.PublishedAt == nil {
-		in.PublishedAt = &before.PublishedAt
-	}
-	in.GUID = before.GUID
-	rep, err := s.validate(in)
-	if err != nil {
-		return before, after, err
-	}
-	rep.ID = id
+func (s *Service) Edit(ctx context.Context, id int64, version string, in Input) (before, after alertd.Report, err error) {
 	err = s.store.Write(ctx, func(tx *store.Tx) error {
+		if before, err = tx.ReportByID(id); err != nil {
+			return err
+		}
+		if Version(before) != version {
+			return ErrEditedMeanwhile
+		}
+		if in.PublishedAt == nil {
+			in.PublishedAt = &before.PublishedAt
+		}
+		in.GUID = before.GUID
+		rep, err := s.validate(in)
+		if err != nil {
+			return err
+		}
+		rep.ID = id
+		if other, err := tx.OtherReportWithURL(rep.URL, id); err != nil {
+			return err
+		} else if other != 0 {
+			return &URLTakenError{Other: other}
+		}
 		after, err = tx.UpdateReport(rep)
 		return err
 	})
@@ -105,6 +121,31 @@ func (s *Service) Edit(ctx context.Context, id int64, in Input) (before, after a
 		return before, after, errNoReport
 	}
 	return before, after, err
+}
+
+// ErrEditedMeanwhile refuses an edit of a report that changed after the
+// edit began.
+var ErrEditedMeanwhile = alertd.Errorf(alertd.Conflict, "the report was changed by someone else after this form was opened")
+
+// URLTakenError refuses an edit that would give a report the url of
+// another.
+type URLTakenError struct{ Other int64 }
+
+func (e *URLTakenError) Error() string {
+	return fmt.Sprintf("report %d already has this url; two reports cannot share one", e.Other)
+}
+
+func (e *URLTakenError) Unwrap() error { return errURLTaken }
+
+var errURLTaken = alertd.Errorf(alertd.Conflict, "another report has this url")
+
+// Version names the state of a report's editable fields, so that an edit
+// can tell whether the report changed after it began.
+func Version(rep alertd.Report) string {
+	sum := sha256.New()
+	json.NewEncoder(sum).Encode([]any{rep.Title, rep.URL, rep.PublishedAt.UnixMilli(), rep.Series, rep.Number,
+		rep.Authors, rep.Abstract, rep.Keywords, rep.Topics})
+	return hex.EncodeToString(sum.Sum(nil)[:16])
 }
 
 // Changed names the fields, by their JSON names, whose values differ
@@ -136,11 +177,12 @@ func Changed(before, after alertd.Report) []string {
 // held if it was held. A digest that announced it before the retraction
 // still counts, so no reader is sent it twice; one never announced goes
 // into the next digest as if it had not been retracted. Restoring a report
-// not retracted is harmless; an error of code NotFound when there is none.
-func (s *Service) Restore(ctx context.Context, id int64) (alertd.Report, error) {
-	rep, err := s.store.RestoreReport(ctx, id)
+// not retracted is harmless and changes nothing, which changed says; an
+// error of code NotFound when there is none.
+func (s *Service) Restore(ctx context.Context, id int64) (rep alertd.Report, changed bool, err error) {
+	rep, changed, err = s.store.RestoreReport(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return rep, errNoReport
+		return rep, false, errNoReport
 	}
-	return rep, err
+	return rep, changed, err
 }

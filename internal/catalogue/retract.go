@@ -9,14 +9,14 @@ import (
 )
 
 // Retract takes the report with the id back from the pages, the feeds and
-// every digest not yet compiled, and returns it; an error of code NotFound
-// when there is none. Retracting twice is harmless.
-func (s *Service) Retract(ctx context.Context, id int64) (alertd.Report, error) {
-	rep, err := s.store.RetractReport(ctx, id, s.now())
+// every digest not yet compiled, and returns it and whether it changed; an
+// error of code NotFound when there is none. Retracting twice is harmless.
+func (s *Service) Retract(ctx context.Context, id int64) (rep alertd.Report, changed bool, err error) {
+	rep, changed, err = s.store.RetractReport(ctx, id, s.now())
 	if errors.Is(err, store.ErrNotFound) {
-		return rep, errNoReport
+		return rep, false, errNoReport
 	}
-	return rep, err
+	return rep, changed, err
 }
 
 var errNoReport = alertd.Errorf(alertd.NotFound, "no report with this id")

@@ -16,8 +16,8 @@ func (s *Service) Held(ctx context.Context, limit int, before int64) ([]alertd.R
 }
 
 // Approve releases the held report with the id to the pages, the feeds and
-// the next digest, and returns it; an error of code NotFound when there is
-// none. Approving a report not held is harmless, and a retracted report
+// the next digest, and returns it and whether it changed; an error of code
+// NotFound when there is none. Approving a report not held is harmless, and a retracted report
 // stays retracted.
 //
 // The report keeps its publication time, so the digest rule treats it as
@@ -25,10 +25,10 @@ func (s *Service) Held(ctx context.Context, limit int, before int64) ([]alertd.R
 // announces it whatever its date; before it, the first digest's window
 // applies to it, and a report held past the first digest that was
 // published before that digest's window is archive, never announced.
-func (s *Service) Approve(ctx context.Context, id int64) (alertd.Report, error) {
-	rep, err := s.store.ApproveReport(ctx, id)
+func (s *Service) Approve(ctx context.Context, id int64) (rep alertd.Report, changed bool, err error) {
+	rep, changed, err = s.store.ApproveReport(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return rep, errNoReport
+		return rep, false, errNoReport
 	}
-	return rep, err
+	return rep, changed, err
 }

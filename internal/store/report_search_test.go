@@ -44,7 +44,7 @@ func TestSearchReportsStopsAtTheBudgetAndResumes(t *testing.T) {
 	})
 	for _, rep := range all {
 		if rep.Title == "Labour Qz 22" || rep.Title == "Labour market 16" {
-			if _, err := st.RetractReport(ctx, rep.ID, day0); err != nil {
+			if _, _, err := st.RetractReport(ctx, rep.ID, day0); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -117,16 +117,29 @@ func (s *Store) ReportByGUID(ctx context.Context, guid string) (alertd.Report, e
 }
 
 // RetractReport takes the report with the id out of the pages, the feeds
-// and every digest not yet compiled, and returns it; ErrNotFound when there
-// is none. Retracting it again keeps the first time. Nothing else of the
-// report changes, so clearing retracted_at restores it as it was.
-func (s *Store) RetractReport(ctx context.Context, id int64, at time.Time) (rep alertd.Report, err error) {
+// and every digest not yet compiled, and returns it and whether it changed;
+// ErrNotFound when there is none. Retracting it again keeps the first time.
+// Nothing else of the report changes, so clearing retracted_at restores it
+// as it was.
+func (s *Store) RetractReport(ctx context.Context, id int64, at time.Time) (rep alertd.Report, changed bool, err error) {
+	return s.changeReport(ctx, id, "retracted_at = ?", "retracted_at IS NULL", millis(at))
+}
+
+// changeReport sets the report with the id by set where the condition
+// holds, and returns the report and whether it changed; ErrNotFound when
+// there is none.
+func (s *Store) changeReport(ctx context.Context, id int64, set, where string, args ...any) (rep alertd.Report, changed bool, err error) {
 	err = s.Write(ctx, func(t *Tx) error {
-		rep, err = scanReport(t.queryRow("UPDATE reports SET retracted_at = coalesce(retracted_at, ?) WHERE id = ? RETURNING "+
-			reportColumns, millis(at), id))
+		rep, err = scanReport(t.queryRow("UPDATE reports SET "+set+" WHERE id = ? AND "+where+" RETURNING "+reportColumns,
+			append(args, id)...))
+		if !errors.Is(err, ErrNotFound) {
+			changed = err == nil
+			return err
+		}
+		rep, err = scanReport(t.queryRow("SELECT "+reportColumns+" FROM reports WHERE id = ?", id))
 		return err
 	})
-	return rep, err
+	return rep, changed, err
 }
 
 // HeldReports lists the reports held for approval and not retracted,
@@ -142,21 +155,36 @@ func (s *Store) HeldReports(ctx context.Context, limit int, before int64) ([]ale
 }
 
 // ApproveReport releases the held report with the id to the pages, the
-// feeds and the next digest, and returns it; ErrNotFound when there is
-// none. A report not held is returned unchanged, and a retracted one stays
-// retracted.
-func (s *Store) ApproveReport(ctx context.Context, id int64) (rep alertd.Report, err error) {
-	err = s.Write(ctx, func(t *Tx) error {
-		rep, err = scanReport(t.queryRow("UPDATE reports SET held_at = NULL WHERE id = ? RETURNING "+reportColumns, id))
-		return err
-	})
-	return rep, err
+// feeds and the next digest, and returns it and whether it changed;
+// ErrNotFound when there is none. A report not held is returned unchanged,
+// and a retracted one stays retracted.
+func (s *Store) ApproveReport(ctx context.Context, id int64) (rep alertd.Report, changed bool, err error) {
+	return s.changeReport(ctx, id, "held_at = NULL", "held_at IS NOT NULL")
 }
 
 // ReportByID returns the report with the id, whatever its status, or
 // ErrNotFound.
 func (s *Store) ReportByID(ctx context.Context, id int64) (alertd.Report, error) {
 	return scanReport(s.readRow(ctx, "SELECT "+reportColumns+" FROM reports WHERE id = ?", id))
+}
+
+// ReportByID returns the report with the id, whatever its status, as the
+// transaction sees it, or ErrNotFound.
+func (t *Tx) ReportByID(id int64) (alertd.Report, error) {
+	return scanReport(t.queryRow("SELECT "+reportColumns+" FROM reports WHERE id = ?", id))
+}
+
+// OtherReportWithURL returns the id of a report other than the one with id
+// except whose url is url, or whose guid is (a report added without a
+// guid is known by its url); 0 when there is none.
+func (t *Tx) OtherReportWithURL(url string, except int64) (int64, error) {
+	var id int64
+	err := t.queryRow(`SELECT id FROM reports WHERE url = ? AND id != ?
+		UNION ALL SELECT id FROM reports WHERE guid = ? AND id != ? LIMIT 1`, url, except, url, except).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return id, err
 }
 
 // UpdateReport replaces the text, url, publication time and topics of the
@@ -171,14 +199,10 @@ func (t *Tx) UpdateReport(r alertd.Report) (alertd.Report, error) {
 
 // RestoreReport undoes RetractReport: the report with the id is back where
 // it stood before, held if it was held, and a digest that announced it
-// before still counts as its announcement. It returns the report;
-// ErrNotFound when there is none.
-func (s *Store) RestoreReport(ctx context.Context, id int64) (rep alertd.Report, err error) {
-	err = s.Write(ctx, func(t *Tx) error {
-		rep, err = scanReport(t.queryRow("UPDATE reports SET retracted_at = NULL WHERE id = ? RETURNING "+reportColumns, id))
-		return err
-	})
-	return rep, err
+// before still counts as its announcement. It returns the report and
+// whether it changed; ErrNotFound when there is none.
+func (s *Store) RestoreReport(ctx context.Context, id int64) (rep alertd.Report, changed bool, err error) {
+	return s.changeReport(ctx, id, "retracted_at = NULL", "retracted_at IS NOT NULL")
 }
 
 // ReportSearch says which reports SearchReports lists.

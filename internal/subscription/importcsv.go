@@ -151,7 +151,7 @@ func parseImportRow(record []string, columns importColumns) (ImportRow, string) 
 		if index < 0 || index >= len(record) {
 			return ""
 		}
-		return strings.TrimSpace(record[index])
+		return strings.TrimSpace(spreadsheetUnsafe(record[index]))
 	}
 
 	rawEmail := cell(columns.email)
@@ -175,6 +175,30 @@ func parseImportRow(record []string, columns importColumns) (ImportRow, string) 
 		}
 	}
 	return row, ""
+}
+
+// formulaStarts are the first characters that make a spreadsheet read a
+// cell as a formula.
+const formulaStarts = "=+-@\t\r"
+
+// SpreadsheetSafe keeps a cell of an exported file from being read as a
+// formula by a spreadsheet that opens it: an address may begin with = + -
+// or @, and such a cell gets a leading apostrophe, which the import drops
+// again, so that an export can be imported as it is.
+func SpreadsheetSafe(cell string) string {
+	if cell != "" && strings.ContainsRune(formulaStarts, rune(cell[0])) {
+		return "'" + cell
+	}
+	return cell
+}
+
+// spreadsheetUnsafe undoes SpreadsheetSafe: an apostrophe before a
+// formula's first character is dropped, and any other kept.
+func spreadsheetUnsafe(cell string) string {
+	if len(cell) > 1 && cell[0] == '\'' && strings.ContainsRune(formulaStarts, rune(cell[1])) {
+		return cell[1:]
+	}
+	return cell
 }
 
 // parseConfirmedAt picks the layout by the value's shape, so a good date

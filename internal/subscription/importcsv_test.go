@@ -48,6 +48,12 @@ func TestReadImportCSVReadsGoodRows(t *testing.T) {
 			want:  []ImportRow{{Line: 1, Email: "a@example.org", ConfirmedAt: date(2024, 3, 1, 0, 0, 0, time.UTC), Topics: []string{"science", "health"}}},
 		},
 		{
+			name:  "an export's formula guard dropped, other apostrophes kept",
+			input: "'=1+2@example.org\n'-x@example.org,,'@topic\n'o'brien@example.org\n",
+			want: []ImportRow{{Line: 1, Email: "=1+2@example.org"}, {Line: 2, Email: "-x@example.org", Topics: []string{"@topic"}},
+				{Line: 3, Email: "'o'brien@example.org"}},
+		},
+		{
 			name:  "topics without a date",
 			input: "a@example.org,,science\n",
 			want:  []ImportRow{{Line: 1, Email: "a@example.org", Topics: []string{"science"}}},

@@ -36,16 +36,29 @@ func (s *Service) Unsubscribe(ctx context.Context, token string) error {
 	if !ok {
 		return ErrUnknownToken
 	}
+	_, err := s.UnsubscribeID(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return ErrUnknownToken
+	}
+	return err
+}
+
+// UnsubscribeID ends the subscription of the subscriber with the id, as
+// Unsubscribe does, and reports whether it changed anything: a subscriber
+// already unsubscribed or bounced stays as they are. ErrNotFound when there
+// is no such subscriber.
+func (s *Service) UnsubscribeID(ctx context.Context, id int64) (changed bool, err error) {
 	now := s.now()
-	return s.store.Write(ctx, func(tx *store.Tx) error {
+	err = s.store.Write(ctx, func(tx *store.Tx) error {
 		if _, err := tx.SubscriberByID(id); errors.Is(err, store.ErrNotFound) {
-			return ErrUnknownToken
+			return ErrNotFound
 		} else if err != nil {
 			return err
 		}
-		_, err := tx.Unsubscribe(id, now)
+		changed, err = tx.Unsubscribe(id, now)
 		return err
 	})
+	return changed, err
 }
 
 // SetTopics changes the topics of the subscriber an unsubscribe token names.

@@ -244,7 +244,12 @@ func TestDashboardSendNowAsksOnceMoreAndSendsOneDigest(t *testing.T) {
 		"<h1>Send 1 report to 3 readers now?</h1>", `name="last" value="1"`)
 	wantRedirect(t, h.sendNow(cookie, "1"), http.StatusSeeOther, "/admin/digests/2")
 	// With nothing left to send, the form makes nothing and says so.
-	wantRedirect(t, h.sendNow(cookie, "2"), http.StatusSeeOther, "/admin/digests")
+	wantRedirect(t, h.sendNow(cookie, "2"), http.StatusSeeOther, "/admin/digests?nothing-done")
+	wantContains(t, "the digests page after sending nothing", h.withCookie(http.MethodGet, "/admin/digests?nothing-done", cookie).body,
+		`<p class="notice" role="status">Nothing was sent: no report was due for a digest.</p>`)
+	if page := h.withCookie(http.MethodGet, "/admin/digests", cookie).body; strings.Contains(page, "Nothing was sent") {
+		t.Errorf("the digests page says nothing was sent when no send was asked for")
+	}
 	wantContains(t, "the confirmation with nothing due", h.withCookie(http.MethodGet, "/admin/digests/send", cookie).body, "<h1>Nothing to send</h1>")
 	if n := len(h.digests()); n != 2 {
 		t.Errorf("%d digests, want 2", n)
@@ -325,7 +330,7 @@ func TestDashboardDigestPageShowsProgressAndEachFailureWithTheRelaysReply(t *tes
 		`<tr><th scope="row"><a href="/admin/digests/1">Digest 1</a></th><td>2026-03-02 08:00</td><td>done</td><td>1</td><td>3</td><td>2</td><td>1</td><td>0</td></tr>`)
 
 	for path, want := range map[string]int{
-		"/admin/digests/2": http.StatusNotFound, "/admin/digests/abc": http.StatusBadRequest, "/admin/digests/0": http.StatusBadRequest,
+		"/admin/digests/2": http.StatusNotFound, "/admin/digests/abc": http.StatusNotFound, "/admin/digests/0": http.StatusNotFound,
 		"/admin/digests/1?after=-1": http.StatusBadRequest, "/admin/digests/2/progress": http.StatusNotFound,
 		"/admin/digests/x/progress": http.StatusBadRequest,
 	} {

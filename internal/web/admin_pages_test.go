@@ -41,8 +41,8 @@ func TestDashboardSourcesPageShowsEachFeedAndEscapesItsError(t *testing.T) {
 	before := h.withCookie(http.MethodGet, "/admin/sources", cookie).body
 	for _, want := range []string{
 		"<caption>Configured feed sources</caption>", `<th scope="col">Last error</th>`,
-		`<tr><th scope="row">` + feed.URL + `</th><td>*/15 * * * *</td><td>off</td><td>never</td><td>none</td><td>0</td><td>0</td><td>never</td><td>none</td></tr>`,
-		`<tr><th scope="row">` + broken + `</th><td>@hourly</td><td>on</td><td>never</td>`,
+		`<tr><th scope="row" class="ctext" dir="auto">` + feed.URL + `</th><td>*/15 * * * *</td><td>off</td><td>never</td><td>none</td><td>0</td><td>0</td><td>never</td><td>none</td></tr>`,
+		`<tr><th scope="row" class="ctext" dir="auto">` + broken + `</th><td>@hourly</td><td>on</td><td>never</td>`,
 	} {
 		if !strings.Contains(before, want) {
 			t.Errorf("before any poll the page lacks %q:\n%s", want, before)
@@ -60,7 +60,7 @@ func TestDashboardSourcesPageShowsEachFeedAndEscapesItsError(t *testing.T) {
 	after := h.withCookie(http.MethodGet, "/admin/sources", cookie).body
 	for _, want := range []string{
 		`<td>2026-03-02 08:00:00</td><td>ok</td><td>2</td><td>2</td><td>2026-03-02 08:00:00</td><td>none</td></tr>`,
-		`<td>2026-03-02 08:01:00</td><td>error</td><td>0</td><td>0</td><td>never</td><td>2026-03-02 08:01:00: &lt;script&gt;alert(&#34;owned&#34;)&lt;/script&gt;</td></tr>`,
+		`<td>2026-03-02 08:01:00</td><td>error</td><td>0</td><td>0</td><td>never</td><td>2026-03-02 08:01:00: <span class="ctext" dir="auto">&lt;script&gt;alert(&#34;owned&#34;)&lt;/script&gt;</span></td></tr>`,
 	} {
 		if !strings.Contains(after, want) {
 			t.Errorf("after the polls the page lacks %q:\n%s", want, after)
@@ -90,5 +90,33 @@ func TestDashboardSettingsPageListsTheSettingsBySection(t *testing.T) {
 	}
 	if strings.Index(body, "[smtp]") < strings.Index(body, "server.base_url") {
 		t.Errorf("the smtp section does not follow the server section:\n%s", body)
+	}
+}
+
+func TestDashboardServerErrorsKeepTheDashboardLayout(t *testing.T) {
+	h := newHarness(t, options{AdminEmails: []string{opsEmail}})
+	cookie := h.signIn(opsEmail)
+	h.closeStore()
+	resp := h.withCookie(http.MethodGet, "/admin/reports", cookie)
+	if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(resp.body, `<body class="admin">`) ||
+		!strings.Contains(resp.body, "Something went wrong") || strings.Contains(resp.body, "closed") {
+		t.Errorf("a dashboard 500: %d, want the dashboard's message page revealing nothing\n%s", resp.StatusCode, resp.body)
+	}
+	if public := h.get("/"); public.StatusCode != http.StatusInternalServerError || strings.Contains(public.body, `class="admin"`) {
+		t.Errorf("a public 500: %d, want the public layout\n%s", public.StatusCode, public.body)
+	}
+}
+
+func TestDashboardPathIDsThatNameNothingAreNotFound(t *testing.T) {
+	h := newHarness(t, options{AdminEmails: []string{opsEmail}})
+	cookie := h.signIn(opsEmail)
+	for _, path := range []string{
+		"/admin/digests/x", "/admin/digests/0", "/admin/digests/-1", "/admin/digests/99999999999999999999",
+		"/admin/reports/x", "/admin/reports/0", "/admin/reports/x/edit",
+		"/admin/subscribers/x", "/admin/subscribers/0",
+	} {
+		if resp := h.withCookie(http.MethodGet, path, cookie); resp.StatusCode != http.StatusNotFound || !strings.Contains(resp.body, "No such") {
+			t.Errorf("GET %s: %d, want 404 saying there is no such thing", path, resp.StatusCode)
+		}
 	}
 }

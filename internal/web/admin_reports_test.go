@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -138,7 +139,7 @@ func TestDashboardAddReportValidatesBesideTheFieldsAndKeepsTheInput(t *testing.T
 		if tt.field != "topics" && !strings.Contains(r.body, `id="`+tt.field+`" name="`+tt.field+`"`) {
 			t.Errorf("%s: the form is not shown again:\n%s", tt.name, r.body)
 		}
-		if tt.field != "topics" && !regexp.MustCompile(`id="`+tt.field+`"[^>]*aria-invalid="true" aria-describedby="`+tt.field+`-error"`).MatchString(r.body) {
+		if tt.field != "topics" && !regexp.MustCompile(`id="`+tt.field+`"[^>]*aria-invalid="true" aria-describedby="`+tt.field+`-error[ "]`).MatchString(r.body) {
 			t.Errorf("%s: the field is not marked invalid:\n%s", tt.name, r.body)
 		}
 		if !strings.Contains(r.body, `class="field-error" id="`+tt.field+`-error"`) {
@@ -183,6 +184,32 @@ func TestDashboardAddReportValidatesBesideTheFieldsAndKeepsTheInput(t *testing.T
 	}
 }
 
+var formVersionField = regexp.MustCompile(`<input type="hidden" name="version" value="([0-9a-f]+)">`)
+
+// formVersion returns the version an edit form carries.
+func formVersion(t *testing.T, form string) string {
+	t.Helper()
+	m := formVersionField.FindStringSubmatch(form)
+	if m == nil {
+		t.Fatalf("the edit form carries no version:\n%s", form)
+	}
+	return m[1]
+}
+
+// editForm returns the edit form of the report as the dashboard fills it.
+func (h *harness) editForm(id int64, cookie *http.Cookie) url.Values {
+	h.t.Helper()
+	page := h.withCookie(http.MethodGet, fmt.Sprintf("/admin/reports/%d/edit", id), cookie)
+	form := url.Values{"version": {formVersion(h.t, page.body)}}
+	for _, m := range regexp.MustCompile(`<input type="[a-z-]+" id="([a-z_]+)" name="[a-z_]+" value="([^"]*)"`).FindAllStringSubmatch(page.body, -1) {
+		form.Set(m[1], html.UnescapeString(m[2]))
+	}
+	for _, m := range regexp.MustCompile(`(?s)<textarea id="([a-z_]+)" name="[a-z_]+"[^>]*>(.*?)</textarea>`).FindAllStringSubmatch(page.body, -1) {
+		form.Set(m[1], html.UnescapeString(m[2]))
+	}
+	return form
+}
+
 func TestDashboardEditKeepsTheGUIDAndRecordsWhatChanged(t *testing.T) {
 	h := newHarness(t, options{AdminEmails: []string{opsEmail}})
 	cookie := h.signIn(opsEmail)
@@ -193,7 +220,8 @@ func TestDashboardEditKeepsTheGUIDAndRecordsWhatChanged(t *testing.T) {
 	if !strings.Contains(page.body, `value="First Title"`) || !strings.Contains(page.body, `value="`+rep.PublishedAt.Format("2006-01-02T15:04:05")+`"`) {
 		t.Fatalf("the edit form does not hold the report:\n%s", page.body)
 	}
-	bad := h.dashPost(path, url.Values{"title": {"Second"}, "url": {"ftp://example.org/x"}}, cookie)
+	version := formVersion(t, page.body)
+	bad := h.dashPost(path, url.Values{"title": {"Second"}, "url": {"ftp://example.org/x"}, "version": {version}}, cookie)
 	if bad.StatusCode != http.StatusBadRequest || !strings.Contains(bad.body, `id="url-error"`) || !strings.Contains(bad.body, `value="ftp://example.org/x"`) {
 		t.Errorf("bad edit: %d\n%s", bad.StatusCode, bad.body)
 	}
@@ -202,7 +230,7 @@ func TestDashboardEditKeepsTheGUIDAndRecordsWhatChanged(t *testing.T) {
 	}
 
 	// An empty publication time keeps the stored one.
-	r := h.dashPost(path, url.Values{"title": {"Second Title"}, "url": {"https://example.org/moved"}, "published_at": {""}}, cookie)
+	r := h.dashPost(path, url.Values{"title": {"Second Title"}, "url": {"https://example.org/moved"}, "published_at": {""}, "version": {version}}, cookie)
 	wantRedirect(t, r, http.StatusSeeOther, fmt.Sprintf("/admin/reports/%d", rep.ID))
 	got := h.report(rep.ID)
 	if got.Title != "Second Title" || got.URL != "https://example.org/moved" || got.GUID != rep.GUID || !got.PublishedAt.Equal(rep.PublishedAt) {
@@ -242,7 +270,7 @@ func TestDashboardReportsSearchFilterAndPageNewestFirst(t *testing.T) {
 		want = slices.Insert(want, 0, rep.ID)
 	}
 	retracted := h.addReport("Labour withdrawn", -time.Minute)
-	if _, err := h.cat.Retract(context.Background(), retracted.ID); err != nil {
+	if _, _, err := h.cat.Retract(context.Background(), retracted.ID); err != nil {
 		t.Fatal(err)
 	}
 
@@ -478,4 +506,104 @@ func TestDashboardReportsSearchStopsAtItsBudgetAndContinues(t *testing.T) {
 	if stopped != 2 || !slices.Equal(got, want) {
 		t.Errorf("%d pages stopped at the budget and listed %v; want 2, and %v", stopped, got, want)
 	}
+}
+func TestDashboardIsolatesBidiControlsInCatalogueText(t *testing.T) {
+	h := newHarness(t, options{AdminEmails: []string{opsEmail}})
+	cookie := h.signIn(opsEmail)
+	const title = "Annual \u202Etroper\u202C Review"
+	rep := h.dashPost("/admin/reports/new", url.Values{"title": {title}, "url": {"https://example.org/bidi"}}, cookie)
+	if rep.StatusCode != http.StatusSeeOther {
+		t.Fatalf("add: %d\n%s", rep.StatusCode, rep.body)
+	}
+	isolated := `class="ctext" dir="auto">` + title + `<`
+	for _, path := range []string{"/admin/reports", rep.Header.Get("Location"), "/admin/audit"} {
+		page := h.withCookie(http.MethodGet, path, cookie)
+		if !strings.Contains(page.body, isolated) && !strings.Contains(page.body, `class="report-title ctext" dir="auto">`+title+`<`) {
+			t.Errorf("%s: the title is not in an isolating element\n%s", path, page.body)
+		}
+	}
+	if css := h.get("/static/style.css"); !strings.Contains(css.body, ".ctext { unicode-bidi: isolate; }") {
+		t.Errorf("the stylesheet does not isolate .ctext")
+	}
+}
+
+func TestDashboardUntouchedEditKeepsThePublicationTimeToTheMillisecond(t *testing.T) {
+	h := newHarness(t, options{AdminEmails: []string{opsEmail}})
+	cookie := h.signIn(opsEmail)
+	at := h.clock.Now().Add(-time.Hour + 123*time.Millisecond)
+	rep, _, err := h.cat.Add(context.Background(), catalogue.Input{Title: "Precise", URL: "https://example.org/precise", PublishedAt: &at}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := fmt.Sprintf("/admin/reports/%d", rep.ID)
+	wantRedirect(t, h.dashPost(path+"/edit", h.editForm(rep.ID, cookie), cookie), http.StatusSeeOther, path+"?nothing-done")
+	if got := h.report(rep.ID).PublishedAt; !got.Equal(at) {
+		t.Errorf("an untouched save changed the publication time from %v to %v", at, got)
+	}
+	if got := h.audited(rep.ID); len(got) != 0 {
+		t.Errorf("an untouched save was audited: %v", got)
+	}
+}
+
+func TestDashboardEditRefusesToOverwriteAChangeMadeMeanwhile(t *testing.T) {
+	h := newHarness(t, options{AdminEmails: []string{opsEmail}})
+	cookie := h.signIn(opsEmail)
+	rep := h.addReport("Original", -time.Hour)
+	path := fmt.Sprintf("/admin/reports/%d", rep.ID)
+	first, second := h.editForm(rep.ID, cookie), h.editForm(rep.ID, cookie)
+
+	second.Set("title", "Second's title")
+	wantRedirect(t, h.dashPost(path+"/edit", second, cookie), http.StatusSeeOther, path)
+	first.Set("title", "First's title")
+	resp := h.dashPost(path+"/edit", first, cookie)
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(resp.body, "Someone changed this report after you opened this form, so nothing was saved.") ||
+		!strings.Contains(resp.body, `value="First&#39;s title"`) {
+		t.Fatalf("a stale edit: %d, want 409 with the form kept and the reason\n%s", resp.StatusCode, resp.body)
+	}
+	if got := h.report(rep.ID).Title; got != "Second's title" {
+		t.Errorf("the stale edit overwrote the other: title %q", got)
+	}
+	// The form shown again carries the new version: saving it is a choice.
+	first.Set("version", formVersion(t, resp.body))
+	wantRedirect(t, h.dashPost(path+"/edit", first, cookie), http.StatusSeeOther, path)
+	if got := h.report(rep.ID).Title; got != "First's title" {
+		t.Errorf("the knowing second save: title %q", got)
+	}
+	if got := h.audited(rep.ID); !slices.Equal(got, []string{admin.ActionReportEdited + ": changed title", admin.ActionReportEdited + ": changed title"}) {
+		t.Errorf("audit: %v", got)
+	}
+}
+
+func TestDashboardEditRefusesAnotherReportsURL(t *testing.T) {
+	h := newHarness(t, options{AdminEmails: []string{opsEmail}})
+	cookie := h.signIn(opsEmail)
+	mine, other := h.addReport("Mine", -2*time.Hour), h.addReport("Other", -time.Hour)
+	form := h.editForm(mine.ID, cookie)
+	form.Set("url", other.URL)
+	resp := h.dashPost(fmt.Sprintf("/admin/reports/%d/edit", mine.ID), form, cookie)
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(resp.body, `<p class="field-error" id="url-error">report `+fmt.Sprint(other.ID)+` already has this url`) ||
+		!strings.Contains(resp.body, fmt.Sprintf(`<a href="/admin/reports/%d">report %d</a>`, other.ID, other.ID)) {
+		t.Errorf("an edit to another report's url: %d, want 409 with the error beside the url and a link\n%s", resp.StatusCode, resp.body)
+	}
+	if got := h.report(mine.ID).URL; got != mine.URL {
+		t.Errorf("the url changed to %s", got)
+	}
+}
+
+func TestDashboardReportFormShowsEveryFieldsErrorAndKeepsTheHints(t *testing.T) {
+	h := newHarness(t, options{AdminEmails: []string{opsEmail}})
+	cookie := h.signIn(opsEmail)
+	r := h.dashPost("/admin/reports/new", url.Values{"title": {" "}, "url": {"ftp://example.org/x"}, "published_at": {"yesterday"}}, cookie)
+	if r.StatusCode != http.StatusBadRequest {
+		t.Fatalf("add: %d, want 400", r.StatusCode)
+	}
+	wantContains(t, "the refused form", r.body,
+		`<input type="text" id="title" name="title" value=" " required aria-invalid="true" aria-describedby="title-error">`,
+		`<p class="field-error" id="title-error">is required</p>`,
+		`aria-invalid="true" aria-describedby="url-error url-hint">`,
+		`<p class="hint" id="url-hint">The report&#39;s page, starting with https:// or http://.</p>`,
+		`<p class="field-error" id="url-error">must be an absolute http(s) URL</p>`,
+		`aria-invalid="true" aria-describedby="published_at-error published_at-hint">`,
+		`<p class="hint" id="published_at-hint">Leave empty to publish now. Times are UTC.</p>`,
+		`<p class="field-error" id="published_at-error">must be a date and time like 2026-03-01T09:00 (UTC)</p>`)
 }

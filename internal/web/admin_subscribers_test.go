@@ -355,6 +355,25 @@ func TestDashboardExportsConfirmedSubscribersAsCSV(t *testing.T) {
 	}
 }
 
+func TestDashboardExportImportsAgainAsItIs(t *testing.T) {
+	h := newHarness(t, options{AdminEmails: []string{opsEmail}})
+	cookie := h.signIn(opsEmail)
+	for _, email := range []string{"=cmd|x@example.org", "+1@example.org", "-x@example.org", "o'brien@example.org"} {
+		h.confirmed(email)
+	}
+	export := h.withCookie(http.MethodGet, "/admin/subscribers/export.csv", cookie)
+	if export.StatusCode != http.StatusOK || !strings.Contains(export.body, "'=cmd|x@example.org") {
+		t.Fatalf("export: %d\n%s", export.StatusCode, export.body)
+	}
+	resp := h.uploadWithCookie("/admin/subscribers/import", cookie, "confirmed", "subscribers.csv", export.body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.body, "0 added as confirmed, 4 unchanged") {
+		t.Errorf("import of the export: %d\n%s", resp.StatusCode, resp.body)
+	}
+	if n := h.subscriberCount(); n != 4 {
+		t.Errorf("%d subscribers after importing the export of 4", n)
+	}
+}
+
 func TestDashboardExportStreamsAsItReads(t *testing.T) {
 	if testing.Short() {
 		t.Skip("adds 50,000 subscribers")
@@ -502,5 +521,41 @@ func TestDashboardSubscriberPagesNeedASession(t *testing.T) {
 	}
 	if got := h.status("reader@example.org"); got != alertd.StatusConfirmed {
 		t.Errorf("changed without a session: %s", got)
+	}
+}
+
+// A browser refuses a type=email value with a non-ASCII local part, which
+// the service accepts: the erase confirmation is a text field.
+func TestDashboardEraseFieldTakesEveryAddressTheServiceAccepts(t *testing.T) {
+	h := newHarness(t, options{AdminEmails: []string{opsEmail}})
+	cookie := h.signIn(opsEmail)
+	h.confirmed("jörg@example.org")
+	page := h.withCookie(http.MethodGet, h.subscriberPath("jörg@example.org"), cookie)
+	if !strings.Contains(page.body, `<label for="confirm">Type the address to confirm</label>`) ||
+		!strings.Contains(page.body, `<input type="text" inputmode="email" id="confirm" name="confirm" value="" autocomplete="off" required>`) {
+		t.Errorf("the erase field is not a required text field with its label:\n%s", page.body)
+	}
+	if strings.Contains(page.body, `type="email" id="confirm"`) {
+		t.Errorf("the erase field is type=email")
+	}
+}
+
+func TestDashboardExportRefusesACrossSiteNavigation(t *testing.T) {
+	h := newHarness(t, options{AdminEmails: []string{opsEmail}})
+	cookie := h.signIn(opsEmail)
+	h.confirmed("reader@example.org")
+	for site, want := range map[string]int{"cross-site": http.StatusForbidden, "same-origin": http.StatusOK, "none": http.StatusOK, "": http.StatusOK} {
+		req := h.request(http.MethodGet, "/admin/subscribers/export.csv", "", nil)
+		if site != "" {
+			req.Header.Set("Sec-Fetch-Site", site)
+		}
+		req.AddCookie(&http.Cookie{Name: cookie.Name, Value: cookie.Value})
+		resp := h.do(req)
+		if resp.StatusCode != want || (want == http.StatusForbidden && strings.Contains(resp.body, "reader@example.org")) {
+			t.Errorf("export with Sec-Fetch-Site %q: %d, want %d", site, resp.StatusCode, want)
+		}
+	}
+	if got := h.auditActions(); len(got) != 3 {
+		t.Errorf("audit entries %v, want the three exports made", got)
 	}
 }

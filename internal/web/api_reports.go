@@ -51,7 +51,7 @@ func handleRetractReport(cat *catalogue.Service, log *slog.Logger) http.HandlerF
 			jsonError(w, http.StatusBadRequest, "a report id is a positive whole number")
 			return
 		}
-		rep, err := cat.Retract(r.Context(), id)
+		rep, _, err := cat.Retract(r.Context(), id)
 		if err != nil {
 			apiError(w, r, log, err, "the report could not be retracted; try again")
 			return
@@ -73,7 +73,7 @@ func handleApproveReport(cat *catalogue.Service, log *slog.Logger) http.HandlerF
 			jsonError(w, http.StatusBadRequest, "a report id is a positive whole number")
 			return
 		}
-		rep, err := cat.Approve(r.Context(), id)
+		rep, _, err := cat.Approve(r.Context(), id)
 		if err != nil {
 			apiError(w, r, log, err, "the report could not be approved; try again")
 			return

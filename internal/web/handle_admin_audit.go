@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/admin"
@@ -19,25 +18,18 @@ type auditView struct {
 
 func handleAdminAudit(p *pages, svc *admin.Service) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		var before int64
-		if s := r.URL.Query().Get("before"); s != "" {
-			n, err := strconv.ParseInt(s, 10, 64)
-			if err != nil || n < 1 {
-				p.render(w, r, http.StatusBadRequest, "admin/message", messageView{"Bad page", "before must be a positive whole number."})
-				return
-			}
-			before = n
+		before, err := parseCursor(r.URL.Query().Get("before"))
+		if err != nil {
+			p.render(w, r, http.StatusBadRequest, "admin/message", messageView{"Bad page", "before must be a positive whole number."})
+			return
 		}
 		entries, err := svc.AuditLog(r.Context(), auditPage+1, before)
 		if err != nil {
 			p.serverError(w, r, err)
 			return
 		}
-		v := auditView{Entries: entries}
-		if len(entries) > auditPage {
-			v.Entries = entries[:auditPage]
-			v.Older = v.Entries[auditPage-1].ID
-		}
+		var v auditView
+		v.Entries, v.Older = page(entries, auditPage, func(e alertd.AuditEntry) int64 { return e.ID })
 		p.render(w, r, http.StatusOK, "admin/audit", v)
 	}
 }

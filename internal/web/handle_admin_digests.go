@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/admin"
 	"github.com/alertd/alertd/internal/catalogue"
@@ -49,17 +47,8 @@ type digestsView struct {
 	History       []alertd.Digest
 	// Older is the ?before= of the history's next page; 0 on the last.
 	Older int64
-}
-
-// positiveParam reads the query parameter name as an id: 0 when absent,
-// ok = false when it is not a positive whole number.
-func positiveParam(r *http.Request, name string) (int64, bool) {
-	s := r.URL.Query().Get(name)
-	if s == "" {
-		return 0, true
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	return n, err == nil && n > 0
+	// NothingSent says that a send asked for found no report due.
+	NothingSent bool
 }
 
 // previewTopics is the topics a preview of the topic id shows: none (every
@@ -73,13 +62,13 @@ func previewTopics(topics []alertd.Topic, id string) ([]string, bool) {
 
 func handleAdminDigests(p *pages, cat *catalogue.Service, preview PreviewDigest, topics []alertd.Topic) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		before, ok := positiveParam(r, "before")
-		if !ok {
+		before, err := parseCursor(r.URL.Query().Get("before"))
+		if err != nil {
 			p.render(w, r, http.StatusBadRequest, "admin/message", messageView{"Bad page", "before must be a positive whole number."})
 			return
 		}
 		status := http.StatusOK
-		v := digestsView{Topic: r.URL.Query().Get("topic")}
+		v := digestsView{Topic: r.URL.Query().Get("topic"), NothingSent: saysNothingDone(r)}
 		chosen, ok := previewTopics(topics, v.Topic)
 		if !ok {
 			status, v.TopicError, v.Topic, chosen = http.StatusBadRequest, "Choose one of the topics in the list.", "", nil
@@ -107,11 +96,7 @@ func handleAdminDigests(p *pages, cat *catalogue.Service, preview PreviewDigest,
 			p.serverError(w, r, err)
 			return
 		}
-		v.History = history
-		if len(history) > digestHistoryPage {
-			v.History = history[:digestHistoryPage]
-			v.Older = v.History[digestHistoryPage-1].ID
-		}
+		v.History, v.Older = page(history, digestHistoryPage, func(d alertd.Digest) int64 { return d.ID })
 		p.render(w, r, status, "admin/digests", v)
 	}
 }
@@ -163,7 +148,7 @@ func handleAdminDigestConfirm(p *pages, cat *catalogue.Service) http.HandlerFunc
 // handleAdminDigestSend compiles and queues the next digest, as the API and
 // the CLI do. The form carries the newest digest its page saw, so that a
 // second submit finds that one sent since and only shows it.
-func handleAdminDigestSend(p *pages, cat *catalogue.Service, audit *admin.Service) http.HandlerFunc {
+func handleAdminDigestSend(p *pages, cat *catalogue.Service, audit auditor) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := parseForm(r); err != nil {
 			p.render(w, r, http.StatusBadRequest, "admin/message", messageView{"Bad request", "The form could not be read. Please send it again."})
@@ -189,14 +174,11 @@ func handleAdminDigestSend(p *pages, cat *catalogue.Service, audit *admin.Servic
 			p.serverError(w, r, err)
 			return
 		case !created:
-			http.Redirect(w, r, "/admin/digests", http.StatusSeeOther)
+			http.Redirect(w, r, afterNothingDone("/admin/digests"), http.StatusSeeOther)
 			return
 		}
-		if err := audit.Record(r.Context(), sessionOf(r).Email, admin.ActionDigestSent, fmt.Sprintf("digest %d", d.ID),
-			alertd.Plural(d.Reports, "report", "reports")+" to "+alertd.Plural(d.Recipients, "reader", "readers")); err != nil {
-			p.serverError(w, r, err)
-			return
-		}
+		audit.record(r, admin.ActionDigestSent, fmt.Sprintf("digest %d", d.ID),
+			alertd.Plural(d.Reports, "report", "reports")+" to "+alertd.Plural(d.Recipients, "reader", "readers"))
 		http.Redirect(w, r, fmt.Sprintf("/admin/digests/%d", d.ID), http.StatusSeeOther)
 	}
 }
@@ -213,13 +195,13 @@ type digestView struct {
 
 func handleAdminDigest(p *pages, cat *catalogue.Service) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
-		if err != nil || id < 1 {
-			p.render(w, r, http.StatusBadRequest, "admin/message", messageView{"Bad digest id", "A digest id is a positive whole number."})
+		id, ok := pathID(r)
+		if !ok {
+			p.render(w, r, http.StatusNotFound, "admin/message", messageView{"No such digest", "There is no digest with this id."})
 			return
 		}
-		after, ok := positiveParam(r, "after")
-		if !ok {
+		after, err := parseCursor(r.URL.Query().Get("after"))
+		if err != nil {
 			p.render(w, r, http.StatusBadRequest, "admin/message", messageView{"Bad page", "after must be a positive whole number."})
 			return
 		}
@@ -242,11 +224,7 @@ func handleAdminDigest(p *pages, cat *catalogue.Service) http.HandlerFunc {
 			p.serverError(w, r, err)
 			return
 		}
-		v.Failures = failures
-		if len(failures) > digestFailuresPage {
-			v.Failures = failures[:digestFailuresPage]
-			v.Next = v.Failures[digestFailuresPage-1].MessageID
-		}
+		v.Failures, v.Next = page(failures, digestFailuresPage, func(f alertd.DeliveryFailure) int64 { return f.MessageID })
 		p.render(w, r, http.StatusOK, "admin/digest", v)
 	}
 }

@@ -3,15 +3,13 @@ package web
 import (
 	"context"
 	"errors"
-	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/go-chi/chi/v5"
 
 	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/admin"
@@ -128,11 +126,8 @@ func handleAdminReview(p *pages, cat *catalogue.Service) http.HandlerFunc {
 			p.serverError(w, r, err)
 			return
 		}
-		v := reviewView{Reports: held}
-		if len(held) > reportsPage {
-			v.Reports = held[:reportsPage]
-			v.Older = v.Reports[reportsPage-1].ID
-		}
+		var v reviewView
+		v.Reports, v.Older = page(held, reportsPage, func(r alertd.Report) int64 { return r.ID })
 		p.render(w, r, http.StatusOK, "admin/review", v)
 	}
 }
@@ -140,9 +135,9 @@ func handleAdminReview(p *pages, cat *catalogue.Service) http.HandlerFunc {
 // reportOf reads the report named by the path's {id}; it answers the
 // request itself, and returns false, when there is none.
 func reportOf(p *pages, cat *catalogue.Service, w http.ResponseWriter, r *http.Request) (alertd.Report, bool) {
-	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
-	if err != nil || id < 1 {
-		p.render(w, r, http.StatusNotFound, "admin/message", messageView{"No such report", "A report's number is a positive whole number."})
+	id, ok := pathID(r)
+	if !ok {
+		p.render(w, r, http.StatusNotFound, "admin/message", messageView{"No such report", "There is no report with this number."})
 		return alertd.Report{}, false
 	}
 	rep, err := cat.Report(r.Context(), id)
@@ -157,13 +152,20 @@ func reportOf(p *pages, cat *catalogue.Service, w http.ResponseWriter, r *http.R
 	return rep, true
 }
 
+// reportPage is the data of a report's page; Unchanged says that the
+// change asked for was already so.
+type reportPage struct {
+	reportRow
+	Unchanged bool
+}
+
 func handleAdminReport(p *pages, cat *catalogue.Service, now func() time.Time) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		rep, ok := reportOf(p, cat, w, r)
 		if !ok {
 			return
 		}
-		p.render(w, r, http.StatusOK, "admin/report", rowOf(rep, now()))
+		p.render(w, r, http.StatusOK, "admin/report", reportPage{rowOf(rep, now()), saysNothingDone(r)})
 	}
 }
 
@@ -180,7 +182,7 @@ func handleAdminRetractPage(p *pages, cat *catalogue.Service) http.HandlerFunc {
 // it is a review's decision, which is only for held reports and leads back
 // to the review queue.
 type reportAction struct {
-	change func(*catalogue.Service, context.Context, int64) (alertd.Report, error)
+	change func(*catalogue.Service, context.Context, int64) (alertd.Report, bool, error)
 	audit  string
 	review bool
 }
@@ -193,9 +195,11 @@ var (
 )
 
 // handleAdminReportAction makes the change, records it in the audit log and
-// sends the browser on. Approve and reject are for held reports: on any
-// other they would be a retraction without its confirmation, or nothing.
-func handleAdminReportAction(p *pages, cat *catalogue.Service, audit *admin.Service, log *slog.Logger, a reportAction) http.HandlerFunc {
+// sends the browser on; a change that was already so is not recorded, and
+// the report's page says that nothing was done. Approve and reject are for
+// held reports: on any other they would be a retraction without its
+// confirmation, or nothing.
+func handleAdminReportAction(p *pages, cat *catalogue.Service, audit auditor, a reportAction) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		rep, ok := reportOf(p, cat, w, r)
 		if !ok {
@@ -206,12 +210,16 @@ func handleAdminReportAction(p *pages, cat *catalogue.Service, audit *admin.Serv
 				"This report is not held for review, so it cannot be approved or rejected. Its own page shows where it stands."})
 			return
 		}
-		rep, err := a.change(cat, r.Context(), rep.ID)
+		rep, changed, err := a.change(cat, r.Context(), rep.ID)
 		if err != nil {
 			p.serverError(w, r, err)
 			return
 		}
-		record(r, audit, log, a.audit, rep, rep.Title)
+		if !changed {
+			http.Redirect(w, r, afterNothingDone(reportPath(rep.ID)), http.StatusSeeOther)
+			return
+		}
+		audit.record(r, a.audit, reportSubject(rep.ID), rep.Title)
 		next := reportPath(rep.ID)
 		if a.review {
 			next = "/admin/reports/review"
@@ -222,14 +230,8 @@ func handleAdminReportAction(p *pages, cat *catalogue.Service, audit *admin.Serv
 
 func reportPath(id int64) string { return "/admin/reports/" + strconv.FormatInt(id, 10) }
 
-// record writes a change to a report to the audit log. The change is made
-// by then, so a failure to record it is logged rather than shown as the
-// change's failure.
-func record(r *http.Request, audit *admin.Service, log *slog.Logger, action string, rep alertd.Report, detail string) {
-	if err := audit.Record(r.Context(), sessionOf(r).Email, action, "report "+strconv.FormatInt(rep.ID, 10), detail); err != nil {
-		log.Error("audit log", "action", action, "report", rep.ID, "err", err)
-	}
-}
+// reportSubject is how the audit log names a report.
+func reportSubject(id int64) string { return "report " + strconv.FormatInt(id, 10) }
 
 // formField is one field of the report form, as the template draws it.
 type formField struct {
@@ -257,6 +259,8 @@ type reportFormView struct {
 	Error string
 	// Existing is the report that already has the url added again.
 	Existing int64
+	// Version is the report's version the edit began from.
+	Version string
 }
 
 // formTime is how the form shows a publication time, in UTC, as the
@@ -264,7 +268,7 @@ type reportFormView struct {
 const formTime = "2006-01-02T15:04:05"
 
 func formOf(rep alertd.Report) url.Values {
-	return url.Values{
+	return url.Values{"version": {catalogue.Version(rep)},
 		"title": {rep.Title}, "url": {rep.URL}, "published_at": {rep.PublishedAt.UTC().Format(formTime)},
 		"series": {rep.Series}, "number": {rep.Number}, "authors": {strings.Join(rep.Authors, "\n")},
 		"abstract": {rep.Abstract}, "keywords": {strings.Join(rep.Keywords, "\n")}, "topics": rep.Topics,
@@ -272,7 +276,7 @@ func formOf(rep alertd.Report) url.Values {
 }
 
 // input reads the form into a report's input; an unreadable publication
-// time is an error of that field.
+// time is an error of that field, given with the input's other problems.
 func input(form url.Values) (catalogue.Input, error) {
 	lines := func(name string) []string { return strings.Split(form.Get(name), "\n") }
 	in := catalogue.Input{
@@ -286,7 +290,11 @@ func input(form url.Values) (catalogue.Input, error) {
 				return in, nil
 			}
 		}
-		return in, &catalogue.ValidationError{Field: "published_at", Problem: "must be a date and time like 2026-03-01T09:00 (UTC)"}
+		found := catalogue.ValidationErrors{&catalogue.ValidationError{Field: "published_at", Problem: "must be a date and time like 2026-03-01T09:00 (UTC)"}}
+		if _, err := in.Report(time.Time{}); err != nil {
+			found = append(found, problemsOf(err)...)
+		}
+		return in, found
 	}
 	return in, nil
 }
@@ -294,7 +302,7 @@ func input(form url.Values) (catalogue.Input, error) {
 // reportForm returns the form with its values and err's message beside the
 // field it is about.
 func (p *pages) reportForm(rep *alertd.Report, form url.Values, err error) reportFormView {
-	v := reportFormView{Report: rep, Action: "/admin/reports/new"}
+	v := reportFormView{Report: rep, Action: "/admin/reports/new", Version: form.Get("version")}
 	publishedHint := "Leave empty to publish now. Times are UTC."
 	if rep != nil {
 		v.Action = reportPath(rep.ID) + "/edit"
@@ -310,31 +318,81 @@ func (p *pages) reportForm(rep *alertd.Report, form url.Values, err error) repor
 		{Name: "abstract", Label: "Abstract", Type: "textarea"},
 		{Name: "keywords", Label: "Keywords", Hint: "One per line.", Type: "textarea"},
 	}
-	var invalid *catalogue.ValidationError
-	errors.As(err, &invalid)
-	placed := invalid == nil
 	for i := range v.Fields {
-		f := &v.Fields[i]
-		f.Value = form.Get(f.Name)
-		// A report added without a guid is known by its url.
-		if invalid != nil && (invalid.Field == f.Name || (f.Name == "url" && invalid.Field == "guid")) {
-			f.Error, placed = invalid.Problem, true
-		}
+		v.Fields[i].Value = form.Get(v.Fields[i].Name)
 	}
 	for _, t := range p.topics {
 		v.Topics = append(v.Topics, topicBox{t, slices.Contains(form["topics"], t.ID)})
 	}
-	if len(v.Topics) > 0 {
-		if invalid != nil && invalid.Field == "topics" {
-			v.TopicsError, placed = invalid.Problem, true
-		} else if errors.Is(err, alertd.ErrUnknownTopic) {
-			v.TopicsError, placed = err.Error(), true
+	for _, problem := range problemsOf(err) {
+		if !v.place(problem) && v.Error == "" {
+			v.Error = problem.Error()
 		}
 	}
-	if !placed {
-		v.Error = err.Error()
-	}
 	return v
+}
+
+// problemsOf lists the problems err holds, one a field.
+func problemsOf(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if all, ok := errors.AsType[catalogue.ValidationErrors](err); ok {
+		return all
+	}
+	return []error{err}
+}
+
+// place puts the problem beside its field, and reports whether it has one
+// on the form.
+func (v *reportFormView) place(problem error) bool {
+	invalid, ok := errors.AsType[*catalogue.ValidationError](problem)
+	switch {
+	case len(v.Topics) > 0 && ok && invalid.Field == "topics":
+		v.TopicsError = invalid.Problem
+		return true
+	case len(v.Topics) > 0 && errors.Is(problem, alertd.ErrUnknownTopic):
+		v.TopicsError = problem.Error()
+		return true
+	case !ok:
+		return false
+	}
+	for i := range v.Fields {
+		f := &v.Fields[i]
+		// A report added without a guid is known by its url.
+		if invalid.Field == f.Name || (f.Name == "url" && invalid.Field == "guid") {
+			if f.Error == "" {
+				f.Error = invalid.Problem
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// setError puts the problem beside the named field.
+func (v *reportFormView) setError(name, problem string) {
+	for i := range v.Fields {
+		if v.Fields[i].Name == name {
+			v.Fields[i].Error = problem
+		}
+	}
+}
+
+// editedMeanwhile answers an edit refused because the report changed after
+// the form was opened: the form again, with the operator's input and the
+// report's new version, so that a second save is a choice made knowingly.
+func (p *pages) editedMeanwhile(w http.ResponseWriter, r *http.Request, cat *catalogue.Service) {
+	rep, ok := reportOf(p, cat, w, r)
+	if !ok {
+		return
+	}
+	form := maps.Clone(r.PostForm)
+	form.Set("version", catalogue.Version(rep))
+	v := p.reportForm(&rep, form, nil)
+	v.Error = "Someone changed this report after you opened this form, so nothing was saved. " +
+		"Its page shows the report as it is now; saving this form again replaces that change with what is below."
+	p.render(w, r, http.StatusConflict, "admin/report_form", v)
 }
 
 func handleAdminReportNew(p *pages) http.HandlerFunc {
@@ -365,7 +423,7 @@ func readReportForm(p *pages, w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-func handleAdminReportCreate(p *pages, cat *catalogue.Service, audit *admin.Service, log *slog.Logger) http.HandlerFunc {
+func handleAdminReportCreate(p *pages, cat *catalogue.Service, audit auditor) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !readReportForm(p, w, r) {
 			return
@@ -384,41 +442,53 @@ func handleAdminReportCreate(p *pages, cat *catalogue.Service, audit *admin.Serv
 		case !created:
 			v := p.reportForm(nil, r.PostForm, nil)
 			v.Existing = rep.ID
-			for i := range v.Fields {
-				if v.Fields[i].Name == "url" {
-					v.Fields[i].Error = "a report with this url is already in the catalogue; nothing was added"
-				}
-			}
+			v.setError("url", "a report with this url is already in the catalogue; nothing was added")
 			p.render(w, r, http.StatusConflict, "admin/report_form", v)
 		default:
-			record(r, audit, log, admin.ActionReportAdded, rep, rep.Title)
+			audit.record(r, admin.ActionReportAdded, reportSubject(rep.ID), rep.Title)
 			http.Redirect(w, r, reportPath(rep.ID), http.StatusSeeOther)
 		}
 	}
 }
 
-func handleAdminReportEdit(p *pages, cat *catalogue.Service, audit *admin.Service, log *slog.Logger) http.HandlerFunc {
+// handleAdminReportEdit saves the edit form and records what changed; a
+// save that changes nothing is not recorded, and the report's page says so.
+func handleAdminReportEdit(p *pages, cat *catalogue.Service, audit auditor) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		rep, ok := reportOf(p, cat, w, r)
 		if !ok || !readReportForm(p, w, r) {
 			return
 		}
 		in, err := input(r.PostForm)
+		// The form shows the time to the second: the same time sent back
+		// keeps the stored one, milliseconds and all.
+		if in.PublishedAt != nil && in.PublishedAt.Equal(rep.PublishedAt.Truncate(time.Second)) {
+			in.PublishedAt = nil
+		}
 		var before, after alertd.Report
 		if err == nil {
-			before, after, err = cat.Edit(r.Context(), rep.ID, in)
+			before, after, err = cat.Edit(r.Context(), rep.ID, r.PostForm.Get("version"), in)
 		}
+		var taken *catalogue.URLTakenError
 		switch {
 		case alertd.ErrorCode(err) == alertd.Invalid:
 			p.render(w, r, errorStatus(err), "admin/report_form", p.reportForm(&rep, r.PostForm, err))
+		case errors.As(err, &taken):
+			v := p.reportForm(&rep, r.PostForm, nil)
+			v.Existing = taken.Other
+			v.setError("url", taken.Error())
+			p.render(w, r, http.StatusConflict, "admin/report_form", v)
+		case errors.Is(err, catalogue.ErrEditedMeanwhile):
+			p.editedMeanwhile(w, r, cat)
 		case err != nil:
 			p.serverError(w, r, err)
 		default:
-			detail := "nothing changed"
-			if changed := catalogue.Changed(before, after); len(changed) > 0 {
-				detail = "changed " + strings.Join(changed, ", ")
+			changed := catalogue.Changed(before, after)
+			if len(changed) == 0 {
+				http.Redirect(w, r, afterNothingDone(reportPath(after.ID)), http.StatusSeeOther)
+				return
 			}
-			record(r, audit, log, admin.ActionReportEdited, after, detail)
+			audit.record(r, admin.ActionReportEdited, reportSubject(after.ID), "changed "+strings.Join(changed, ", "))
 			http.Redirect(w, r, reportPath(after.ID), http.StatusSeeOther)
 		}
 	}

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/admin"
 	"github.com/alertd/alertd/internal/subscription"
@@ -92,6 +90,8 @@ type subscriberView struct {
 	// Confirm and ConfirmError are what was typed to confirm an erase,
 	// and why it was refused.
 	Confirm, ConfirmError string
+	// Unchanged says that an unsubscribe asked for was already so.
+	Unchanged bool
 }
 
 // Unsubscribable reports whether the subscriber still gets mail.
@@ -102,15 +102,14 @@ func (v subscriberView) Unsubscribable() bool {
 // subscriberFromURL reads the subscriber the path names. It answers the
 // request itself, and returns false, when there is none.
 func subscriberFromURL(p *pages, subs *subscription.Service, w http.ResponseWriter, r *http.Request) (subscription.Export, bool) {
-	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
-	if err != nil || id < 1 {
+	id, ok := pathID(r)
+	if !ok {
 		p.render(w, r, http.StatusNotFound, "admin/message", messageView{"No such subscriber", "There is no subscriber with this number."})
 		return subscription.Export{}, false
 	}
 	export, err := subs.ExportID(r.Context(), id)
 	if errors.Is(err, subscription.ErrNotFound) {
-		p.render(w, r, http.StatusNotFound, "admin/message", messageView{"No such subscriber",
-			"There is no subscriber with this number: it may have been erased."})
+		noSubscriber(p, w, r)
 		return export, false
 	}
 	if err != nil {
@@ -142,7 +141,9 @@ func handleAdminSubscriber(p *pages, subs *subscription.Service) http.HandlerFun
 		if !ok {
 			return
 		}
-		p.render(w, r, http.StatusOK, "admin/subscriber", newSubscriberView(export))
+		v := newSubscriberView(export)
+		v.Unchanged = saysNothingDone(r)
+		p.render(w, r, http.StatusOK, "admin/subscriber", v)
 	}
 }
 
@@ -150,26 +151,39 @@ func handleAdminSubscriber(p *pages, subs *subscription.Service) http.HandlerFun
 // outlives an erase without saying who it was.
 func subscriberSubject(id int64) string { return "subscriber " + strconv.FormatInt(id, 10) }
 
-func handleAdminUnsubscribe(p *pages, subs *subscription.Service, audit *admin.Service) http.HandlerFunc {
+// noSubscriber answers that the subscriber the path names is not there (any
+// more: another operator may have erased them meanwhile).
+func noSubscriber(p *pages, w http.ResponseWriter, r *http.Request) {
+	p.render(w, r, http.StatusNotFound, "admin/message", messageView{"No such subscriber",
+		"There is no subscriber with this number: it may have been erased."})
+}
+
+// handleAdminUnsubscribe ends a subscription and records it; a subscriber
+// already unsubscribed or bounced is left as they are, unrecorded, and
+// their page says that nothing was done.
+func handleAdminUnsubscribe(p *pages, subs *subscription.Service, audit auditor) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		export, ok := subscriberFromURL(p, subs, w, r)
 		if !ok {
 			return
 		}
-		if err := subs.Unsubscribe(r.Context(), subs.UnsubscribeToken(export.ID)); err != nil {
+		path := "/admin/subscribers/" + strconv.FormatInt(export.ID, 10)
+		changed, err := subs.UnsubscribeID(r.Context(), export.ID)
+		switch {
+		case errors.Is(err, subscription.ErrNotFound):
+			noSubscriber(p, w, r)
+		case err != nil:
 			p.serverError(w, r, err)
-			return
+		case !changed:
+			http.Redirect(w, r, afterNothingDone(path), http.StatusSeeOther)
+		default:
+			audit.record(r, admin.ActionSubscriberUnsubscribed, subscriberSubject(export.ID), "was "+string(export.Status))
+			http.Redirect(w, r, path, http.StatusSeeOther)
 		}
-		if err := audit.Record(r.Context(), sessionOf(r).Email, admin.ActionSubscriberUnsubscribed,
-			subscriberSubject(export.ID), "was "+string(export.Status)); err != nil {
-			p.serverError(w, r, err)
-			return
-		}
-		http.Redirect(w, r, "/admin/subscribers/"+strconv.FormatInt(export.ID, 10), http.StatusSeeOther)
 	}
 }
 
-func handleAdminErase(p *pages, subs *subscription.Service, audit *admin.Service) http.HandlerFunc {
+func handleAdminErase(p *pages, subs *subscription.Service, audit auditor) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		export, ok := subscriberFromURL(p, subs, w, r)
 		if !ok {
@@ -187,15 +201,17 @@ func handleAdminErase(p *pages, subs *subscription.Service, audit *admin.Service
 			p.render(w, r, http.StatusUnprocessableEntity, "admin/subscriber", v)
 			return
 		}
-		if err := subs.Erase(r.Context(), export.Email); err != nil && !errors.Is(err, subscription.ErrNotFound) {
+		err := subs.Erase(r.Context(), export.Email)
+		if errors.Is(err, subscription.ErrNotFound) {
+			noSubscriber(p, w, r)
+			return
+		}
+		if err != nil {
 			p.serverError(w, r, err)
 			return
 		}
-		if err := audit.Record(r.Context(), sessionOf(r).Email, admin.ActionSubscriberErased,
-			subscriberSubject(export.ID), "personal data deleted; the address is kept only as a hash on the suppression list"); err != nil {
-			p.serverError(w, r, err)
-			return
-		}
+		audit.record(r, admin.ActionSubscriberErased, subscriberSubject(export.ID),
+			"personal data deleted; the address is kept only as a hash on the suppression list")
 		p.render(w, r, http.StatusOK, "admin/message", messageView{"Subscriber erased",
 			"Everything held about this subscriber has been deleted. A hash of the address stays on the suppression list, so no import brings it back."})
 	}
@@ -208,12 +224,19 @@ const exportFlushEvery = 1000
 // columns `alertd subscribers import` reads, so the file can be imported
 // again. Rows are written as they are read: memory does not grow with the
 // list.
-func handleAdminExport(p *pages, subs *subscription.Service, audit *admin.Service) http.HandlerFunc {
+//
+// The export takes personal data out of the system and is recorded, so
+// although it is a GET, another site may not start it: a link or redirect
+// from elsewhere, which the browser sends with the session cookie, is
+// refused.
+func handleAdminExport(p *pages, subs *subscription.Service, audit auditor) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if err := audit.Record(r.Context(), sessionOf(r).Email, admin.ActionSubscribersExported, "confirmed subscribers", "CSV"); err != nil {
-			p.serverError(w, r, err)
+		if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+			p.render(w, r, http.StatusForbidden, "admin/message", messageView{"Request refused",
+				"The export was asked for from another site. Please use the Export link of the dashboard itself."})
 			return
 		}
+		audit.record(r, admin.ActionSubscribersExported, "confirmed subscribers", "CSV")
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", `attachment; filename="subscribers.csv"`)
 		rc := http.NewResponseController(w)
@@ -225,7 +248,7 @@ func handleAdminExport(p *pages, subs *subscription.Service, audit *admin.Servic
 			if sub.ConfirmedAt != nil {
 				confirmed = sub.ConfirmedAt.Format(time.RFC3339)
 			}
-			out.Write([]string{spreadsheetSafe(sub.Email), confirmed, spreadsheetSafe(strings.Join(sub.Topics, ";"))})
+			out.Write([]string{subscription.SpreadsheetSafe(sub.Email), confirmed, subscription.SpreadsheetSafe(strings.Join(sub.Topics, ";"))})
 			if rows++; rows%exportFlushEvery == 0 {
 				out.Flush()
 				if err := out.Error(); err != nil {
@@ -248,16 +271,6 @@ func handleAdminExport(p *pages, subs *subscription.Service, audit *admin.Servic
 			panic(http.ErrAbortHandler)
 		}
 	}
-}
-
-// spreadsheetSafe keeps a cell from being read as a formula by a
-// spreadsheet that opens the file: an address may begin with = + - or @,
-// and such a cell gets a leading apostrophe.
-func spreadsheetSafe(cell string) string {
-	if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
-		return "'" + cell
-	}
-	return cell
 }
 
 // adminImportPath is where the dashboard's subscriber import is posted;
@@ -291,7 +304,7 @@ func handleAdminImportForm(p *pages) http.HandlerFunc {
 	}
 }
 
-func handleAdminImport(p *pages, subs *subscription.Service, audit *admin.Service) http.HandlerFunc {
+func handleAdminImport(p *pages, subs *subscription.Service, audit auditor) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		v := importView{Consent: "pending"}
 		refuse := func(status int, why string) {
@@ -348,10 +361,7 @@ func handleAdminImport(p *pages, subs *subscription.Service, audit *admin.Servic
 		if !v.Confirmed {
 			detail = fmt.Sprintf("%s: %d sign-ups recorded, %d rejected", header.Filename, result.SignedUp, len(result.Rejected))
 		}
-		if err := audit.Record(r.Context(), sessionOf(r).Email, admin.ActionSubscribersImported, "subscribers", detail); err != nil {
-			p.serverError(w, r, err)
-			return
-		}
+		audit.record(r, admin.ActionSubscribersImported, "subscribers", detail)
 		v.Done, v.Result, v.Rejected = true, result, result.Rejected
 		if len(v.Rejected) > maxRejectionsShown {
 			v.More = len(v.Rejected) - maxRejectionsShown

@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/alertd/alertd"
 )
 
@@ -50,11 +52,7 @@ func handleReports(p *pages, published publishedReports) http.HandlerFunc {
 			p.serverError(w, r, err)
 			return
 		}
-		var older int64
-		if len(reports) > reportsPerPage {
-			reports = reports[:reportsPerPage]
-			older = reports[len(reports)-1].ID
-		}
+		reports, older := page(reports, reportsPerPage, func(r alertd.Report) int64 { return r.ID })
 		p.render(w, r, http.StatusOK, "reports", struct {
 			Reports []reportView
 			Newer   bool
@@ -63,6 +61,9 @@ func handleReports(p *pages, published publishedReports) http.HandlerFunc {
 	}
 }
 
+// parseCursor reads a page's cursor, the id of the last row of the page
+// before (?before=, ?after=): 0 when absent, an error when it is not a
+// positive whole number.
 func parseCursor(s string) (int64, error) {
 	if s == "" {
 		return 0, nil
@@ -72,6 +73,24 @@ func parseCursor(s string) (int64, error) {
 		return 0, strconv.ErrSyntax
 	}
 	return id, nil
+}
+
+// page trims rows fetched as n+1 to the n a page shows, and returns them
+// with the next page's cursor, the key of the last row shown; 0 when there
+// is no next page.
+func page[T any](rows []T, n int, key func(T) int64) ([]T, int64) {
+	if len(rows) <= n {
+		return rows, 0
+	}
+	rows = rows[:n]
+	return rows, key(rows[n-1])
+}
+
+// pathID reads the path's {id}; ok is false when it is not a positive whole
+// number, which names nothing.
+func pathID(r *http.Request) (id int64, ok bool) {
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	return id, err == nil && id > 0
 }
 
 // The Atom 1.0 (RFC 4287) elements the feed uses.

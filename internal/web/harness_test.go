@@ -102,6 +102,8 @@ type harness struct {
 	logs *alerttest.Buffer
 	// closeStore closes the database, once, as the test's end does
 	closeStore func()
+	// dbPath is the database file
+	dbPath string
 }
 
 // in returns the harness for use in the subtest t.
@@ -118,7 +120,8 @@ func newHarness(t *testing.T, opts options) *harness {
 	h.metrics = metrics.New(func() float64 { return 0 })
 	h.logs = &alerttest.Buffer{}
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(t.Output(), h.logs), nil))
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "alertd.db"), alertd.Migrations())
+	h.dbPath = filepath.Join(t.TempDir(), "alertd.db")
+	st, err := store.Open(ctx, h.dbPath, alertd.Migrations())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/alertd/alertd"
 )
@@ -86,12 +87,17 @@ func (p *pages) message(w http.ResponseWriter, r *http.Request, status int, titl
 	p.render(w, r, status, "message", messageView{title, text})
 }
 
-// serverError logs err and answers a plain 500 that reveals nothing.
+// serverError logs err and answers a plain 500 that reveals nothing, in
+// the dashboard's layout on its pages.
 func (p *pages) serverError(w http.ResponseWriter, r *http.Request, err error) {
 	if r.Context().Err() != nil {
 		return // the client has gone; there is no one to answer
 	}
 	logFailure(p.log, r, err)
-	p.message(w, r, http.StatusInternalServerError, "Something went wrong",
-		"The request could not be completed. Please try again in a few minutes.")
+	name := "message"
+	if r.URL.Path == "/admin" || strings.HasPrefix(r.URL.Path, "/admin/") {
+		name = "admin/message"
+	}
+	p.render(w, r, http.StatusInternalServerError, name, messageView{"Something went wrong",
+		"The request could not be completed. Please try again in a few minutes."})
 }
