@@ -325,6 +325,13 @@ func TestDashboardDigestPageShowsProgressAndEachFailureWithTheRelaysReply(t *tes
 	if strings.Contains(after.body, "<img src=x") {
 		t.Errorf("the relay's reply reached the page unescaped:\n%s", after.body)
 	}
+	// A later page of failures leaves the reports to the first page.
+	later := h.withCookie(http.MethodGet, "/admin/digests/1?after=1", cookie)
+	wantContains(t, "a later page of failures", later.body, "Compiled 2026-03-02 08:00 UTC with 1 report.",
+		`The reports are listed on <a href="/admin/digests/1">the digest's first page</a>.`)
+	if strings.Contains(later.body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+		t.Errorf("a later page of failures lists the reports again:\n%s", later.body)
+	}
 	history := h.withCookie(http.MethodGet, "/admin/digests", cookie)
 	wantContains(t, "the history", history.body,
 		`<tr><th scope="row"><a href="/admin/digests/1">Digest 1</a></th><td>2026-03-02 08:00</td><td>done</td><td>1</td><td>3</td><td>2</td><td>1</td><td>0</td></tr>`)

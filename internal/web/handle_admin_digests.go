@@ -215,9 +215,14 @@ func handleAdminDigest(p *pages, cat *catalogue.Service) http.HandlerFunc {
 			return
 		}
 		v := digestView{Digest: d, Done: d.Sent + d.Failed + d.Cancelled, After: after}
-		if v.Reports, err = cat.DigestReports(r.Context(), id); err != nil {
-			p.serverError(w, r, err)
-			return
+		// The reports are listed on the first page only: a later page is
+		// for reading on through the failures, and a digest may carry
+		// hundreds of reports.
+		if after == 0 {
+			if v.Reports, err = cat.DigestReports(r.Context(), id); err != nil {
+				p.serverError(w, r, err)
+				return
+			}
 		}
 		failures, err := cat.DigestFailures(r.Context(), id, digestFailuresPage+1, after)
 		if err != nil {
