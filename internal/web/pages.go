@@ -20,8 +20,8 @@ var pageNames = []string{
 }
 
 // adminPageNames are the files under templates/admin/ that render a whole
-// page inside admin/layout.html; they are rendered by the name "admin/" +
-// file.
+// page inside admin/layout.html, beside the shared parts in
+// admin/report_fields.html; they are rendered by the name "admin/" + file.
 var adminPageNames = []string{"login", "check_email", "sign_in", "link_expired", "message", "overview", "audit", "sources", "settings",
 	"digests", "digest_send", "digest", "reports", "review", "report", "report_form", "report_retract",
 	"subscribers", "subscriber", "subscribers_import"}
@@ -44,7 +44,7 @@ func loadPages(templates fs.FS, service string, topics []alertd.Topic, log *slog
 		p.byName[name] = t
 	}
 	for _, name := range adminPageNames {
-		t, err := template.ParseFS(templates, "admin/layout.html", "admin/"+name+".html")
+		t, err := template.ParseFS(templates, "admin/layout.html", "admin/report_fields.html", "admin/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("admin page template %s: %w", name, err)
 		}
