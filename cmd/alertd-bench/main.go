@@ -22,6 +22,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/pprof"
+
+	"github.com/alertd/alertd/internal/store/seed"
 )
 
 const usage = `usage:
@@ -91,7 +93,7 @@ func main() {
 		err = push(*addr, *message, *count, *connections)
 	case "dashboard":
 		var o dashboardOptions
-		db := os.Getenv("ALERTD_BENCH_DB")
+		db := os.Getenv(seed.FixtureEnv)
 		if db == "" {
 			db = filepath.Join(os.TempDir(), "alertd-dashboard.db")
 		}

@@ -2,8 +2,6 @@ package catalogue_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -17,19 +15,13 @@ import (
 // full-size fixture (a hundred thousand reports): words too short for the
 // trigram index, one found nowhere, which reads a budget of reports, and
 // one found everywhere; a rare word the index finds; and a word in
-// thousands of reports, read newest first. The fixture takes a minute to
-// build; ALERTD_DASHBOARD_DB names one built already (by alertd-bench
-// dashboard -db).
+// thousands of reports, read newest first. The fixture is
+// storeseed.FullFixture's.
 func BenchmarkSearch(b *testing.B) {
 	ctx := context.Background()
-	path := os.Getenv("ALERTD_DASHBOARD_DB")
-	if path == "" {
-		path = filepath.Join(b.TempDir(), "alertd.db")
-		start := time.Now()
-		if err := storeseed.Dashboard(ctx, path, storeseed.Full(time.Now())); err != nil {
-			b.Fatal(err)
-		}
-		b.Logf("fixture built in %v", time.Since(start).Round(time.Second))
+	path, err := storeseed.FullFixture(ctx, b.TempDir())
+	if err != nil {
+		b.Fatal(err)
 	}
 	st, err := store.Open(ctx, path, alertd.Migrations())
 	if err != nil {

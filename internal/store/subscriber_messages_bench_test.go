@@ -2,10 +2,7 @@ package store_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/store"
@@ -15,19 +12,13 @@ import (
 // BenchmarkSubscriberMessages measures the subscriber page's message
 // list on the dashboard's full-size fixture (a million subscribers, about
 // eleven million outbox rows in 13 digests): a subscriber of two years who
-// had every digest, a recent one, and one who had none. The fixture takes
-// a minute to build; ALERTD_DASHBOARD_DB names one built already (by
-// alertd-bench dashboard -db).
+// had every digest, a recent one, and one who had none.
+// The fixture is storeseed.FullFixture's.
 func BenchmarkSubscriberMessages(b *testing.B) {
 	ctx := context.Background()
-	path := os.Getenv("ALERTD_DASHBOARD_DB")
-	if path == "" {
-		path = filepath.Join(b.TempDir(), "alertd.db")
-		start := time.Now()
-		if err := storeseed.Dashboard(ctx, path, storeseed.Full(time.Now())); err != nil {
-			b.Fatal(err)
-		}
-		b.Logf("fixture built in %v", time.Since(start).Round(time.Second))
+	path, err := storeseed.FullFixture(ctx, b.TempDir())
+	if err != nil {
+		b.Fatal(err)
 	}
 	st, err := store.Open(ctx, path, alertd.Migrations())
 	if err != nil {

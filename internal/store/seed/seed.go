@@ -9,6 +9,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/alertd/alertd"
@@ -67,6 +69,22 @@ const (
 	// delivery.keep_messages_for's default.
 	kept = 90 * day
 )
+
+// FixtureEnv is the environment variable that names a full fixture built
+// already (alertd-bench dashboard -db keeps one), for the benchmarks that
+// read it.
+const FixtureEnv = "ALERTD_BENCH_DB"
+
+// FullFixture returns the file of a full-scale dashboard fixture: the one
+// $ALERTD_BENCH_DB names, or else one built now in dir, which takes about a
+// minute.
+func FullFixture(ctx context.Context, dir string) (string, error) {
+	if path := os.Getenv(FixtureEnv); path != "" {
+		return path, nil
+	}
+	path := filepath.Join(dir, "alertd.db")
+	return path, Dashboard(ctx, path, Full(time.Now()))
+}
 
 // Dashboard builds a database at path shaped like a service that has run
 // for two years: subscribers in every status signed up over that time (some
