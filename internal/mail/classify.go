@@ -5,9 +5,8 @@ import (
 	"net/textproto"
 	"strings"
 
-	gomail "github.com/wneessen/go-mail"
-
 	"github.com/alertd/alertd"
+	gomail "github.com/wneessen/go-mail"
 )
 
 // Outcome is what a failed send means for the delivery: tried again later,
