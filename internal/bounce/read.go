@@ -235,42 +235,50 @@ func addressValue(field string) string {
 // fieldBlocks reads header fields in blocks separated by blank lines, the
 // way a DSN's status part and a quoted header are written. It is lenient
 // where textproto is strict: a line that is not a field is skipped, since a
-// report's author is a machine nobody can ask to fix it.
+// report's author is a machine nobody can ask to fix it. A folded field's
+// lines are joined once, when the field ends, so that a field folded over
+// a megabyte of lines costs no more than its length.
 func fieldBlocks(text string) []textproto.MIMEHeader {
 	var blocks []textproto.MIMEHeader
 	var block textproto.MIMEHeader
-	var last string // the key of the field a folded line continues
+	var key string     // the field being read
+	var value []string // its lines, unfolded
+	endField := func() {
+		if key != "" {
+			block[key] = append(block[key], strings.Join(value, " "))
+		}
+		key, value = "", nil
+	}
+	endBlock := func() {
+		endField()
+		if block != nil {
+			blocks = append(blocks, block)
+			block = nil
+		}
+	}
 	for line := range strings.Lines(text) {
 		line = strings.TrimRight(line, "\r\n")
 		switch {
 		case strings.TrimSpace(line) == "":
-			if block != nil {
-				blocks = append(blocks, block)
-				block = nil
-			}
-			last = ""
+			endBlock()
 		case line[0] == ' ' || line[0] == '\t':
-			if last != "" {
-				values := block[last]
-				values[len(values)-1] += " " + strings.TrimSpace(line)
+			if key != "" {
+				value = append(value, strings.TrimSpace(line))
 			}
 		default:
-			name, value, ok := strings.Cut(line, ":")
+			endField()
+			name, first, ok := strings.Cut(line, ":")
 			name = strings.TrimSpace(name)
 			if !ok || name == "" || strings.ContainsAny(name, " \t") {
-				last = ""
 				continue
 			}
 			if block == nil {
 				block = make(textproto.MIMEHeader)
 			}
-			last = textproto.CanonicalMIMEHeaderKey(name)
-			block[last] = append(block[last], strings.TrimSpace(value))
+			key, value = textproto.CanonicalMIMEHeaderKey(name), []string{strings.TrimSpace(first)}
 		}
 	}
-	if block != nil {
-		blocks = append(blocks, block)
-	}
+	endBlock()
 	return blocks
 }
 

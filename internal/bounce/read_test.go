@@ -190,3 +190,19 @@ func sample(t testing.TB, name string) []byte {
 	}
 	return raw
 }
+
+// A field folded over many lines is joined once: joining it line by line
+// would copy the field once per line, hours for a megabyte of folds.
+func TestReadJoinsAFoldedFieldOnce(t *testing.T) {
+	raw := []byte("Content-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: message/delivery-status\n\n" +
+		"Final-Recipient: rfc822; x@example.com\nAction: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550\n" + strings.Repeat(" x\n", 50000) + "\n--b--\n")
+	allocs := testing.AllocsPerRun(1, func() {
+		report, err := bounce.Read(raw)
+		if err != nil || len(report.Recipients[0].Diagnostic) != len("550")+50000*len(" x") {
+			t.Fatalf("read %+v, %v", report.Recipients, err)
+		}
+	})
+	if allocs > 1000 {
+		t.Errorf("reading a field folded over 50,000 lines took %.0f allocations, want a few", allocs)
+	}
+}
