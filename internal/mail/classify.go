@@ -3,9 +3,9 @@ package mail
 import (
 	"errors"
 	"net/textproto"
-	"regexp"
 	"strings"
 
+	"github.com/alertd/alertd"
 	gomail "github.com/wneessen/go-mail"
 )
 
@@ -37,9 +37,6 @@ func (o Outcome) String() string {
 	}
 	return "unknown"
 }
-
-// enhancedCode finds an RFC 3463 status code such as 5.1.1 in a reply.
-var enhancedCode = regexp.MustCompile(`\b[245]\.\d{1,3}\.\d{1,3}\b`)
 
 // Classify says what a non-nil error from Conn.Send (or Transport.Dial)
 // means for the delivery, following RFC 5321 and RFC 3463:
@@ -101,7 +98,7 @@ func reply(err error) (code int, enhanced string, atRcpt bool) {
 		if code != 0 && enhanced == "" {
 			// go-mail reports the enhanced code only when the relay
 			// advertises ENHANCEDSTATUSCODES; many send one anyway.
-			enhanced = enhancedCode.FindString(sendErr.Error())
+			enhanced = alertd.EnhancedStatus(sendErr.Error())
 		}
 	} else {
 		var protoErr *textproto.Error
@@ -109,7 +106,7 @@ func reply(err error) (code int, enhanced string, atRcpt bool) {
 			return 0, "", false
 		}
 		code = protoErr.Code
-		enhanced = enhancedCode.FindString(protoErr.Msg)
+		enhanced = alertd.EnhancedStatus(protoErr.Msg)
 		var rcptErr *RcptError
 		atRcpt = errors.As(err, &rcptErr)
 	}
