@@ -93,7 +93,7 @@ func (s *Service) Erase(ctx context.Context, email string) error {
 		if err != nil {
 			return err
 		}
-		return tx.Erase(sub.ID, suppressionHash(sub.Email), now)
+		return tx.Erase(sub.ID, SuppressionHash(sub.Email), now)
 	})
 }
 
@@ -124,7 +124,7 @@ func (s *Service) ImportConfirmed(ctx context.Context, rows []ImportRow, source 
 		if confirmed.IsZero() {
 			confirmed = now
 		}
-		imported = append(imported, store.NewImported(row.Email, AddressKey(row.Email), suppressionHash(row.Email), topics, confirmed))
+		imported = append(imported, store.NewImported(row.Email, AddressKey(row.Email), SuppressionHash(row.Email), topics, confirmed))
 	}
 	err := s.store.Write(ctx, func(tx *store.Tx) error {
 		added, err := tx.InsertImported(imported, source, now)
