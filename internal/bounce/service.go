@@ -187,3 +187,10 @@ func evidenceKey(parts ...string) string {
 	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
+
+// Counts returns how many bounces of each kind were kept over the last n
+// UTC days, today the last of them, from the counts kept per day.
+func (s *Service) Counts(ctx context.Context, n int) (map[alertd.BounceKind]int, error) {
+	today := s.now().UTC()
+	return s.store.BounceDays(ctx, today.AddDate(0, 0, -(n-1)), today)
+}
