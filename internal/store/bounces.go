@@ -98,7 +98,7 @@ func (s *Store) bounces(ctx context.Context, query string, args ...any) ([]alert
 		return nil, err
 	}
 	defer rows.Close()
-	var out []alertd.Bounce
+	out := []alertd.Bounce{} // an empty list, not null, in JSON
 	for rows.Next() {
 		b, err := scanBounce(rows)
 		if err != nil {

@@ -31,10 +31,6 @@ func handleListBounces(bounces *bounce.Service, log *slog.Logger) http.HandlerFu
 			apiError(w, r, log, err, "the bounces could not be read; try again")
 			return
 		}
-		if list == nil {
-			writeJSON(w, http.StatusOK, []struct{}{})
-			return
-		}
 		writeJSON(w, http.StatusOK, list)
 	}
 }
