@@ -46,26 +46,26 @@ const MaxEvidence = 64 << 10
 
 // Bounce is one bounce or complaint as it is kept for evidence.
 type Bounce struct {
-	ID     int64
-	At     time.Time
-	Kind   BounceKind
-	Source BounceSource
+	ID     int64        `json:"id"`
+	At     time.Time    `json:"at"`
+	Kind   BounceKind   `json:"kind"`
+	Source BounceSource `json:"source"`
 	// MessageID, SubscriberID and DigestID are what the report was matched
 	// to; 0 when it could not be matched.
-	MessageID    int64
-	SubscriberID int64
-	DigestID     int64
+	MessageID    int64 `json:"message_id"`
+	SubscriberID int64 `json:"subscriber_id"`
+	DigestID     int64 `json:"digest_id"`
 	// Email is the recipient the report names, as it names it.
-	Email string
+	Email string `json:"email"`
 	// Status is the enhanced status code (RFC 3463), e.g. "5.1.1", when
 	// the report gives one.
-	Status     string
-	Diagnostic string
+	Status     string `json:"status"`
+	Diagnostic string `json:"diagnostic"`
 	// Evidence is the report's machine-readable part (the DSN's
 	// message/delivery-status, the ARF's message/feedback-report, the
 	// webhook's JSON), at most MaxEvidence bytes.
-	Evidence string
+	Evidence string `json:"evidence"`
 	// Key identifies the report, so that the same report received twice
 	// (by mailbox and webhook, or redelivered) is kept and counted once.
-	Key string
+	Key string `json:"key"`
 }

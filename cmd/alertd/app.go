@@ -16,6 +16,7 @@ import (
 
 	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/admin"
+	"github.com/alertd/alertd/internal/bounce"
 	"github.com/alertd/alertd/internal/catalogue"
 	"github.com/alertd/alertd/internal/config"
 	"github.com/alertd/alertd/internal/delivery"
@@ -66,6 +67,7 @@ type core struct {
 	store         *store.Store
 	templates     fs.FS
 	signer        subscription.UnsubscribeSigner
+	bounceSigner  bounce.Signer
 	subscriptions *subscription.Service
 	catalogue     *catalogue.Service
 	admin         *admin.Service
@@ -98,6 +100,9 @@ func (env *environment) wireServices(ctx context.Context, c *core, queued func()
 		return err
 	}
 	if c.signer, err = subscription.NewUnsubscribeSigner(secret); err != nil {
+		return &config.Error{Key: "security.secret", Msg: err.Error()}
+	}
+	if c.bounceSigner, err = bounce.NewSigner(secret); err != nil {
 		return &config.Error{Key: "security.secret", Msg: err.Error()}
 	}
 	consentVersion, err := consentVersion(c.templates)
@@ -150,6 +155,7 @@ type app struct {
 	renderer    delivery.MailRenderer
 	engine      *delivery.Engine
 	metrics     *metrics.Metrics
+	bounces     *bounce.Service
 }
 
 func (env *environment) newApp(ctx context.Context) (*app, error) {
@@ -192,6 +198,9 @@ func (env *environment) wireDelivery(a *app) error {
 		},
 		Now: time.Now,
 	}
+	if domain := cfg.Bounce.Domain; domain != "" {
+		a.renderer.ReturnPath = func(messageID int64) string { return a.bounceSigner.Address(messageID, domain) }
+	}
 	a.metrics = metrics.New(func() float64 {
 		n, err := a.store.QueueDepth(context.Background())
 		if err != nil {
@@ -199,6 +208,10 @@ func (env *environment) wireDelivery(a *app) error {
 		}
 		return float64(n)
 	})
+	a.bounces = bounce.NewService(a.store, bounce.Rules{
+		SoftLimit: cfg.Bounce.SoftLimit, SoftWindow: time.Duration(cfg.Bounce.SoftWindow),
+		UnsubscribeMailto: cfg.Mail.UnsubscribeAddress(),
+	}, a.bounceSigner, time.Now, a.metrics)
 	a.engine = delivery.New(a.store, transport, a.renderer, delivery.Settings{
 		Workers: cfg.SMTP.Connections, RatePerSecond: cfg.SMTP.RatePerSecond, RetrySchedule: cfg.Delivery.RetrySchedule,
 		Lease: time.Duration(cfg.Delivery.Lease),

@@ -58,6 +58,7 @@ func (env *environment) serve(ctx context.Context, args []string) error {
 		Templates: a.templates, Subscriptions: a.subscriptions, Catalogue: a.catalogue, Admin: a.admin,
 		NextDigest: digests.Next, Metrics: a.metrics, Log: a.log, Now: time.Now,
 		PreviewDigest: a.renderer.PreviewDigest,
+		Bounces:       a.bounces,
 	})
 	if err != nil {
 		return err

@@ -32,6 +32,7 @@ type Config struct {
 	Security  Security       `toml:"security"`
 	Templates Templates      `toml:"templates"`
 	Fetch     Fetch          `toml:"fetch"`
+	Bounce    Bounce         `toml:"bounce"`
 	Topics    []alertd.Topic `toml:"topics"`
 	Sources   []Source       `toml:"sources"`
 }
@@ -160,6 +161,16 @@ type Fetch struct {
 	// link-local addresses (an intranet CMS); off, such destinations are
 	// refused, after DNS and on every redirect.
 	AllowPrivateNetworks bool `toml:"allow_private_networks"`
+}
+
+// Bounce is the [bounce] section: how bounce and complaint mail comes in.
+type Bounce struct {
+	// Domain is the domain of the VERP envelope senders; the receiver
+	// accepts mail only for it (and for mail.unsubscribe_mailto).
+	Domain string `toml:"domain"`
+	// SoftLimit soft bounces within SoftWindow make a subscriber bounced.
+	SoftLimit  int      `toml:"soft_limit"`
+	SoftWindow Duration `toml:"soft_window"`
 }
 
 // Source is one entry of [[sources]]: a feed polled for new reports.

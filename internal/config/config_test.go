@@ -246,6 +246,10 @@ func TestInvalidValuesAreErrorsNamingTheKey(t *testing.T) {
 		{name: "env zero duration", env: map[string]string{"ALERTD_DELIVERY_LEASE": "0s"}, wantKey: "delivery.lease", wantEnv: "ALERTD_DELIVERY_LEASE", wantMsg: "longer than zero"},
 		{name: "env origin", env: map[string]string{"ALERTD_SERVER_TRUSTED_ORIGINS": "https://a.example,https://b.example/form"}, wantKey: "server.trusted_origins", wantEnv: "ALERTD_SERVER_TRUSTED_ORIGINS", wantMsg: "without path"},
 		{name: "env proxy", env: map[string]string{"ALERTD_SERVER_TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"}, wantKey: "server.trusted_proxies", wantEnv: "ALERTD_SERVER_TRUSTED_PROXIES", wantMsg: "CIDR"},
+		{name: "bounce domain with an at", file: "[bounce]\ndomain = \"bounces@example.org\"", wantKey: "bounce.domain", wantMsg: "domain name"},
+		{name: "bounce domain single label", env: map[string]string{"ALERTD_BOUNCE_DOMAIN": "localhost"}, wantKey: "bounce.domain", wantEnv: "ALERTD_BOUNCE_DOMAIN", wantMsg: "domain name"},
+		{name: "soft limit zero", file: "[bounce]\nsoft_limit = 0", wantKey: "bounce.soft_limit", wantMsg: "at least 1"},
+		{name: "soft window zero", env: map[string]string{"ALERTD_BOUNCE_SOFT_WINDOW": "0s"}, wantKey: "bounce.soft_window", wantEnv: "ALERTD_BOUNCE_SOFT_WINDOW", wantMsg: "longer than zero"},
 		{name: "env transport", env: map[string]string{"ALERTD_MAIL_TRANSPORT": "pigeon"}, wantKey: "mail.transport", wantEnv: "ALERTD_MAIL_TRANSPORT", wantMsg: "must be one of file, smtp"},
 	}
 	for _, tt := range tests {
@@ -352,5 +356,21 @@ func TestLocatePrecedence(t *testing.T) {
 				t.Errorf("Locate = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestBounceRulesDefaultAndOverride(t *testing.T) {
+	b := Default().Bounce
+	if b.Domain != "" || b.SoftLimit != 3 || b.SoftWindow != Duration(720*time.Hour) {
+		t.Errorf("default bounce section = %+v", b)
+	}
+	cfg, err := Load("", env(map[string]string{
+		"ALERTD_BOUNCE_DOMAIN": "bounces.example.org", "ALERTD_BOUNCE_SOFT_LIMIT": "5", "ALERTD_BOUNCE_SOFT_WINDOW": "48h",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := cfg.Bounce; b.Domain != "bounces.example.org" || b.SoftLimit != 5 || b.SoftWindow != Duration(48*time.Hour) {
+		t.Errorf("bounce section = %+v", b)
 	}
 }

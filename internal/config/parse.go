@@ -54,6 +54,8 @@ func defaults() Config {
 	c.Subscribe.PurgeUnconfirmedAfter = Duration(30 * 24 * time.Hour)
 	c.Subscribe.Welcome = true
 	c.Admin.SessionTTL = Duration(12 * time.Hour)
+	c.Bounce.SoftLimit = 3
+	c.Bounce.SoftWindow = Duration(720 * time.Hour)
 	return c
 }
 
@@ -456,6 +458,12 @@ func (cfg *Config) validate(fromEnv map[string]string) error {
 	}
 	c.positive("admin.session_ttl", cfg.Admin.SessionTTL)
 
+	if d := cfg.Bounce.Domain; d != "" && !domainName.MatchString(d) {
+		c.fail("bounce.domain", "must be a domain name like \"bounces.example.org\", or empty for no VERP sender (got %q)", d)
+	}
+	c.atLeast("bounce.soft_limit", cfg.Bounce.SoftLimit, 1)
+	c.positive("bounce.soft_window", cfg.Bounce.SoftWindow)
+
 	seen := map[string]bool{}
 	for i, t := range cfg.Topics {
 		switch {
@@ -486,6 +494,10 @@ var topicID = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 // listIDPattern is RFC 2919's List-Id: an optional phrase, then <label.domain>.
 var listIDPattern = regexp.MustCompile(`^[^<>]*<[^<>@\s]+\.[^<>@\s]+>$`)
 
+// domainName is a DNS name of two labels or more: letters, digits and
+// inner hyphens, as a mail domain is written.
+var domainName = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$`)
+
 // unsubscribeMailto checks s, a mailto: URI or a bare address, and returns it
 // as a mailto: URI ("" stays ""). It goes into List-Unsubscribe between < and
 // >, so it must be one plain address, optionally with ?subject=, and hold
@@ -513,6 +525,17 @@ func (c *checker) unsubscribeMailto(key, s string) string {
 		return s
 	}
 	return "mailto:" + rest
+}
+
+// UnsubscribeAddress is the address of mail.unsubscribe_mailto, without
+// "mailto:", its query and %-encoding; "" when it is not set.
+func (m Mail) UnsubscribeAddress() string {
+	to, _, _ := strings.Cut(strings.TrimPrefix(m.UnsubscribeMailto, "mailto:"), "?")
+	addr, err := url.PathUnescape(to)
+	if err != nil {
+		return "" // validate refused it already
+	}
+	return addr
 }
 
 // isBareAddress reports whether the %-encoded to is one addr-spec, without

@@ -60,13 +60,13 @@ type rig struct {
 	digest  int64
 }
 
-func newRig(t *testing.T, n int, settings delivery.Settings) *rig {
+func newRig(t *testing.T, n int, settings delivery.Settings, tweaks ...func(*delivery.MailRenderer)) *rig {
 	t.Helper()
-	return newRigAt(t, filepath.Join(t.TempDir(), "alertd.db"), n, settings)
+	return newRigAt(t, filepath.Join(t.TempDir(), "alertd.db"), n, settings, tweaks...)
 }
 
-// newRigAt is newRig with the database at path.
-func newRigAt(t *testing.T, path string, n int, settings delivery.Settings) *rig {
+// newRigAt is newRig with the database at path; tweaks change the renderer.
+func newRigAt(t *testing.T, path string, n int, settings delivery.Settings, tweaks ...func(*delivery.MailRenderer)) *rig {
 	t.Helper()
 	ctx := context.Background()
 	st := alerttest.OpenStore(t, path)
@@ -104,6 +104,9 @@ func newRigAt(t *testing.T, path string, n int, settings delivery.Settings) *rig
 		Digests:          delivery.NewDigestCache(st.DigestReports),
 		UnsubscribeToken: func(id int64) string { return fmt.Sprintf("token-%d", id) },
 		Now:              time.Now,
+	}
+	for _, tweak := range tweaks {
+		tweak(&renderer)
 	}
 	// A reply that misses the timeout after the final dot is a network
 	// error, retried, and the relay has the message twice: the timeout is

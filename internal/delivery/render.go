@@ -30,11 +30,25 @@ type MailRenderer struct {
 	// LatestReports lists the catalogue for the welcome mail.
 	LatestReports func(ctx context.Context) ([]alertd.Report, error)
 	Now           func() time.Time
+	// ReturnPath, when set, gives each message its own envelope sender (a
+	// VERP address naming the outbox message), so that a report mailed
+	// back about it says which message and subscriber it is about. The
+	// From header stays as it is. Nil: the envelope sender is the From
+	// address.
+	ReturnPath func(messageID int64) string
 }
 
 // Render builds the message for one outbox row; sub is its recipient, the
 // zero Subscriber for a kind that goes to no subscriber.
 func (r MailRenderer) Render(ctx context.Context, m alertd.Message, sub alertd.Subscriber) (mail.Message, error) {
+	msg, err := r.render(ctx, m, sub)
+	if err == nil && r.ReturnPath != nil {
+		msg.From = "<" + r.ReturnPath(m.ID) + ">"
+	}
+	return msg, err
+}
+
+func (r MailRenderer) render(ctx context.Context, m alertd.Message, sub alertd.Subscriber) (mail.Message, error) {
 	switch m.Kind {
 	case alertd.KindConfirmation:
 		var p subscription.ConfirmationPayload

@@ -34,6 +34,10 @@ type Metrics struct {
 	// SourcePolls counts polls of feed sources, by source (its url) and
 	// outcome (ok, error).
 	SourcePolls *prometheus.CounterVec
+	// Bounces counts bounces and complaints kept, by kind (hard, soft,
+	// policy, complaint, unsubscribe, unrecognised) and source (dsn, arf,
+	// mail, ses, postmark, mailgun, sendgrid).
+	Bounces *prometheus.CounterVec
 }
 
 // New makes the collectors; queueDepth is read at each scrape and returns
@@ -63,9 +67,12 @@ func New(queueDepth func() float64) *Metrics {
 		SourcePolls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "alertd_source_polls_total", Help: "Polls of feed sources, by source and outcome.",
 		}, []string{"source", "outcome"}),
+		Bounces: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "alertd_bounces_total", Help: "Bounces and complaints kept, by kind and source.",
+		}, []string{"kind", "source"}),
 	}
 	m.registry.MustRegister(
-		m.MessagesSent, m.MessagesFailed, m.MessagesRetried, m.MessagesCancelled, m.SendSeconds, m.SubscribeRequests, m.SourcePolls,
+		m.MessagesSent, m.MessagesFailed, m.MessagesRetried, m.MessagesCancelled, m.SendSeconds, m.SubscribeRequests, m.SourcePolls, m.Bounces,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "alertd_queue_depth", Help: "Messages waiting to be sent (due now or later).",
 		}, queueDepth),

@@ -259,8 +259,7 @@ func (tx *Tx) RecordOutcome(now time.Time, o alertd.Outcome) error {
 		}
 	}
 	if o.Bounced {
-		_, err = tx.exec(`UPDATE subscribers SET status = 'bounced', bounced_at = ?
-			WHERE id = ? AND status IN ('pending', 'confirmed')`, millis(now), o.SubscriberID)
+		_, err = tx.MarkBounced(o.SubscriberID, now)
 	}
 	return err
 }

@@ -214,7 +214,8 @@ func (t *Tx) Unsuppress(emailHash string) error {
 }
 
 // Erase deletes everything held about a subscriber — the row, its
-// messages (whose errors may quote the address) — and
+// messages (whose errors may quote the address), the bounces kept
+// against it — and
 // keeps the address hash on the suppression list. Its undelivered digest
 // copies count as cancelled.
 func (t *Tx) Erase(id int64, emailHash string, at time.Time) error {
@@ -229,6 +230,9 @@ func (t *Tx) Erase(id int64, emailHash string, at time.Time) error {
 		return err
 	}
 	if _, err := t.exec("DELETE FROM message_history WHERE subscriber_id = ?", id); err != nil {
+		return err
+	}
+	if _, err := t.exec("DELETE FROM bounces WHERE subscriber_id = ?", id); err != nil {
 		return err
 	}
 	if _, err := t.exec("DELETE FROM subscribers WHERE id = ?", id); err != nil {

@@ -41,6 +41,9 @@ type Export struct {
 	// EarlierMessages sums up, by kind and outcome, the finished messages
 	// deleted after delivery.keep_messages_for.
 	EarlierMessages []store.MessageSummary `json:"earlier_messages"`
+	// Bounces are the bounces and complaints kept against the subscriber,
+	// each with its evidence, oldest first.
+	Bounces []alertd.Bounce `json:"bounces"`
 }
 
 // Export gathers everything held about the address.
@@ -78,7 +81,11 @@ func (s *Service) export(ctx context.Context, sub alertd.Subscriber) (Export, er
 	if err != nil {
 		return Export{}, err
 	}
-	return Export{Subscriber: sub, Consent: sub.Consent, Messages: messages, EarlierMessages: earlier}, nil
+	bounces, err := s.store.SubscriberBounces(ctx, sub.ID)
+	if err != nil {
+		return Export{}, err
+	}
+	return Export{Subscriber: sub, Consent: sub.Consent, Messages: messages, EarlierMessages: earlier, Bounces: bounces}, nil
 }
 
 // Erase removes the personal data held about the address and keeps a hash of
@@ -93,7 +100,7 @@ func (s *Service) Erase(ctx context.Context, email string) error {
 		if err != nil {
 			return err
 		}
-		return tx.Erase(sub.ID, suppressionHash(sub.Email), now)
+		return tx.Erase(sub.ID, SuppressionHash(sub.Email), now)
 	})
 }
 
@@ -124,7 +131,7 @@ func (s *Service) ImportConfirmed(ctx context.Context, rows []ImportRow, source 
 		if confirmed.IsZero() {
 			confirmed = now
 		}
-		imported = append(imported, store.NewImported(row.Email, AddressKey(row.Email), suppressionHash(row.Email), topics, confirmed))
+		imported = append(imported, store.NewImported(row.Email, AddressKey(row.Email), SuppressionHash(row.Email), topics, confirmed))
 	}
 	err := s.store.Write(ctx, func(tx *store.Tx) error {
 		added, err := tx.InsertImported(imported, source, now)

@@ -50,7 +50,7 @@ func (s *Service) Confirm(ctx context.Context, req ConfirmRequest) (alertd.Subsc
 		if err := tx.Confirm(id, now, req.IP, req.UserAgent); err != nil {
 			return err
 		}
-		if err := tx.Unsuppress(suppressionHash(sub.Email)); err != nil {
+		if err := tx.Unsuppress(SuppressionHash(sub.Email)); err != nil {
 			return err
 		}
 		if s.rules.Welcome {

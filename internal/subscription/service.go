@@ -53,8 +53,8 @@ func NewService(st *store.Store, rules Rules, signer UnsubscribeSigner, now func
 	return &Service{store: st, rules: rules, signer: signer, now: now, random: random, queued: queued}
 }
 
-// suppressionHash is what the suppression list keeps of an address.
-func suppressionHash(email string) string {
+// SuppressionHash is what the suppression list keeps of an address.
+func SuppressionHash(email string) string {
 	sum := sha256.Sum256([]byte(AddressKey(email)))
 	return hex.EncodeToString(sum[:])
 }

@@ -133,12 +133,12 @@ func (h *harness) finish(n int, status alertd.MessageStatus) {
 	}
 }
 
-func TestDashboardOverviewShowsBounceRateOverThirtyDaysAndNoFakeComplaintRate(t *testing.T) {
+func TestDashboardOverviewShowsBounceAndComplaintRatesOverThirtyDays(t *testing.T) {
 	h := newHarness(t, options{AdminEmails: []string{opsEmail}})
 	cookie := h.signIn(opsEmail)
 	body := h.withCookie(http.MethodGet, "/admin", cookie).body
 	for _, want := range []string{
-		"not measured: no messages were sent", "not measured yet: no complaint reports received",
+		"not measured: no messages were sent",
 		"below 0.3 %", "below 5 %", "Amazon SES", "Gmail", "Yahoo",
 	} {
 		if !strings.Contains(body, want) {
@@ -157,14 +157,36 @@ func TestDashboardOverviewShowsBounceRateOverThirtyDaysAndNoFakeComplaintRate(t 
 	h.finish(2, alertd.MessageCancelled)
 	cookie = h.signIn(opsEmail) // the first session has ended
 	body = h.withCookie(http.MethodGet, "/admin", cookie).body
-	if want := "2.56 %: 1 refused of 39 messages</td>"; !strings.Contains(body, want) {
+	if want := "2.56 %: 1 refused and 0 reported as bounced of 39 messages</td>"; !strings.Contains(body, want) {
 		t.Errorf("overview lacks %q", want)
 	}
 	if strings.Contains(body, "review level") {
 		t.Error("2.56 % is flagged as at the review level")
 	}
-	h.finish(1, alertd.MessageFailed)
-	if want := "5.00 %: 2 refused of 40 messages <strong class=\"error\">— at or above the review level</strong>"; !strings.Contains(h.withCookie(http.MethodGet, "/admin", cookie).body, want) {
+	if want := "0.00 %: 0 complaints of 38 messages sent</td>"; !strings.Contains(body, want) {
 		t.Errorf("overview lacks %q", want)
+	}
+	h.finish(1, alertd.MessageFailed)
+	if want := "5.00 %: 2 refused and 0 reported as bounced of 40 messages <strong class=\"error\">— at or above the review level</strong>"; !strings.Contains(h.withCookie(http.MethodGet, "/admin", cookie).body, want) {
+		t.Errorf("overview lacks %q", want)
+	}
+
+	// Reported later: a hard bounce counts with the refusals, a complaint
+	// against the messages sent; a soft bounce in neither.
+	for i, kind := range []alertd.BounceKind{alertd.BounceHard, alertd.BounceComplaint, alertd.BounceSoft} {
+		if _, err := h.bounces.Record(context.Background(), alertd.Bounce{
+			Kind: kind, Source: alertd.SourceSES, Email: "someone@example.org", Key: fmt.Sprint("overview-", i),
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	body = h.withCookie(http.MethodGet, "/admin", cookie).body
+	for _, want := range []string{
+		"7.50 %: 2 refused and 1 reported as bounced of 40 messages",
+		"2.63 %: 1 complaints of 38 messages sent <strong class=\"error\">— at or above the limit</strong>",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("overview lacks %q", want)
+		}
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/admin"
 	"github.com/alertd/alertd/internal/alerttest"
+	"github.com/alertd/alertd/internal/bounce"
 	"github.com/alertd/alertd/internal/catalogue"
 	"github.com/alertd/alertd/internal/delivery"
 	"github.com/alertd/alertd/internal/mail"
@@ -91,7 +92,9 @@ type harness struct {
 	subs  *subscription.Service
 	cat   *catalogue.Service
 	dash  *admin.Service
-	smtp  *mailtest.Server // nil without options.Mail
+	// bounces keeps bounces and complaints, as the intake does
+	bounces *bounce.Service
+	smtp    *mailtest.Server // nil without options.Mail
 	// renderer renders mail as the delivery engine does
 	renderer delivery.MailRenderer
 	// metrics counts what the handlers do, as GET /metrics shows it
@@ -151,6 +154,11 @@ func newHarness(t *testing.T, opts options) *harness {
 	h.subs = subscription.NewService(st, r, signer, h.clock.Now, rand.Reader, queued)
 	h.cat = catalogue.NewService(st, catalogue.Rules{FirstWindow: 168 * time.Hour, Topics: opts.Topics, Sources: opts.Sources, SearchBudget: opts.ReportSearchBudget}, h.clock.Now, queued)
 	h.dash = admin.NewService(st, admin.Rules{Emails: opts.AdminEmails, SessionTTL: sessionTTL}, h.clock.Now, rand.Reader, queued)
+	bounceSigner, err := bounce.NewSigner([]byte(strings.Repeat("s", subscription.MinSecretLength)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.bounces = bounce.NewService(st, bounce.Rules{SoftLimit: 3, SoftWindow: 720 * time.Hour}, bounceSigner, h.clock.Now, h.metrics)
 	baseURL := opts.BaseURL
 	if baseURL == "" {
 		baseURL = h.url
@@ -162,6 +170,7 @@ func newHarness(t *testing.T, opts options) *harness {
 		},
 		Templates:     alertd.Templates(),
 		Subscriptions: h.subs,
+		Bounces:       h.bounces,
 		Catalogue:     h.cat,
 		Admin:         h.dash,
 		Metrics:       h.metrics,

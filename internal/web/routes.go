@@ -14,6 +14,7 @@ import (
 
 	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/admin"
+	"github.com/alertd/alertd/internal/bounce"
 	"github.com/alertd/alertd/internal/catalogue"
 	"github.com/alertd/alertd/internal/metrics"
 	"github.com/alertd/alertd/internal/subscription"
@@ -48,6 +49,7 @@ type Deps struct {
 	Config        Config
 	Templates     fs.FS
 	Subscriptions *subscription.Service
+	Bounces       *bounce.Service
 	Catalogue     *catalogue.Service
 	Admin         *admin.Service
 	// NextDigest tells when the schedule fires next.
@@ -140,6 +142,7 @@ func NewServer(d Deps) (http.Handler, error) {
 		r.Get("/sources", handleListSources(d.Catalogue, d.Log))
 		r.Post("/digests", handleCompileDigest(d.Catalogue, d.Log))
 		r.Get("/digests/{id}", handleGetDigest(d.Catalogue, d.Log))
+		r.Get("/bounces", handleListBounces(d.Bounces, d.Log))
 	})
 	return r, nil
 }
@@ -174,7 +177,7 @@ func dashboardRoutes(d Deps, pages *pages, ips clientIPs) func(chi.Router) {
 		r.Group(func(r chi.Router) {
 			r.Use(requireSession(pages, d.Admin, cookie))
 			r.Post("/logout", handleAdminLogout(pages, d.Admin, cookie))
-			r.Get("/", handleAdminOverview(pages, d.Catalogue, d.Subscriptions, d.NextDigest))
+			r.Get("/", handleAdminOverview(pages, d.Catalogue, d.Subscriptions, d.Bounces, d.NextDigest))
 			r.Get("/audit", handleAdminAudit(pages, d.Admin))
 			r.Get("/sources", handleAdminSources(pages, d.Catalogue))
 			r.Get("/settings", handleAdminSettings(pages, d.Config.Settings))
