@@ -50,7 +50,7 @@ func (s *Service) receive(ctx context.Context, rcpt string, r Report, raw []byte
 func (s *Service) receiveDSN(ctx context.Context, rcpt string, r Report) (bool, error) {
 	messageID := s.ref(rcpt, r)
 	for _, rc := range r.Recipients {
-		kind, ok := recipientKind(rc)
+		kind, ok := rc.Kind()
 		if !ok {
 			continue
 		}
@@ -98,25 +98,6 @@ func (s *Service) receiveUnsubscribe(ctx context.Context, r Report) (bool, error
 		Diagnostic: "unsubscribe request by mail", Key: reportKey(r, from.Address, nil),
 	})
 	return err == nil && matched, err
-}
-
-// recipientKind reads one DSN recipient's fate: 5.1.x and 5.2.1 are hard,
-// 5.7.x policy, a delay or a 4.x.x soft, and another permanent failure
-// (a full mailbox, a system problem) soft too, since the address itself
-// may yet work. A delivery is no bounce.
-func recipientKind(rc Recipient) (alertd.BounceKind, bool) {
-	action := strings.ToLower(rc.Action)
-	switch {
-	case action != "failed" && action != "delayed":
-		return "", false
-	case action == "delayed", strings.HasPrefix(rc.Status, "4."):
-		return alertd.BounceSoft, true
-	case strings.HasPrefix(rc.Status, "5.1."), rc.Status == "5.2.1":
-		return alertd.BounceHard, true
-	case strings.HasPrefix(rc.Status, "5.7."):
-		return alertd.BouncePolicy, true
-	}
-	return alertd.BounceSoft, true
 }
 
 // ref finds the message a report is about by the one thing in it that
