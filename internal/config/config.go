@@ -32,6 +32,7 @@ type Config struct {
 	Security  Security       `toml:"security"`
 	Templates Templates      `toml:"templates"`
 	Fetch     Fetch          `toml:"fetch"`
+	Bounce    Bounce         `toml:"bounce"`
 	Topics    []alertd.Topic `toml:"topics"`
 	Sources   []Source       `toml:"sources"`
 }
@@ -160,6 +161,18 @@ type Fetch struct {
 	// link-local addresses (an intranet CMS); off, such destinations are
 	// refused, after DNS and on every redirect.
 	AllowPrivateNetworks bool `toml:"allow_private_networks"`
+}
+
+// Bounce is the [bounce] section: how bounce and complaint mail comes in.
+type Bounce struct {
+	// Domain is the domain of the VERP envelope senders; the receiver
+	// accepts mail only for it (and for mail.unsubscribe_mailto).
+	Domain string `toml:"domain"`
+	// Listen is the built-in SMTP receiver's host:port; "" = off.
+	Listen string `toml:"listen"`
+	// IMAPURL is a mailbox polled every PollEvery; "" = off.
+	IMAPURL   MailboxURL `toml:"imap_url"`
+	PollEvery Duration   `toml:"poll_every"`
 }
 
 // Source is one entry of [[sources]]: a feed polled for new reports.

@@ -246,6 +246,14 @@ func TestInvalidValuesAreErrorsNamingTheKey(t *testing.T) {
 		{name: "env zero duration", env: map[string]string{"ALERTD_DELIVERY_LEASE": "0s"}, wantKey: "delivery.lease", wantEnv: "ALERTD_DELIVERY_LEASE", wantMsg: "longer than zero"},
 		{name: "env origin", env: map[string]string{"ALERTD_SERVER_TRUSTED_ORIGINS": "https://a.example,https://b.example/form"}, wantKey: "server.trusted_origins", wantEnv: "ALERTD_SERVER_TRUSTED_ORIGINS", wantMsg: "without path"},
 		{name: "env proxy", env: map[string]string{"ALERTD_SERVER_TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"}, wantKey: "server.trusted_proxies", wantEnv: "ALERTD_SERVER_TRUSTED_PROXIES", wantMsg: "CIDR"},
+		{name: "bounce listen", file: "[bounce]\ndomain = \"bounces.example.org\"\nlisten = \"2525\"", wantKey: "bounce.listen", wantMsg: "host:port"},
+		{name: "bounce listen for nobody", file: "[bounce]\nlisten = \":2525\"", wantKey: "bounce.listen", wantMsg: "bounce.domain"},
+		{name: "zero poll interval", file: "[bounce]\npoll_every = \"0s\"", wantKey: "bounce.poll_every", wantMsg: "longer than zero"},
+		{name: "imap url scheme", file: "[bounce]\nimap_url = \"https://u:p@imap.example.org/INBOX\"", wantKey: "bounce.imap_url", wantMsg: "imaps or imap"},
+		{name: "imap url host", file: "[bounce]\nimap_url = \"imaps://u:p@/INBOX\"", wantKey: "bounce.imap_url", wantMsg: "host is missing"},
+		{name: "imap url password", file: "[bounce]\nimap_url = \"imaps://u@imap.example.org/INBOX\"", wantKey: "bounce.imap_url", wantMsg: "password are missing"},
+		{name: "imap url mailbox", env: map[string]string{"ALERTD_BOUNCE_IMAP_URL": "imaps://u:hunter2@imap.example.org/"}, wantKey: "bounce.imap_url", wantEnv: "ALERTD_BOUNCE_IMAP_URL", wantMsg: "u:xxxxx@imap.example.org"},
+		{name: "imap url query", file: "[bounce]\nimap_url = \"imap://u:p@imap.example.org/INBOX?insecure=1\"", wantKey: "bounce.imap_url", wantMsg: "no query"},
 		{name: "env transport", env: map[string]string{"ALERTD_MAIL_TRANSPORT": "pigeon"}, wantKey: "mail.transport", wantEnv: "ALERTD_MAIL_TRANSPORT", wantMsg: "must be one of file, smtp"},
 	}
 	for _, tt := range tests {
