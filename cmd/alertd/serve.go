@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/alertd/alertd"
+	"github.com/alertd/alertd/internal/bounce"
 	"github.com/alertd/alertd/internal/config"
 	"github.com/alertd/alertd/internal/schedule"
 	"github.com/alertd/alertd/internal/web"
@@ -67,6 +68,14 @@ func (env *environment) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return &config.Error{Key: "server.listen", Msg: err.Error()}
 	}
+	var bounceListener net.Listener
+	if cfg.Bounce.Listen != "" {
+		if bounceListener, err = net.Listen("tcp", cfg.Bounce.Listen); err != nil {
+			listener.Close()
+			return &config.Error{Key: "bounce.listen", Msg: err.Error()}
+		}
+		fmt.Fprintf(env.stdout, "alertd: bounce and complaint mail taken over SMTP on %s\n", bounceListener.Addr())
+	}
 	server := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -87,6 +96,21 @@ func (env *environment) serve(ctx context.Context, args []string) error {
 	background.Go(func() { a.purgeLoop(workCtx, time.Duration(cfg.Delivery.KeepMessagesFor)) })
 	background.Go(func() { digests.Run(workCtx) })
 	background.Go(func() { feeds.Run(workCtx) })
+	if bounceListener != nil {
+		receiver := &bounce.Receiver{
+			Domain: cfg.Bounce.Domain, Addresses: []string{cfg.Mail.UnsubscribeAddress()},
+			Handle: a.bounces.Receive, Log: a.log,
+		}
+		background.Go(func() {
+			if err := receiver.Serve(workCtx, bounceListener); err != nil {
+				a.log.Error("bounce receiver stopped", "err", err)
+			}
+		})
+	}
+	if u := cfg.Bounce.IMAPURL.URL(); u != nil {
+		poller := &bounce.Poller{URL: u, Every: time.Duration(cfg.Bounce.PollEvery), Handle: a.bounces.Receive, Log: a.log}
+		background.Go(func() { poller.Run(workCtx) })
+	}
 	a.engine.Wake()
 
 	serveErr := make(chan error, 1)

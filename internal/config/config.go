@@ -171,6 +171,11 @@ type Bounce struct {
 	// SoftLimit soft bounces within SoftWindow make a subscriber bounced.
 	SoftLimit  int      `toml:"soft_limit"`
 	SoftWindow Duration `toml:"soft_window"`
+	// Listen is the built-in SMTP receiver's host:port; "" = off.
+	Listen string `toml:"listen"`
+	// IMAPURL is a mailbox polled every PollEvery; "" = off.
+	IMAPURL   MailboxURL `toml:"imap_url"`
+	PollEvery Duration   `toml:"poll_every"`
 }
 
 // Source is one entry of [[sources]]: a feed polled for new reports.

@@ -250,6 +250,14 @@ func TestInvalidValuesAreErrorsNamingTheKey(t *testing.T) {
 		{name: "bounce domain single label", env: map[string]string{"ALERTD_BOUNCE_DOMAIN": "localhost"}, wantKey: "bounce.domain", wantEnv: "ALERTD_BOUNCE_DOMAIN", wantMsg: "domain name"},
 		{name: "soft limit zero", file: "[bounce]\nsoft_limit = 0", wantKey: "bounce.soft_limit", wantMsg: "at least 1"},
 		{name: "soft window zero", env: map[string]string{"ALERTD_BOUNCE_SOFT_WINDOW": "0s"}, wantKey: "bounce.soft_window", wantEnv: "ALERTD_BOUNCE_SOFT_WINDOW", wantMsg: "longer than zero"},
+		{name: "bounce listen", file: "[bounce]\ndomain = \"bounces.example.org\"\nlisten = \"2525\"", wantKey: "bounce.listen", wantMsg: "host:port"},
+		{name: "bounce listen for nobody", file: "[bounce]\nlisten = \":2525\"", wantKey: "bounce.listen", wantMsg: "bounce.domain"},
+		{name: "zero poll interval", file: "[bounce]\npoll_every = \"0s\"", wantKey: "bounce.poll_every", wantMsg: "longer than zero"},
+		{name: "imap url scheme", file: "[bounce]\nimap_url = \"https://u:p@imap.example.org/INBOX\"", wantKey: "bounce.imap_url", wantMsg: "imaps or imap"},
+		{name: "imap url host", file: "[bounce]\nimap_url = \"imaps://u:p@/INBOX\"", wantKey: "bounce.imap_url", wantMsg: "host is missing"},
+		{name: "imap url password", file: "[bounce]\nimap_url = \"imaps://u@imap.example.org/INBOX\"", wantKey: "bounce.imap_url", wantMsg: "password are missing"},
+		{name: "imap url mailbox", env: map[string]string{"ALERTD_BOUNCE_IMAP_URL": "imaps://u:hunter2@imap.example.org/"}, wantKey: "bounce.imap_url", wantEnv: "ALERTD_BOUNCE_IMAP_URL", wantMsg: "u:xxxxx@imap.example.org"},
+		{name: "imap url query", file: "[bounce]\nimap_url = \"imap://u:p@imap.example.org/INBOX?insecure=1\"", wantKey: "bounce.imap_url", wantMsg: "no query"},
 		{name: "env transport", env: map[string]string{"ALERTD_MAIL_TRANSPORT": "pigeon"}, wantKey: "mail.transport", wantEnv: "ALERTD_MAIL_TRANSPORT", wantMsg: "must be one of file, smtp"},
 	}
 	for _, tt := range tests {

@@ -56,6 +56,7 @@ func defaults() Config {
 	c.Admin.SessionTTL = Duration(12 * time.Hour)
 	c.Bounce.SoftLimit = 3
 	c.Bounce.SoftWindow = Duration(720 * time.Hour)
+	c.Bounce.PollEvery = Duration(5 * time.Minute)
 	return c
 }
 
@@ -294,6 +295,60 @@ func listOf[T any](v any, parse func(string) (T, error)) ([]T, error) {
 	return list, nil
 }
 
+// MailboxURL is an IMAP mailbox with its login:
+// imaps://user:password@host[:port]/Mailbox (TLS from the start) or
+// imap://… (STARTTLS, which the poller insists on). It is kept as written;
+// String hides the password, so the settings page does not show it.
+type MailboxURL string
+
+// UnmarshalText reads bounce.imap_url.
+func (m *MailboxURL) UnmarshalText(text []byte) error {
+	*m = MailboxURL(text)
+	if len(text) == 0 {
+		return nil
+	}
+	const want = `must be like "imaps://user:password@imap.example.org/INBOX" (user and mailbox %%-encoded)`
+	u, err := url.Parse(string(text))
+	if err != nil {
+		// url.Parse's error quotes the text, password and all.
+		return fmt.Errorf(want + ": it does not parse as a URL")
+	}
+	password, hasPassword := u.User.Password()
+	switch {
+	case u.Scheme != "imaps" && u.Scheme != "imap":
+		return fmt.Errorf(want+": the scheme must be imaps or imap (got %q)", u.Scheme)
+	case u.Hostname() == "":
+		return fmt.Errorf(want+": the host is missing (got %s)", m)
+	case u.User == nil || u.User.Username() == "" || !hasPassword || password == "":
+		return fmt.Errorf(want+": the user and password are missing (got %s)", m)
+	case strings.Trim(u.Path, "/") == "":
+		return fmt.Errorf(want+": the mailbox is missing (got %s)", m)
+	case u.RawQuery != "" || u.Fragment != "":
+		return fmt.Errorf(want+": no query or fragment (got %s)", m)
+	}
+	return nil
+}
+
+// URL is the mailbox URL parsed; nil when it is not set.
+func (m MailboxURL) URL() *url.URL {
+	if m == "" {
+		return nil
+	}
+	u, err := url.Parse(string(m))
+	if err != nil {
+		return nil // UnmarshalText refused it already
+	}
+	return u
+}
+
+// String is the URL with its password replaced by "xxxxx".
+func (m MailboxURL) String() string {
+	if u := m.URL(); u != nil {
+		return u.Redacted()
+	}
+	return string(m)
+}
+
 // UnmarshalText reads smtp.tls.
 func (m *TLSMode) UnmarshalText(text []byte) error {
 	return oneOf(m, string(text), TLSStartTLS, TLSOpportunistic, TLSImplicit, TLSNone)
@@ -463,6 +518,15 @@ func (cfg *Config) validate(fromEnv map[string]string) error {
 	}
 	c.atLeast("bounce.soft_limit", cfg.Bounce.SoftLimit, 1)
 	c.positive("bounce.soft_window", cfg.Bounce.SoftWindow)
+	if cfg.Bounce.Listen != "" {
+		if _, _, err := net.SplitHostPort(cfg.Bounce.Listen); err != nil {
+			c.fail("bounce.listen", "must be host:port or :port, or empty for no receiver (got %q)", cfg.Bounce.Listen)
+		}
+		if cfg.Bounce.Domain == "" && cfg.Mail.UnsubscribeMailto == "" {
+			c.fail("bounce.listen", "the receiver accepts mail only for bounce.domain and mail.unsubscribe_mailto: set one of them too")
+		}
+	}
+	c.positive("bounce.poll_every", cfg.Bounce.PollEvery)
 
 	seen := map[string]bool{}
 	for i, t := range cfg.Topics {

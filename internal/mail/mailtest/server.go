@@ -123,13 +123,13 @@ func WithAuthMechanisms(mechs ...string) Option {
 // WithStartTLS makes the server offer STARTTLS with a throw-away
 // certificate; give ClientTLSConfig to the client.
 func WithStartTLS() Option {
-	return func(s *Server) { s.tlsConfig = newTLSConfig() }
+	return func(s *Server) { s.tlsConfig = NewTLSConfig() }
 }
 
 // WithImplicitTLS makes the server speak TLS from the first byte (SMTPS);
 // give ClientTLSConfig to the client.
 func WithImplicitTLS() Option {
-	return func(s *Server) { s.tlsConfig, s.implicit = newTLSConfig(), true }
+	return func(s *Server) { s.tlsConfig, s.implicit = NewTLSConfig(), true }
 }
 
 // WithoutPipelining makes the server leave PIPELINING (RFC 2920) out of its
@@ -811,8 +811,10 @@ func (p *Parsed) add(mediaType, transferEncoding string, body io.Reader) error {
 	return nil
 }
 
-// newTLSConfig makes a self-signed certificate for 127.0.0.1 and localhost.
-func newTLSConfig() *tls.Config {
+// NewTLSConfig makes a throw-away self-signed certificate for 127.0.0.1
+// and localhost, for this server and for other servers a test runs; a
+// client trusts it with its Certificates[0].Leaf.
+func NewTLSConfig() *tls.Config {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		panic(err) // only fails if the system has no randomness
