@@ -74,15 +74,15 @@ func (s SendGrid) Verify(signature, timestamp string, body []byte) error {
 }
 
 type sendGridEvent struct {
-	Email       string `json:"email"`
-	Timestamp   int64  `json:"timestamp"`
-	Event       string `json:"event"`
-	Type        string `json:"type"`
-	Status      string `json:"status"`
-	Reason      string `json:"reason"`
-	Response    string `json:"response"`
-	EventID     string `json:"sg_event_id"`
-	MessageID   string `json:"sg_message_id"`
+	Email     string `json:"email"`
+	Timestamp int64  `json:"timestamp"`
+	Event     string `json:"event"`
+	Type      string `json:"type"`
+	Status    string `json:"status"`
+	Reason    string `json:"reason"`
+	Response  string `json:"response"`
+	EventID   string `json:"sg_event_id"`
+	MessageID string `json:"sg_message_id"`
 }
 
 // sendGridDropped maps the reason SendGrid gives for dropping a message

@@ -32,6 +32,7 @@ type Config struct {
 	Security  Security       `toml:"security"`
 	Templates Templates      `toml:"templates"`
 	Fetch     Fetch          `toml:"fetch"`
+	Webhooks  Webhooks       `toml:"webhooks"`
 	Topics    []alertd.Topic `toml:"topics"`
 	Sources   []Source       `toml:"sources"`
 }
@@ -160,6 +161,19 @@ type Fetch struct {
 	// link-local addresses (an intranet CMS); off, such destinations are
 	// refused, after DNS and on every redirect.
 	AllowPrivateNetworks bool `toml:"allow_private_networks"`
+}
+
+// Webhooks is the [webhooks] section: the mail providers' bounce and
+// complaint webhooks, each off (404) while its key is empty.
+type Webhooks struct {
+	// PostmarkToken is the HTTP Basic password written into the webhook URL.
+	PostmarkToken string `toml:"postmark_token"`
+	// MailgunSigningKey is Mailgun's HTTP webhook signing key.
+	MailgunSigningKey string `toml:"mailgun_signing_key"`
+	// SendGridPublicKey is the Signed Event Webhook's verification key.
+	SendGridPublicKey string `toml:"sendgrid_public_key"`
+	// SESTopicARN is the SNS topic SES publishes bounces and complaints to.
+	SESTopicARN string `toml:"ses_topic_arn"`
 }
 
 // Source is one entry of [[sources]]: a feed polled for new reports.

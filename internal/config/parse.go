@@ -22,6 +22,7 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/robfig/cron/v3"
 
+	"github.com/alertd/alertd/internal/bounce"
 	alertmail "github.com/alertd/alertd/internal/mail"
 )
 
@@ -455,6 +456,17 @@ func (cfg *Config) validate(fromEnv map[string]string) error {
 		c.fail("admin.token", "must be visible characters without spaces; make one with: openssl rand -hex 32")
 	}
 	c.positive("admin.session_ttl", cfg.Admin.SessionTTL)
+
+	if k := cfg.Webhooks.SendGridPublicKey; k != "" {
+		if _, err := bounce.ParseSendGridKey(k); err != nil {
+			c.fail("webhooks.sendgrid_public_key", "%v", err)
+		}
+	}
+	if arn := cfg.Webhooks.SESTopicARN; arn != "" {
+		if _, err := bounce.TopicRegion(arn); err != nil {
+			c.fail("webhooks.ses_topic_arn", "%v", err)
+		}
+	}
 
 	seen := map[string]bool{}
 	for i, t := range cfg.Topics {
