@@ -50,6 +50,10 @@ func (env *environment) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return &config.Error{Key: "sources", Msg: err.Error()}
 	}
+	webhooks, err := a.webhooks(cfg.Webhooks)
+	if err != nil {
+		return err
+	}
 	handler, err := web.NewServer(web.Deps{
 		Config: web.Config{
 			ServiceName: env.serviceName(), BaseURL: cfg.Server.BaseURL, TrustedOrigins: cfg.Server.TrustedOrigins,
@@ -59,7 +63,7 @@ func (env *environment) serve(ctx context.Context, args []string) error {
 		Templates: a.templates, Subscriptions: a.subscriptions, Catalogue: a.catalogue, Admin: a.admin,
 		NextDigest: digests.Next, Metrics: a.metrics, Log: a.log, Now: time.Now,
 		PreviewDigest: a.renderer.PreviewDigest,
-		Bounces:       a.bounces,
+		Bounces:       a.bounces, Webhooks: webhooks,
 	})
 	if err != nil {
 		return err
@@ -173,6 +177,30 @@ func (a *app) purgeLoop(ctx context.Context, keepMessages time.Duration) {
 		case <-ticker.C:
 		}
 	}
+}
+
+// webhooks are the providers' bounce webhooks that have their key set.
+func (a *app) webhooks(cfg config.Webhooks) (web.Webhooks, error) {
+	wh := web.Webhooks{Recorder: a.bounces, PostmarkToken: cfg.PostmarkToken}
+	if cfg.MailgunSigningKey != "" {
+		wh.Mailgun = bounce.NewMailgun(cfg.MailgunSigningKey, time.Now)
+	}
+	if cfg.SendGridPublicKey != "" {
+		key, err := bounce.ParseSendGridKey(cfg.SendGridPublicKey)
+		if err != nil {
+			return wh, &config.Error{Key: "webhooks.sendgrid_public_key", Msg: err.Error()}
+		}
+		sendGrid := bounce.NewSendGrid(key, time.Now)
+		wh.SendGrid = &sendGrid
+	}
+	if cfg.SESTopicARN != "" {
+		sns, err := bounce.NewSNS(cfg.SESTopicARN)
+		if err != nil {
+			return wh, &config.Error{Key: "webhooks.ses_topic_arn", Msg: err.Error()}
+		}
+		wh.SES = sns
+	}
+	return wh, nil
 }
 
 // webSettings is the configuration as the dashboard's settings page shows

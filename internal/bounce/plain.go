@@ -60,7 +60,7 @@ func plainBounce(text string) (Report, bool) {
 		Type:       TypeDSN,
 		Recipients: recipients,
 		Original:   firstBlock(returned),
-		Evidence:   evidence([]byte(explanation)),
+		Evidence:   cutEvidence(explanation),
 	}, true
 }
 

@@ -12,7 +12,6 @@ import (
 	"net/mail"
 	"net/textproto"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/alertd/alertd"
 )
@@ -177,7 +176,7 @@ func (r *reader) report(params map[string]string, body []byte) (Report, bool, er
 			return Report{}, false, err
 		}
 		report.Recipients = recipients
-		report.Evidence = evidence(status)
+		report.Evidence = cutEvidence(string(status))
 	case TypeFeedback:
 		if feedback == nil {
 			return Report{}, false, errors.New("the feedback report has no message/feedback-report part")
@@ -187,7 +186,7 @@ func (r *reader) report(params map[string]string, body []byte) (Report, bool, er
 		if report.FeedbackType == "" {
 			return Report{}, false, errors.New("the feedback report has no Feedback-Type")
 		}
-		report.Evidence = evidence(feedback)
+		report.Evidence = cutEvidence(string(feedback))
 	}
 	return report, true, nil
 }
@@ -317,20 +316,4 @@ func decode(header textproto.MIMEHeader, body io.Reader) ([]byte, error) {
 		return nil, fmt.Errorf("decoding a part: %w", err)
 	}
 	return data, nil
-}
-
-// evidence is a machine-readable part as it is kept: at most
-// alertd.MaxEvidence bytes, not ending inside a UTF-8 sequence.
-func evidence(data []byte) string {
-	if len(data) <= alertd.MaxEvidence {
-		return string(data)
-	}
-	data = data[:alertd.MaxEvidence]
-	for cut := 0; cut < utf8.UTFMax && len(data) > 0; cut++ {
-		if r, size := utf8.DecodeLastRune(data); r != utf8.RuneError || size > 1 {
-			break
-		}
-		data = data[:len(data)-1]
-	}
-	return string(data)
 }

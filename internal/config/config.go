@@ -33,6 +33,7 @@ type Config struct {
 	Templates Templates      `toml:"templates"`
 	Fetch     Fetch          `toml:"fetch"`
 	Bounce    Bounce         `toml:"bounce"`
+	Webhooks  Webhooks       `toml:"webhooks"`
 	Topics    []alertd.Topic `toml:"topics"`
 	Sources   []Source       `toml:"sources"`
 }
@@ -176,6 +177,19 @@ type Bounce struct {
 	// IMAPURL is a mailbox polled every PollEvery; "" = off.
 	IMAPURL   MailboxURL `toml:"imap_url"`
 	PollEvery Duration   `toml:"poll_every"`
+}
+
+// Webhooks is the [webhooks] section: the mail providers' bounce and
+// complaint webhooks, each off (404) while its key is empty.
+type Webhooks struct {
+	// PostmarkToken is the HTTP Basic password written into the webhook URL.
+	PostmarkToken string `toml:"postmark_token"`
+	// MailgunSigningKey is Mailgun's HTTP webhook signing key.
+	MailgunSigningKey string `toml:"mailgun_signing_key"`
+	// SendGridPublicKey is the Signed Event Webhook's verification key.
+	SendGridPublicKey string `toml:"sendgrid_public_key"`
+	// SESTopicARN is the SNS topic SES publishes bounces and complaints to.
+	SESTopicARN string `toml:"ses_topic_arn"`
 }
 
 // Source is one entry of [[sources]]: a feed polled for new reports.

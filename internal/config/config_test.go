@@ -382,3 +382,42 @@ func TestBounceRulesDefaultAndOverride(t *testing.T) {
 		t.Errorf("bounce section = %+v", b)
 	}
 }
+
+func TestWebhookKeys(t *testing.T) {
+	env := map[string]string{
+		"ALERTD_WEBHOOKS_POSTMARK_TOKEN":      "pm-token",
+		"ALERTD_WEBHOOKS_MAILGUN_SIGNING_KEY": "mg-key",
+		"ALERTD_WEBHOOKS_SES_TOPIC_ARN":       "arn:aws:sns:eu-west-1:123456789012:ses-bounces",
+	}
+	cfg, err := Load("", func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := cfg.Webhooks; w.PostmarkToken != "pm-token" || w.MailgunSigningKey != "mg-key" || w.SESTopicARN != env["ALERTD_WEBHOOKS_SES_TOPIC_ARN"] {
+		t.Errorf("webhooks = %+v", w)
+	}
+	shown := map[string]string{}
+	for _, s := range cfg.Settings() {
+		shown[s.Key] = s.Value
+	}
+	for _, k := range []string{"webhooks.postmark_token", "webhooks.mailgun_signing_key"} {
+		if shown[k] != "set" {
+			t.Errorf("settings show %s as %q, want it masked as set", k, shown[k])
+		}
+	}
+	for key, bad := range map[string]string{
+		"ALERTD_WEBHOOKS_SES_TOPIC_ARN":       "arn:aws:sqs:eu-west-1:123456789012:q",
+		"ALERTD_WEBHOOKS_SENDGRID_PUBLIC_KEY": "not a key",
+	} {
+		_, err := Load("", func(k string) string {
+			if k == key {
+				return bad
+			}
+			return ""
+		})
+		var cerr *Error
+		if !errors.As(err, &cerr) || cerr.Env != key {
+			t.Errorf("%s=%q: error %v, want one naming the variable", key, bad, err)
+		}
+	}
+}

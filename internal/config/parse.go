@@ -22,6 +22,7 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/robfig/cron/v3"
 
+	"github.com/alertd/alertd/internal/bounce"
 	alertmail "github.com/alertd/alertd/internal/mail"
 )
 
@@ -527,6 +528,16 @@ func (cfg *Config) validate(fromEnv map[string]string) error {
 		}
 	}
 	c.positive("bounce.poll_every", cfg.Bounce.PollEvery)
+	if k := cfg.Webhooks.SendGridPublicKey; k != "" {
+		if _, err := bounce.ParseSendGridKey(k); err != nil {
+			c.fail("webhooks.sendgrid_public_key", "%v", err)
+		}
+	}
+	if arn := cfg.Webhooks.SESTopicARN; arn != "" {
+		if _, err := bounce.TopicRegion(arn); err != nil {
+			c.fail("webhooks.ses_topic_arn", "%v", err)
+		}
+	}
 
 	seen := map[string]bool{}
 	for i, t := range cfg.Topics {

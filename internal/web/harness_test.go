@@ -77,6 +77,8 @@ type options struct {
 	// ReportSearchBudget is how many reports a page of the dashboard's
 	// search reads; 0 for the catalogue's own.
 	ReportSearchBudget int
+	// Webhooks are the provider webhooks.
+	Webhooks web.Webhooks
 }
 
 // sessionTTL is the dashboard sessions' length in the tests.
@@ -178,6 +180,7 @@ func newHarness(t *testing.T, opts options) *harness {
 		Log:           log,
 		Now:           h.clock.Now,
 		PreviewDigest: renderer.PreviewDigest,
+		Webhooks:      opts.Webhooks,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -13,10 +13,11 @@ const maxBody = 64 << 10
 
 // limitBody refuses bodies over maxBody with 413, whether they announce their
 // length or not. A JSON client is answered in JSON, as the handlers would.
-// The dashboard's subscriber import sets its own, larger limit.
+// The dashboard's subscriber import and the webhooks set their own, larger
+// limits.
 func limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && r.URL.Path == adminImportPath {
+		if r.Method == http.MethodPost && (r.URL.Path == adminImportPath || strings.HasPrefix(r.URL.Path, "/webhooks/")) {
 			next.ServeHTTP(w, r)
 			return
 		}

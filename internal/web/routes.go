@@ -58,6 +58,8 @@ type Deps struct {
 	Log        *slog.Logger
 	// Now is the clock the rate limits count by.
 	Now func() time.Time
+	// Webhooks are the bounce webhooks of the mail providers.
+	Webhooks Webhooks
 
 	// PreviewDigest renders a digest as the real mail does.
 	PreviewDigest PreviewDigest
@@ -84,6 +86,9 @@ func NewServer(d Deps) (http.Handler, error) {
 	// RFC 8058 one-click POSTs come from mail providers with no browser
 	// context; the token in the URL is the proof.
 	crossOrigin.AddInsecureBypassPattern("POST /unsubscribe/{token}")
+	for _, pattern := range webhookPatterns {
+		crossOrigin.AddInsecureBypassPattern(pattern)
+	}
 	crossOrigin.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		pages.message(w, r, http.StatusForbidden, "Request refused",
 			"This form was sent from another site. Please use the form on this site.")
@@ -126,6 +131,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	r.Get("/healthz", handleHealth(d.Catalogue.Health, d.Log))
 	r.Head("/healthz", handleHealth(d.Catalogue.Health, d.Log))
 	r.With(admin).Handle("/metrics", d.Metrics.Handler())
+	webhookRoutes(r, d.Webhooks, d.Now, d.Log)
 
 	r.Route("/admin", dashboardRoutes(d, pages, ips))
 

@@ -1,0 +1,56 @@
+package bounce
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/alertd/alertd"
+)
+
+// ErrUnauthenticated is a webhook request that failed its provider's check:
+// a wrong token or signature, a stale timestamp, a replayed token or an
+// untrusted signer. It changes nothing.
+var ErrUnauthenticated = errors.New("the request failed the provider's authentication")
+
+// ErrTooBusy is a valid Mailgun request that cannot be checked for replay
+// because too many tokens are remembered; the provider retries later.
+var ErrTooBusy = errors.New("too many webhook requests at once; retry later")
+
+// Freshness is how far a signed webhook timestamp may be from now, either
+// way: old enough to allow for the provider's queueing, short enough that a
+// captured request soon stops working.
+const Freshness = 5 * time.Minute
+
+// statusIn returns the first enhanced status code in texts, or "", for
+// providers that give the code only inside a message.
+func statusIn(texts ...string) string {
+	for _, t := range texts {
+		if s := alertd.EnhancedStatus(t); s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// failureKind is the kind of a permanent failure: a refusal for what the
+// message is (5.7.x) counts against the send, anything else against the
+// address.
+func failureKind(status string) alertd.BounceKind {
+	if strings.HasPrefix(status, "5.7.") {
+		return alertd.BouncePolicy
+	}
+	return alertd.BounceHard
+}
+
+// eventKey is the dedupe key of one provider event about one recipient:
+// the provider's event id when it has one, so a redelivery counts once.
+func eventKey(source alertd.BounceSource, id, email string) string {
+	return string(source) + ":" + id + ":" + strings.ToLower(email)
+}
+
+// fresh reports whether at is within Freshness of now.
+func fresh(at, now time.Time) bool {
+	d := now.Sub(at)
+	return d <= Freshness && d >= -Freshness
+}

@@ -1,0 +1,92 @@
+package bounce
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alertd/alertd"
+)
+
+func TestSNSVerifiesAndParsesSES(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sns.amazonaws.com"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fetches atomic.Int64
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		pem.Encode(w, &pem.Block{Type: "CERTIFICATE", Bytes: der})
+	}))
+	defer srv.Close()
+	const topic = "arn:aws:sns:eu-west-1:123456789012:ses-bounces"
+	sns, err := NewSNS(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := url.Parse(srv.URL)
+	sns.client = srv.Client()
+	sns.trustedHost = func(h string) bool { return h == host.Host }
+
+	message, err := os.ReadFile("testdata/ses-bounce.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := Envelope{Type: "Notification", MessageId: "22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324", TopicArn: topic,
+		Message: string(message), Timestamp: "2026-03-02T07:59:00.000Z", SignatureVersion: "2", SigningCertURL: srv.URL + "/cert.pem"}
+	canonical, _ := e.stringToSign()
+	digest := sha256.Sum256([]byte(canonical))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, digest[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Signature = base64.StdEncoding.EncodeToString(sig)
+	body, _ := json.Marshal(e)
+
+	for range 2 {
+		got, err := sns.Verify(context.Background(), body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bounces, err := ParseSES(got.Message)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(bounces) != 1 || bounces[0].Kind != alertd.BounceHard || bounces[0].Email != "gone@example.com" || bounces[0].Status != "5.1.1" ||
+			bounces[0].Key != "ses:00000138111222aa-33322211-cccc-cccc-cccc-ddddaaaa0680-000000:gone@example.com" {
+			t.Errorf("bounces = %+v", bounces)
+		}
+	}
+	if n := fetches.Load(); n != 1 {
+		t.Errorf("certificate fetched %d times, want once (cached)", n)
+	}
+
+	tampered := e
+	tampered.Message = `{"notificationType":"Complaint"}`
+	body, _ = json.Marshal(tampered)
+	if _, err := sns.Verify(context.Background(), body); !errors.Is(err, ErrUnauthenticated) {
+		t.Errorf("tampered message: %v, want ErrUnauthenticated", err)
+	}
+}
