@@ -324,6 +324,9 @@ func (env *environment) check(ctx context.Context, args []string) error {
 		source = "built-in defaults"
 	}
 	fmt.Fprintf(env.stdout, "configuration: %s is valid\n", source)
+	for _, w := range env.cfg.Warnings() {
+		fmt.Fprintf(env.stdout, "warning: %s\n", w)
+	}
 	a, err := env.newApp(ctx)
 	if err != nil {
 		return err
