@@ -390,3 +390,17 @@ func TestDecodeKeepsPlainTextInputsAsWritten(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeAtomReadsTitleTypesOfTheFirstRootOnly proves that entries after
+// the end of the feed's root element, which gofeed does not read, do not
+// make a text title be taken as markup.
+func TestDecodeAtomReadsTitleTypesOfTheFirstRootOnly(t *testing.T) {
+	feed := `<feed xmlns="http://www.w3.org/2005/Atom"><title>F</title><entry><title>a &lt;i&gt; b</title><id>1</id>` +
+		`<link href="https://r.example/1"/><updated>2026-01-01T00:00:00Z</updated></entry></feed>` +
+		`<feed xmlns="http://www.w3.org/2005/Atom"><entry><title>Trailing</title></entry></feed>`
+	accepted, rejected := decode(t, strings.NewReader(feed), catalogue.FormatFeed)
+	checkLines(t, accepted, rejected, []int{1}, nil)
+	if got := accepted[1].Title; got != "a <i> b" {
+		t.Errorf("title %q; want the text title as written, %q", got, "a <i> b")
+	}
+}

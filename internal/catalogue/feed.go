@@ -192,6 +192,10 @@ func atomTextTitles(data []byte) []bool {
 				entry = xml.Name{}
 			}
 			depth--
+			if depth == 0 {
+				// gofeed reads no further than the end of the root element.
+				return titles
+			}
 		}
 	}
 }
