@@ -8,11 +8,13 @@ import (
 	"golang.org/x/net/html"
 )
 
-// PlainText turns a report's stored text, which may carry markup and
-// entities from a feed, into plain words for e-mail and listings: tags
-// dropped (scripts and styles with their content), entities decoded,
-// whitespace collapsed, and at most max characters, cut between words and
-// ended with "…". A max of 0 or less means no limit. Control characters are
+// PlainText turns text that is markup into plain words: a report's stored
+// abstract, for e-mail and listings, and a source's title, authors and
+// keywords as they are taken in (where the source's text is already plain,
+// OneLine is the one to use, so that "a < b" stays). Tags are dropped
+// (scripts and styles with their content), entities decoded, whitespace
+// collapsed, and at most max characters kept, cut between words and ended
+// with "…". A max of 0 or less means no limit. Control characters are
 // dropped: stored text holds none, but an entity such as "&#27;" decodes to
 // one, and a mail read in a terminal must not carry its commands.
 func PlainText(s string, max int) string {

@@ -177,6 +177,7 @@ func (env *environment) wireDelivery(a *app) error {
 	composer, err := alertmail.NewComposer(alertmail.Settings{
 		ServiceName: env.serviceName(), From: cfg.Mail.From, ReplyTo: cfg.Mail.ReplyTo,
 		ListID: cfg.Mail.ListID, UnsubscribeMailto: cfg.Mail.UnsubscribeMailto, BaseURL: cfg.Server.BaseURL,
+		Location: cfg.Digest.Location,
 	}, a.templates)
 	if err != nil {
 		return err
@@ -323,6 +324,9 @@ func (env *environment) check(ctx context.Context, args []string) error {
 		source = "built-in defaults"
 	}
 	fmt.Fprintf(env.stdout, "configuration: %s is valid\n", source)
+	for _, w := range env.cfg.Warnings() {
+		fmt.Fprintf(env.stdout, "warning: %s\n", w)
+	}
 	a, err := env.newApp(ctx)
 	if err != nil {
 		return err

@@ -183,7 +183,7 @@ func TestDecodeFeedAtom(t *testing.T) {
 	want := alertd.Report{
 		GUID:        "tag:institute.example,2026:pub-77",
 		URL:         "https://institute.example/publications/77-debt-and-growth",
-		Title:       "Debt <em>and</em> Growth",
+		Title:       "Debt and Growth",
 		PublishedAt: time.Date(2026, 2, 27, 8, 0, 0, 0, time.UTC),
 		Authors:     []string{"Maria Rossi", "Kenji Sato"},
 		Abstract:    "<p>A short summary.</p>",
@@ -322,5 +322,85 @@ func TestPlainTextOfAStoredFeedItem(t *testing.T) {
 	}
 	if got := alertd.PlainText(accepted[2].Abstract, 0); strings.Contains(got, "alert") {
 		t.Errorf("%q still holds the script", got)
+	}
+}
+
+// TestDecodeFeedMakesTitlesAndNamesPlainText proves that what a feed does
+// to its short texts (Atom html, xhtml and base64 titles, RSS titles in
+// CDATA with their entities, markup in creators and names) reaches the
+// catalogue as plain text, decoded once and on one line, while an Atom text
+// title keeps the "<" and "&" it means.
+func TestDecodeFeedMakesTitlesAndNamesPlainText(t *testing.T) {
+	atom, rejected := decodeFile(t, "titles.atom", catalogue.FormatFeed)
+	checkLines(t, atom, rejected, []int{1, 2, 3, 4, 5, 6, 7}, nil)
+	for line, want := range map[int]string{
+		1: "Entry Title",
+		2: "Research & Development, a Survey",
+		3: "Fiscal Rules & Debt",
+		4: "Budget Outlook 2027",
+		5: "Why a < b && the <template> Element",
+		6: "Plain <i> as Written",
+		7: "Text with Elements",
+	} {
+		if got := atom[line].Title; got != want {
+			t.Errorf("atom entry %d: title %q; want %q", line, got, want)
+		}
+	}
+	if got, want := atom[5].Authors, []string{"Li Wei", "Jane Doe"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("atom entry 5: authors %q; want %q", got, want)
+	}
+
+	rss, rejected := decodeFile(t, "titles.rss", catalogue.FormatFeed)
+	checkLines(t, rss, rejected, []int{1, 2}, nil)
+	want := alertd.Report{
+		GUID:        "https://www.policy-research.example/reports/rd/",
+		URL:         "https://www.policy-research.example/reports/rd/",
+		Title:       "Research & Development",
+		PublishedAt: time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC),
+		Authors:     []string{"Anna Müller", "Jonas Weber"},
+		Keywords:    []string{"Trade & Tariffs"},
+	}
+	if got := rss[1]; !reflect.DeepEqual(got, want) {
+		t.Errorf("rss item 1\n%#v\nwant\n%#v", got, want)
+	}
+	if got, want := rss[2].Title, "Growth if a < b: New Evidence"; got != want {
+		t.Errorf("rss item 2: title %q; want %q", got, want)
+	}
+}
+
+// TestDecodeKeepsPlainTextInputsAsWritten proves that the inputs that are
+// plain text by definition (JSON, CSV, JSON Feed) keep what looks like
+// markup or an entity, and only have their white space collapsed.
+func TestDecodeKeepsPlainTextInputsAsWritten(t *testing.T) {
+	inputs := map[catalogue.Format]string{
+		catalogue.FormatJSON: `[{"title": "R&amp;D if a<b \n and <i>", "url": "https://r.example/1", "authors": ["<b>Ann</b>\tLee"]}]`,
+		catalogue.FormatCSV:  "title,url,authors\n\"R&amp;D if a<b \n and <i>\",https://r.example/1,<b>Ann</b>\tLee\n",
+		catalogue.FormatFeed: `{"version": "https://jsonfeed.org/version/1.1", "title": "T", "items": [{"id": "1", "url": "https://r.example/1",
+			"title": "R&amp;D if a<b \n and <i>", "authors": [{"name": "<b>Ann</b>\tLee"}], "date_published": "2026-03-01T09:00:00Z"}]}`,
+	}
+	for format, input := range inputs {
+		accepted, rejected := decode(t, strings.NewReader(input), format)
+		if len(rejected) > 0 || len(accepted) != 1 {
+			t.Fatalf("%s: accepted %d, rejected %v", format, len(accepted), rejected)
+		}
+		for _, got := range accepted {
+			if got.Title != "R&amp;D if a<b and <i>" || !reflect.DeepEqual(got.Authors, []string{"<b>Ann</b> Lee"}) {
+				t.Errorf("%s: title %q, authors %q; want them as written, on one line", format, got.Title, got.Authors)
+			}
+		}
+	}
+}
+
+// TestDecodeAtomReadsTitleTypesOfTheFirstRootOnly proves that entries after
+// the end of the feed's root element, which gofeed does not read, do not
+// make a text title be taken as markup.
+func TestDecodeAtomReadsTitleTypesOfTheFirstRootOnly(t *testing.T) {
+	feed := `<feed xmlns="http://www.w3.org/2005/Atom"><title>F</title><entry><title>a &lt;i&gt; b</title><id>1</id>` +
+		`<link href="https://r.example/1"/><updated>2026-01-01T00:00:00Z</updated></entry></feed>` +
+		`<feed xmlns="http://www.w3.org/2005/Atom"><entry><title>Trailing</title></entry></feed>`
+	accepted, rejected := decode(t, strings.NewReader(feed), catalogue.FormatFeed)
+	checkLines(t, accepted, rejected, []int{1}, nil)
+	if got := accepted[1].Title; got != "a <i> b" {
+		t.Errorf("title %q; want the text title as written, %q", got, "a <i> b")
 	}
 }

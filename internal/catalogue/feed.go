@@ -36,8 +36,10 @@ const (
 	MaxFeedToken = 1 << 20
 )
 
-// decodeFeed reads an RSS 2.0, Atom 1.0 or JSON Feed document. The items'
-// text is kept as gofeed gives it: entities decoded, markup kept.
+// decodeFeed reads an RSS 2.0, Atom 1.0 or JSON Feed document. An item's
+// abstract is kept as gofeed gives it, markup included, and cleaned where it
+// is shown; its title, authors and keywords are made plain text here (see
+// feedMarkup).
 func (d *decoder) decodeFeed(r io.Reader) error {
 	data, err := io.ReadAll(io.LimitReader(r, MaxFeedSize+1))
 	if err != nil {
@@ -64,8 +66,9 @@ func (d *decoder) decodeFeed(r io.Reader) error {
 	if err != nil || !base.IsAbs() {
 		base = nil
 	}
+	markup := feedMarkup(feed.FeedType, data, len(feed.Items))
 	for i, item := range feed.Items {
-		in, err := feedInput(item, base)
+		in, err := feedInput(item, base, markup(i))
 		if err != nil {
 			d.reject(i+1, err.Error())
 			continue
@@ -77,7 +80,7 @@ func (d *decoder) decodeFeed(r io.Reader) error {
 	return nil
 }
 
-func feedInput(item *gofeed.Item, base *url.URL) (Input, error) {
+func feedInput(item *gofeed.Item, base *url.URL, markup itemMarkup) (Input, error) {
 	in := Input{
 		GUID:     item.GUID,
 		Title:    item.Title,
@@ -114,7 +117,101 @@ func feedInput(item *gofeed.Item, base *url.URL) (Input, error) {
 		}
 		return in, invalid("published_at", "the feed's date %.40q is not understood", strings.TrimSpace(given))
 	}
-	return in.withoutStrayControls(), nil
+	return in.withoutStrayControls().asText(markup), nil
+}
+
+// itemMarkup says which of a feed item's short texts hold markup, as gofeed
+// hands them over, rather than plain text.
+type itemMarkup struct{ title, lists bool }
+
+// feedMarkup tells, for the i-th item of a feed, which texts are markup.
+// RSS says nothing of its titles, authors and categories, and publishers
+// write HTML and entities in them (a CDATA title "Research &amp;
+// Development"), which RSS readers render: they are markup. An Atom title
+// says its type: "text" (the default) is plain text, where "a < b" or
+// "&lt;template&gt;" means just that; "html", "xhtml" and base64 titles are
+// markup, and so is a title holding elements whatever its type says. An
+// Atom name or category has no type and is taken as markup, since markup is
+// what reaches it in practice. JSON Feed's texts are plain text by its
+// definition.
+func feedMarkup(feedType string, data []byte, items int) func(i int) itemMarkup {
+	switch feedType {
+	case "rss":
+		return func(int) itemMarkup { return itemMarkup{title: true, lists: true} }
+	case "atom":
+		textTitles := atomTextTitles(data)
+		if len(textTitles) != items {
+			// gofeed and the reader below disagree on the entries: a
+			// title then loses what looks like a tag rather than keep one.
+			textTitles = nil
+		}
+		return func(i int) itemMarkup {
+			return itemMarkup{title: textTitles == nil || !textTitles[i], lists: true}
+		}
+	}
+	return func(int) itemMarkup { return itemMarkup{} }
+}
+
+// atomTextTitles reads an Atom document's entries in order, as gofeed
+// does, and says for each whether its title is plain text: of type "text"
+// or "text/plain" (or none), not base64, and without child elements. A
+// document that cannot be read gives nil.
+func atomTextTitles(data []byte) []bool {
+	dec := xml.NewDecoder(&controlFilter{r: bytes.NewReader(data)})
+	dec.Strict = false
+	dec.CharsetReader = charset.NewReaderLabel
+	var titles []bool
+	depth, titleDepth := 0, 0 // titleDepth: the depth of the title being read, else 0
+	var entry xml.Name
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			return titles
+		}
+		if err != nil {
+			return nil
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			depth++
+			switch {
+			case depth == 2 && t.Name.Local == "entry":
+				entry = t.Name
+				titles = append(titles, false)
+			case depth == 3 && entry.Local != "" && t.Name == (xml.Name{Space: entry.Space, Local: "title"}):
+				titleDepth = depth
+				titles[len(titles)-1] = atomTextType(t.Attr)
+			case titleDepth > 0:
+				titles[len(titles)-1] = false
+			}
+		case xml.EndElement:
+			if depth == titleDepth {
+				titleDepth = 0
+			}
+			if depth == 2 {
+				entry = xml.Name{}
+			}
+			depth--
+			if depth == 0 {
+				// gofeed reads no further than the end of the root element.
+				return titles
+			}
+		}
+	}
+}
+
+func atomTextType(attrs []xml.Attr) bool {
+	text := true
+	for _, a := range attrs {
+		switch strings.ToLower(a.Name.Local) {
+		case "type":
+			t := strings.ToLower(strings.TrimSpace(a.Value))
+			text = text && (t == "" || t == "text" || t == "text/plain")
+		case "mode":
+			text = text && strings.TrimSpace(a.Value) == ""
+		}
+	}
+	return text
 }
 
 // feedAuthors lists the item's authors by name (else e-mail address). gofeed

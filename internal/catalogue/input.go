@@ -220,10 +220,13 @@ func parseTime(s string) (*time.Time, error) {
 }
 
 // Report validates the input and returns the report to store. Surrounding
-// whitespace is trimmed and empty list items dropped; the text is otherwise
-// kept as given, markup and entities included, because every output escapes
-// it. A report without a guid is known by its url; one without a publication
-// time is published now.
+// whitespace is trimmed and empty list items dropped. The title, series,
+// number, authors and keywords are plain text, shown on one line, so their
+// white space is collapsed; "a < b" or "R&amp;D" in them is kept as
+// written, because every output escapes it (a feed's markup is made plain
+// text before it gets here). The abstract is kept as given, markup
+// included, and cleaned where it is shown. A report without a guid is known
+// by its url; one without a publication time is published now.
 func (in Input) Report(now time.Time) (alertd.Report, error) {
 	rep := alertd.Report{
 		GUID:     strings.TrimSpace(in.GUID),
@@ -277,6 +280,15 @@ func (in Input) Report(now time.Time) (alertd.Report, error) {
 	if err := found.err(); err != nil {
 		return alertd.Report{}, err
 	}
+	// Collapsed only once valid: U+0085 and the like count as white space
+	// to strings.Fields, and a control character must be refused, not
+	// turned into a space.
+	rep.Title, rep.Series, rep.Number = alertd.OneLine(rep.Title), alertd.OneLine(rep.Series), alertd.OneLine(rep.Number)
+	for _, list := range [][]string{rep.Authors, rep.Keywords} {
+		for i := range list {
+			list[i] = alertd.OneLine(list[i])
+		}
+	}
 	return rep, nil
 }
 
@@ -328,6 +340,25 @@ func (in Input) withoutStrayControls() Input {
 	in.Title, in.Series, in.Number = stripControls(in.Title), stripControls(in.Series), stripControls(in.Number)
 	in.Abstract = stripControls(in.Abstract)
 	in.Authors, in.Keywords, in.Topics = stripAll(in.Authors), stripAll(in.Keywords), stripAll(in.Topics)
+	return in
+}
+
+// asText makes the item's short texts that hold markup plain text: tags
+// dropped, entities decoded once, white space collapsed.
+func (in Input) asText(markup itemMarkup) Input {
+	if markup.title {
+		in.Title = alertd.PlainText(in.Title, 0)
+	}
+	if markup.lists {
+		plain := func(list []string) []string {
+			var out []string
+			for _, s := range list {
+				out = append(out, alertd.PlainText(s, 0))
+			}
+			return out
+		}
+		in.Authors, in.Keywords = plain(in.Authors), plain(in.Keywords)
+	}
 	return in
 }
 

@@ -43,6 +43,9 @@ type Settings struct {
 	UnsubscribeMailto string
 	// BaseURL is the public origin, used for the catalogue link.
 	BaseURL string
+	// Location is the zone the mails' dates are written in, that of
+	// digest.timezone; nil = UTC.
+	Location *time.Location
 }
 
 // The mails a Composer knows, each made of name+".txt" and name+".html"
@@ -98,13 +101,16 @@ func NewComposer(s Settings, templates fs.FS) (*Composer, error) {
 		}
 	}
 	c.settings.BaseURL = strings.TrimRight(s.BaseURL, "/")
+	if c.settings.Location == nil {
+		c.settings.Location = time.UTC
+	}
 	c.listID = formatListID(s.ListID, from.Address)
 
 	for _, name := range []string{confirmationMail, welcomeMail, digestMail, adminSignInMail, adminTestMail} {
-		if c.text[name], err = parseText(templates, name); err != nil {
+		if c.text[name], err = parseText(templates, name, c.settings.Location); err != nil {
 			return nil, err
 		}
-		if c.html[name], err = parseHTML(templates, name); err != nil {
+		if c.html[name], err = parseHTML(templates, name, c.settings.Location); err != nil {
 			return nil, err
 		}
 		sample := sampleData(c.settings.ServiceName)
@@ -409,12 +415,12 @@ func sampleData(service string) templateData {
 	}
 }
 
-func parseText(templates fs.FS, name string) (*texttemplate.Template, error) {
-	return parseFiles(texttemplate.New(name).Funcs(texttemplate.FuncMap(templateFuncs)), templates, name, "txt")
+func parseText(templates fs.FS, name string, loc *time.Location) (*texttemplate.Template, error) {
+	return parseFiles(texttemplate.New(name).Funcs(texttemplate.FuncMap(templateFuncs(loc))), templates, name, "txt")
 }
 
-func parseHTML(templates fs.FS, name string) (*htmltemplate.Template, error) {
-	return parseFiles(htmltemplate.New(name).Funcs(htmltemplate.FuncMap(templateFuncs)), templates, name, "html")
+func parseHTML(templates fs.FS, name string, loc *time.Location) (*htmltemplate.Template, error) {
+	return parseFiles(htmltemplate.New(name).Funcs(htmltemplate.FuncMap(templateFuncs(loc))), templates, name, "html")
 }
 
 // template is what text/template and html/template have in common for

@@ -354,3 +354,50 @@ func TestMessageIDsAreUnique(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+// TestDatesAreWrittenInTheReadersZone proves that a digest lists a report
+// published at 01:04 +02:00 on 22 December under that day in a zone two
+// hours ahead of UTC and under the 21st in UTC, and that a link's expiry is
+// given in the same zone.
+func TestDatesAreWrittenInTheReadersZone(t *testing.T) {
+	helsinki, err := time.LoadLocation("Europe/Helsinki")
+	if err != nil {
+		t.Fatal(err)
+	}
+	published := time.Date(2026, 12, 22, 1, 4, 0, 0, time.FixedZone("", 2*60*60))
+	report := alertd.Report{Title: "Late Night Report", URL: "https://reports.example.org/r/1", PublishedAt: published}
+	for _, tc := range []struct {
+		loc              *time.Location
+		day, otherDay    string
+		until, otherZone string
+	}{
+		{helsinki, "22 December 2026", "21 December 2026", "22 December 2026, 01:04 EET", "23:04 UTC"},
+		{nil, "21 December 2026", "22 December 2026", "21 December 2026, 23:04 UTC", "EET"},
+	} {
+		s := testSettings()
+		s.Location = tc.loc
+		c := newComposer(t, s)
+		m, err := c.Digest(alertmail.Digest{
+			To: "reader@example.com", UnsubscribeURL: "https://reports.example.org/unsubscribe/t",
+			Subject: "New reports: 1 publication", Reports: []alertd.Report{report},
+		}, now)
+		p := deliverWellFormed(t, m, err, "reader@example.com")
+		for part, body := range map[string]string{"text": p.Text, "html": p.HTML} {
+			if !strings.Contains(body, tc.day) || strings.Contains(body, tc.otherDay) {
+				t.Errorf("in %v the digest's %s part does not list the report under %s:\n%s", tc.loc, part, tc.day, body)
+			}
+		}
+		m, err = c.Confirmation(alertmail.Confirmation{
+			To: "reader@example.com", ConfirmURL: "https://reports.example.org/confirm/tok", ExpiresAt: published,
+		}, published.Add(-time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p = mailtest.Message{Data: m.Data}.Parse(t)
+		for part, body := range map[string]string{"text": p.Text, "html": p.HTML} {
+			if !strings.Contains(body, tc.until) || strings.Contains(body, tc.otherZone) {
+				t.Errorf("in %v the confirmation's %s part does not say the link works until %s:\n%s", tc.loc, part, tc.until, body)
+			}
+		}
+	}
+}

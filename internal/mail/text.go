@@ -50,19 +50,24 @@ func reportViews(reports []alertd.Report) []reportView {
 	return views
 }
 
-var templateFuncs = map[string]any{
-	"date":     func(t time.Time) string { return t.Format("2 January 2006") },
-	"datetime": func(t time.Time) string { return t.Format("2 January 2006, 15:04 MST") },
-	"join":     strings.Join,
-	"plural":   alertd.Plural,
-	"wrap":     wrap,
+// templateFuncs are the functions of the mail templates; their dates and
+// times are written in loc, the zone readers are in (digest.timezone).
+func templateFuncs(loc *time.Location) map[string]any {
+	return map[string]any{
+		"date":     func(t time.Time) string { return alertd.Date(t, loc) },
+		"datetime": func(t time.Time) string { return t.In(loc).Format("2 January 2006, 15:04 MST") },
+		"join":     strings.Join,
+		"plural":   alertd.Plural,
+		"wrap":     wrap,
+	}
 }
 
 // ParseSubject parses a subject template set in the configuration, such as
 // digest.subject, with the functions the mail templates have: plural
-// among them, so that the subject agrees in number with its count.
+// among them, so that the subject agrees in number with its count. A
+// subject is given no time, so its zone is UTC for want of any other.
 func ParseSubject(name, text string) (*texttemplate.Template, error) {
-	return texttemplate.New(name).Funcs(texttemplate.FuncMap(templateFuncs)).Parse(text)
+	return texttemplate.New(name).Funcs(texttemplate.FuncMap(templateFuncs(time.UTC))).Parse(text)
 }
 
 // webURL returns u when it is an absolute http(s) URL, else "": a mail must

@@ -396,7 +396,9 @@ func hostileFeed(t *testing.T, title string) string {
 
 func TestDashboardReviewQueueShowsHeldTextInertAndApprovesOrRejects(t *testing.T) {
 	long := strings.Repeat("Long ", 190)
-	feed := hostileFeed(t, "&lt;script&gt;alert(1)&lt;/script&gt;"+long)
+	// An RSS title is markup: escaped twice, its tags are text that reads
+	// "<script>", which must be shown, and shown inert.
+	feed := hostileFeed(t, "&amp;lt;script&amp;gt;alert(1)&amp;lt;/script&amp;gt;"+long)
 	h := newHarness(t, options{AdminEmails: []string{opsEmail}, Sources: []catalogue.Source{{URL: feed, Review: true}}})
 	cookie := h.signIn(opsEmail)
 	if res, err := h.poll(feed); err != nil || res.Added != 2 {

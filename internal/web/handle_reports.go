@@ -28,11 +28,12 @@ type reportView struct {
 	URL, Title, Date, Series, Number, Authors, Abstract string
 }
 
-func reportViews(reports []alertd.Report) []reportView {
+// reportViews shows each report's date in loc, the zone of digest.timezone.
+func reportViews(reports []alertd.Report, loc *time.Location) []reportView {
 	views := make([]reportView, len(reports))
 	for i, r := range reports {
 		views[i] = reportView{
-			URL: r.URL, Title: r.Title, Date: r.PublishedAt.Format("2 January 2006"),
+			URL: r.URL, Title: r.Title, Date: alertd.Date(r.PublishedAt, loc),
 			Series: r.Series, Number: r.Number, Authors: strings.Join(r.Authors, ", "),
 			Abstract: alertd.PlainText(r.Abstract, 280),
 		}
@@ -40,7 +41,7 @@ func reportViews(reports []alertd.Report) []reportView {
 	return views
 }
 
-func handleReports(p *pages, published publishedReports) http.HandlerFunc {
+func handleReports(p *pages, published publishedReports, loc *time.Location) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		before, err := parseCursor(r.URL.Query().Get("before"))
 		if err != nil {
@@ -57,7 +58,7 @@ func handleReports(p *pages, published publishedReports) http.HandlerFunc {
 			Reports []reportView
 			Newer   bool
 			Older   int64
-		}{reportViews(reports), before > 0, older})
+		}{reportViews(reports, loc), before > 0, older})
 	}
 }
 

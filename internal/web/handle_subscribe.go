@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -29,14 +30,14 @@ type formView struct {
 // latestOnForm is how many recent reports the form page shows.
 const latestOnForm = 5
 
-func handleForm(p *pages, published publishedReports) http.HandlerFunc {
+func handleForm(p *pages, published publishedReports, loc *time.Location) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		reports, err := published(r.Context(), latestOnForm, 0)
 		if err != nil {
 			p.serverError(w, r, err)
 			return
 		}
-		p.render(w, r, http.StatusOK, "form", formView{Reports: reportViews(reports)})
+		p.render(w, r, http.StatusOK, "form", formView{Reports: reportViews(reports, loc)})
 	}
 }
 

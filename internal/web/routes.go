@@ -35,6 +35,16 @@ type Config struct {
 	// Settings are the effective configuration, secrets already masked,
 	// for the dashboard's settings page.
 	Settings []Setting
+	// Location is the zone the public pages' dates are written in, that of
+	// digest.timezone; nil = UTC.
+	Location *time.Location
+}
+
+func (c Config) location() *time.Location {
+	if c.Location == nil {
+		return time.UTC
+	}
+	return c.Location
 }
 
 // Setting is one configuration key and its value as the dashboard shows it.
@@ -113,7 +123,7 @@ func NewServer(d Deps) (http.Handler, error) {
 		pages.message(w, r, http.StatusMethodNotAllowed, "Method not allowed", "This page cannot be used that way.")
 	})
 
-	r.Get("/", handleForm(pages, d.Catalogue.Published))
+	r.Get("/", handleForm(pages, d.Catalogue.Published, d.Config.location()))
 	r.With(perIP).Post("/subscribe", handleSubscribe(pages, d.Subscriptions, ips, d.Metrics.SubscribeRequests))
 	// A reload of a refused form arrives here as a GET: show the form.
 	r.Get("/subscribe", http.RedirectHandler("/", http.StatusSeeOther).ServeHTTP)
@@ -125,7 +135,7 @@ func NewServer(d Deps) (http.Handler, error) {
 		r.Get("/unsubscribe/{token}", handleUnsubscribePage(pages, d.Subscriptions))
 		r.Post("/unsubscribe/{token}", handleUnsubscribe(pages, d.Subscriptions))
 	})
-	r.Get("/reports", handleReports(pages, d.Catalogue.Published))
+	r.Get("/reports", handleReports(pages, d.Catalogue.Published, d.Config.location()))
 	r.Get("/reports/feed.atom", handleFeed(d.Config.ServiceName, d.Config.BaseURL, d.Catalogue.Published, d.Log))
 	r.Handle("/static/*", http.StripPrefix("/static/", http.FileServerFS(static)))
 	r.Get("/healthz", handleHealth(d.Catalogue.Health, d.Log))
