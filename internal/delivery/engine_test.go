@@ -483,14 +483,15 @@ func TestEngineSendsAMessageOnceWhenAClaimOutlastsItsLease(t *testing.T) {
 	settings := fastSettings()
 	settings.Workers = 2
 	// Half the lease is the margin a send begun in time has to finish and be
-	// recorded before another worker may claim the message: a second, so
-	// that a loaded machine running the race detector keeps to it.
-	settings.Lease = 2 * time.Second
+	// recorded before another worker may claim the message: two seconds,
+	// so that a machine loaded many times over running the race detector
+	// keeps to it (at one second, one such run in many sent twice).
+	settings.Lease = 4 * time.Second
 	r := newRig(t, subscribers, settings)
 	slow := r.emails[:64] // one claim's worth, the first claimed
 	r.smtp.OnData(func(to []string, _ int) error {
 		if contains(slow, to[0]) {
-			time.Sleep(40 * time.Millisecond) // 64 of them outlast the lease
+			time.Sleep(80 * time.Millisecond) // 64 of them outlast the lease
 		}
 		return nil
 	})
