@@ -4,10 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"net/smtp"
 	"strings"
 	"testing"
 	"time"
@@ -116,32 +113,8 @@ func TestServeRecordsADSNSentToItsReceiver(t *testing.T) {
 		t.Fatalf("ada's digest came from %q, not a VERP address at the bounce domain", verp)
 	}
 
-	dsn := strings.ReplaceAll(`From: MAILER-DAEMON@mx.example.org
-To: `+verp+`
-Subject: Undelivered Mail Returned to Sender
-Message-ID: <dsn-1@mx.example.org>
-Auto-Submitted: auto-replied
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=delivery-status; boundary="b1"
-
---b1
-Content-Type: text/plain
-
-Your message could not be delivered to ada@example.org.
-
---b1
-Content-Type: message/delivery-status
-
-Reporting-MTA: dns; mx.example.org
-
-Final-Recipient: rfc822; ada@example.org
-Action: failed
-Status: 5.1.1
-Diagnostic-Code: smtp; 550 5.1.1 no such user
-
---b1--
-`, "\n", "\r\n")
-	if err := sendFromNullSender(env["ALERTD_BOUNCE_LISTEN"], verp, dsn); err != nil {
+	dsn := alerttest.DSN("dsn-1", verp, "ada@example.org", "5.1.1", "550 5.1.1 no such user")
+	if err := alerttest.SendFromNullSender(env["ALERTD_BOUNCE_LISTEN"], verp, dsn); err != nil {
 		t.Fatalf("send the DSN to the receiver: %v", err)
 	}
 
@@ -156,41 +129,6 @@ Diagnostic-Code: smtp; 550 5.1.1 no such user
 	if bob := exportOf(t, env, "bob@example.org"); bob.Status != "confirmed" || len(bob.Bounces) != 0 {
 		t.Errorf("bob, whom the DSN does not name: %+v", bob)
 	}
-}
-
-// sendFromNullSender sends msg over SMTP to addr from the null sender, as
-// an MTA sends a DSN, giving up after ten seconds rather than hanging the
-// test on a receiver that does not answer.
-func sendFromNullSender(addr, rcpt, msg string) error {
-	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
-		return err
-	}
-	c, err := smtp.NewClient(conn, "127.0.0.1")
-	if err != nil {
-		return err
-	}
-	if err := c.Mail(""); err != nil {
-		return err
-	}
-	if err := c.Rcpt(rcpt); err != nil {
-		return err
-	}
-	w, err := c.Data()
-	if err != nil {
-		return err
-	}
-	if _, err := io.WriteString(w, msg); err != nil {
-		return err
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	return c.Quit()
 }
 
 // postmarkBounce is a Postmark bounce webhook for email, in the format
