@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"os"
 	"os/exec"
@@ -32,13 +33,16 @@ const bounceDomain = "bounces.example.test"
 // delivery status notifications to the digests' VERP senders and, by its
 // transport map, delivers them to alertd's bounce.listen: the two refused
 // readers end bounced with the DSN kept as evidence, and nobody else
-// changes.
+// changes. Then a report that one accepted reader's own MTA mails later
+// comes in as mail from the internet does, through the port the bounce
+// domain's MX points at, which takes mail for that domain and relays
+// nothing else: that reader is bounced too, and the last one never is.
 func TestPostfixDSNsBounceTheirSubscribers(t *testing.T) {
 	started := time.Now()
 	postfixCmd := needPostfix(t)
 	nextHop := mailtest.NewServer(t)
 	gone := []string{"bob@readers.example.test", "cy@readers.example.test"}
-	kept := []string{"ada@readers.example.test", "dee@readers.example.test"}
+	const kept, later = "ada@readers.example.test", "dee@readers.example.test"
 	for _, addr := range gone {
 		nextHop.RejectRcpt(addr, 550, "5.1.1 No such user here")
 	}
@@ -62,7 +66,7 @@ func TestPostfixDSNsBounceTheirSubscribers(t *testing.T) {
 		"ALERTD_BOUNCE_LISTEN":             receiver,
 	}
 	readers := filepath.Join(t.TempDir(), "readers.csv")
-	if err := os.WriteFile(readers, []byte("email\n"+strings.Join(append(kept, gone...), "\n")+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(readers, []byte("email\n"+strings.Join(append([]string{kept, later}, gone...), "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	importCmd := exec.Command(alertdBinary, "subscribers", "import", "--confirmed", readers)
@@ -74,11 +78,11 @@ func TestPostfixDSNsBounceTheirSubscribers(t *testing.T) {
 	p.waitReady(t, a.baseURL+"/healthz")
 	a.publishDigest(t)
 
-	// The next hop has taken the two kept readers' digests and refused
-	// the two others; then Postfix's queue empties once it has handed its
+	// The next hop has taken two readers' digests and refused the two
+	// others; then Postfix's queue empties once it has handed its
 	// DSNs to alertd's receiver, which answers only after recording them.
 	ctx := context.Background()
-	nextHop.WaitCount(t, len(kept), time.Minute)
+	nextHop.WaitCount(t, 2, time.Minute)
 	var bounces []alertd.Bounce
 	err := eventually(ctx, time.Minute, func() (bool, error) {
 		for _, addr := range gone {
@@ -118,7 +122,7 @@ func TestPostfixDSNsBounceTheirSubscribers(t *testing.T) {
 			t.Errorf("Postfix offered %s to the next hop %d times after a 550, want once", email, n)
 		}
 	}
-	for _, email := range kept {
+	for _, email := range []string{kept, later} {
 		if got := a.subscriberStatus(t, email); got != alertd.StatusConfirmed {
 			t.Errorf("%s, whose digest was delivered, is %q", email, got)
 		}
@@ -126,7 +130,44 @@ func TestPostfixDSNsBounceTheirSubscribers(t *testing.T) {
 			t.Errorf("%s received %d digests at the next hop, want 1", email, n)
 		}
 	}
-	t.Logf("digest sent through Postfix and its DSNs recorded in %v", time.Since(started).Round(time.Millisecond))
+	var laterVERP string
+	for _, m := range nextHop.Messages() {
+		if m.To[0] == later {
+			laterVERP = m.From
+		}
+	}
+
+	// Later, the accepted reader's own MTA reports the digest it took.
+	err = alerttest.SendFromNullSender(relay.mx, "someone@elsewhere.example.test", "Subject: relay me\r\n\r\n")
+	if tpErr := (*textproto.Error)(nil); !errors.As(err, &tpErr) || tpErr.Code != 554 {
+		t.Errorf("Postfix's MX port, given mail for another domain: %v, want 554 (relay access denied)", err)
+	}
+	dsn := alerttest.DSN("later-1", laterVERP, later, "5.2.1", "550 5.2.1 mailbox disabled")
+	if err := alerttest.SendFromNullSender(relay.mx, laterVERP, dsn); err != nil {
+		t.Fatalf("mail a report to %s through Postfix's MX port: %v\nPostfix log:\n%s", laterVERP, err, relay.log())
+	}
+	var status alertd.SubscriberStatus
+	err = eventually(ctx, time.Minute, func() (bool, error) {
+		if queued, err := relay.queued(); err != nil || queued > 0 {
+			return false, err
+		}
+		status = a.subscriberStatus(t, later)
+		return status == alertd.StatusBounced, nil
+	})
+	if err != nil {
+		t.Fatalf("%s is %q after its MTA's report (%v)\nPostfix log:\n%s\nalertd log:\n%s", later, status, err, relay.log(), p.output)
+	}
+	bounces = nil
+	a.adminGet(t, "/api/v1/bounces", &bounces)
+	if len(bounces) != len(gone)+1 || !bouncedOnce(bounces, later) {
+		t.Errorf("bounces kept after the report for %s: %+v", later, bounces)
+	} else if b := bounces[len(bounces)-1]; b.Source != alertd.SourceDSN || b.Status != "5.2.1" || b.MessageID == 0 {
+		t.Errorf("the report for %s kept as %+v", later, b)
+	}
+	if got := a.subscriberStatus(t, kept); got != alertd.StatusConfirmed {
+		t.Errorf("%s, never reported, is %q", kept, got)
+	}
+	t.Logf("digest sent through Postfix and every report recorded in %v", time.Since(started).Round(time.Millisecond))
 }
 
 // bouncedOnce reports whether exactly one of bounces names email.
@@ -199,12 +240,14 @@ func needPostfix(t *testing.T) string {
 type postfix struct {
 	cmd  string
 	dir  string // its configuration is in etc/, its queue in queue/
-	port int    // smtpd's
+	port int    // smtpd's for alertd's mail
+	mx   string // smtpd's for mail from the internet, the bounce domain's MX
 }
 
 // startPostfix starts Postfix as a relay that takes mail from loopback on
 // a free port and sends it on to 127.0.0.1:nextHop, except mail for
-// bounceDomain, which its transport map sends to bounceListen. It is
+// bounceDomain, which its transport map sends to bounceListen; on a second
+// port it takes mail for bounceDomain only, as from the internet. It is
 // stopped when the test ends.
 func startPostfix(t *testing.T, cmd string, nextHop int, bounceListen string) *postfix {
 	t.Helper()
@@ -218,7 +261,7 @@ func startPostfix(t *testing.T, cmd string, nextHop int, bounceListen string) *p
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	pf := &postfix{cmd: cmd, dir: dir, port: alerttest.FreePort(t)}
+	pf := &postfix{cmd: cmd, dir: dir, port: alerttest.FreePort(t), mx: alerttest.FreeAddr(t)}
 	host, port, err := net.SplitHostPort(bounceListen)
 	if err != nil {
 		t.Fatal(err)
@@ -235,6 +278,7 @@ inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
 mynetworks = 127.0.0.0/8
 relayhost = [127.0.0.1]:%d
+relay_domains = %[3]s
 transport_maps = hash:%[2]s/etc/transport
 smtp_dns_support_level = disabled
 smtp_tls_security_level = none
@@ -250,10 +294,14 @@ in_flow_delay = 0
 queue_run_delay = 1s
 minimal_backoff_time = 1s
 maximal_backoff_time = 2s
-`, nextHop, dir)
+`, nextHop, dir, bounceDomain)
 	// No service is chrooted: a chroot would need copies of the system's
 	// files inside the queue directory.
+	// The first smtpd relays for loopback clients (mynetworks); the
+	// second, as the bounce domain's MX faces the internet, takes mail
+	// for relay_domains only.
 	masterCf := fmt.Sprintf(`127.0.0.1:%d inet n - n - - smtpd
+%s inet n - n - - smtpd -o smtpd_relay_restrictions=reject_unauth_destination
 pickup    unix  n - n 60  1 pickup
 cleanup   unix  n - n -   0 cleanup
 qmgr      unix  n - n 300 1 qmgr
@@ -273,7 +321,7 @@ discard   unix  - - n -   - discard
 anvil     unix  - - n -   1 anvil
 scache    unix  - - n -   1 scache
 postlog   unix-dgram n - n - 1 postlogd
-`, pf.port)
+`, pf.port, pf.mx)
 	transport := fmt.Sprintf("%s  smtp:[%s]:%s\n", bounceDomain, host, port)
 	// postfix start makes the queue's subdirectories, not the queue.
 	for _, sub := range []string{"etc", "queue"} {
