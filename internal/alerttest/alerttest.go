@@ -1,8 +1,9 @@
 // Package alerttest holds what the tests of several packages share: for
 // those that drive a running alertd, in-process (cmd/alertd) or as a
 // process of its own (cmd/alertd's crash tests, e2e), free ports, a clean
-// environment, and HTTP requests as a browser or an operator makes them;
-// for those below, a migrated database that closes when the test ends.
+// environment, HTTP requests as a browser or an operator makes them, and
+// delivery reports as an MTA sends them; for those below, a migrated
+// database that closes when the test ends.
 package alerttest
 
 import (
@@ -11,11 +12,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/smtp"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // FreeAddr returns a loopback address ("127.0.0.1:port") nothing listens on.
@@ -117,4 +120,71 @@ func AdminPost(t testing.TB, baseURL, token, path, body string) (int, map[string
 		t.Fatalf("POST %s: %s, undecodable answer: %v", path, resp.Status, err)
 	}
 	return resp.StatusCode, out
+}
+
+// DSN is a delivery status notification (RFC 3464) as a remote MTA writes
+// one: mailed to the envelope sender to, it reports that recipient failed
+// with status and the SMTP reply diagnostic. messageID tells reports apart.
+func DSN(messageID, to, recipient, status, diagnostic string) string {
+	return strings.ReplaceAll(`From: MAILER-DAEMON@mx.example.net
+To: `+to+`
+Subject: Undelivered Mail Returned to Sender
+Message-ID: <`+messageID+`@mx.example.net>
+Auto-Submitted: auto-replied
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="b1"
+
+--b1
+Content-Type: text/plain
+
+Your message could not be delivered to `+recipient+`.
+
+--b1
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.net
+
+Final-Recipient: rfc822; `+recipient+`
+Action: failed
+Status: `+status+`
+Diagnostic-Code: smtp; `+diagnostic+`
+
+--b1--
+`, "\n", "\r\n")
+}
+
+// SendFromNullSender sends msg over SMTP to the server at addr from the
+// null sender, as an MTA sends a report, and returns the error of the first
+// step that failed. It gives up after ten seconds rather than hang on a
+// server that does not answer.
+func SendFromNullSender(addr, rcpt, msg string) error {
+	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		return err
+	}
+	c, err := smtp.NewClient(conn, "127.0.0.1")
+	if err != nil {
+		return err
+	}
+	if err := c.Mail(""); err != nil {
+		return err
+	}
+	if err := c.Rcpt(rcpt); err != nil {
+		return err
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(w, msg); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return c.Quit()
 }
