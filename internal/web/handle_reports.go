@@ -32,13 +32,16 @@ func reportViews(reports []alertd.Report) []reportView {
 	views := make([]reportView, len(reports))
 	for i, r := range reports {
 		views[i] = reportView{
-			URL: r.URL, Title: r.Title, Date: r.PublishedAt.Format("2 January 2006"),
+			URL: r.URL, Title: r.Title, Date: pageDate(r.PublishedAt),
 			Series: r.Series, Number: r.Number, Authors: strings.Join(r.Authors, ", "),
 			Abstract: alertd.PlainText(r.Abstract, 280),
 		}
 	}
 	return views
 }
+
+// pageDate writes a date as the public pages show it.
+func pageDate(t time.Time) string { return t.Format("2 January 2006") }
 
 func handleReports(p *pages, published publishedReports) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -118,6 +121,7 @@ type atomEntry struct {
 	Updated    string         `xml:"updated"`
 	Authors    []atomPerson   `xml:"author"`
 	Summary    *atomText      `xml:"summary,omitempty"`
+	Content    *atomText      `xml:"content,omitempty"`
 	Categories []atomCategory `xml:"category"`
 }
 
@@ -176,12 +180,17 @@ func handleFeed(service, baseURL string, published publishedReports, log *slog.L
 			}
 			feed.Entries = append(feed.Entries, entry)
 		}
-		w.Header().Set("Content-Type", "application/atom+xml; charset=utf-8")
-		w.Write([]byte(xml.Header))
-		enc := xml.NewEncoder(w)
-		enc.Indent("", "  ")
-		enc.Encode(feed)
+		writeAtom(w, feed)
 	}
+}
+
+// writeAtom answers with the feed as an Atom document.
+func writeAtom(w http.ResponseWriter, feed atomFeed) {
+	w.Header().Set("Content-Type", "application/atom+xml; charset=utf-8")
+	w.Write([]byte(xml.Header))
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	enc.Encode(feed)
 }
 
 // entryID is a stable IRI for a report: its guid when that is an http(s),
