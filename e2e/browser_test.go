@@ -434,7 +434,8 @@ func (b *browser) saveReadmeScreenshot() {
 // digest's page follows the delivery to done while the reader's copy
 // arrives; the reader is found, opened and erased; the overview charts the
 // day's sign-up; the settings page's test e-mail arrives; the audit log
-// names every change; and signing out ends the session. Every page passes
+// names every change; signing out ends the session, and the digest sent
+// is in the public archive, index and page. Every page passes
 // axe-core.
 func TestOperatorSignsInAndOutOfTheDashboardInABrowser(t *testing.T) {
 	catcher := startMailpit(t)
@@ -595,4 +596,12 @@ func TestOperatorSignsInAndOutOfTheDashboardInABrowser(t *testing.T) {
 	b.expect(signedOut, 200, "Sign in to the dashboard")
 	again := b.visit("after-sign-out", navigate(app.baseURL+"/admin"))
 	b.expect(again, 200, "Sign in to the dashboard")
+
+	// The digest sent is in the public archive, which needs no session.
+	archive := b.visit("archive", navigate(app.baseURL+"/digests"))
+	b.expect(archive, 200, "Past digests")
+	archived := b.visit("archived-digest", submit(chromedp.Click(chromedp.Search(`//main//li/a[starts-with(normalize-space(), "Digest of ")]`))))
+	if archived.Status != 200 || !strings.HasPrefix(archived.Heading, "Digest of ") || !strings.Contains(archived.Main, reportTitle) {
+		t.Errorf("the archived digest's page shows %d %q without the report:\n%s", archived.Status, archived.Heading, archived.Main)
+	}
 }

@@ -119,6 +119,7 @@ type atomEntry struct {
 	Updated    string         `xml:"updated"`
 	Authors    []atomPerson   `xml:"author"`
 	Summary    *atomText      `xml:"summary,omitempty"`
+	Content    *atomText      `xml:"content,omitempty"`
 	Categories []atomCategory `xml:"category"`
 }
 
@@ -177,12 +178,17 @@ func handleFeed(service, baseURL string, published publishedReports, log *slog.L
 			}
 			feed.Entries = append(feed.Entries, entry)
 		}
-		w.Header().Set("Content-Type", "application/atom+xml; charset=utf-8")
-		w.Write([]byte(xml.Header))
-		enc := xml.NewEncoder(w)
-		enc.Indent("", "  ")
-		enc.Encode(feed)
+		writeAtom(w, feed)
 	}
+}
+
+// writeAtom answers with the feed as an Atom document.
+func writeAtom(w http.ResponseWriter, feed atomFeed) {
+	w.Header().Set("Content-Type", "application/atom+xml; charset=utf-8")
+	w.Write([]byte(xml.Header))
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	enc.Encode(feed)
 }
 
 // entryID is a stable IRI for a report: its guid when that is an http(s),

@@ -17,6 +17,7 @@ import (
 var pageNames = []string{
 	"form", "check_email", "confirm", "confirmed", "confirm_expired",
 	"unsubscribe", "unsubscribed", "preferences_saved", "message", "reports",
+	"digest", "digests",
 }
 
 // adminPageNames are the files under templates/admin/ that render a whole

@@ -1,0 +1,44 @@
+package store
+
+import (
+	"context"
+
+	"github.com/alertd/alertd"
+)
+
+// archivedDigestColumns are digestColumns with the reports counted as the
+// archive shows them: those not retracted.
+const archivedDigestColumns = `id, created_at,
+	(SELECT count(*) FROM reports r WHERE r.digest_id = digests.id AND r.retracted_at IS NULL),
+	recipients, sent, failed, cancelled`
+
+// archived is alertd.Digest.Archived as a condition on the digests table:
+// a copy sent, or one still pending.
+const archived = "(sent > 0 OR sent + failed + cancelled < recipients)"
+
+// ArchivedDigests lists the digests in the public archive newest first: at
+// most limit, those older than the digest with id before when it is
+// positive. Each one's Reports counts the reports it announced that are not
+// retracted.
+func (s *Store) ArchivedDigests(ctx context.Context, limit int, before int64) ([]alertd.Digest, error) {
+	query := "SELECT " + archivedDigestColumns + " FROM digests WHERE " + archived + " ORDER BY id DESC LIMIT ?"
+	args := []any{limit}
+	if before > 0 {
+		query = "SELECT " + archivedDigestColumns + " FROM digests WHERE " + archived + " AND id < ? ORDER BY id DESC LIMIT ?"
+		args = []any{before, limit}
+	}
+	rows, err := s.readRows(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var digests []alertd.Digest
+	for rows.Next() {
+		d, err := scanDigest(rows)
+		if err != nil {
+			return nil, err
+		}
+		digests = append(digests, d)
+	}
+	return digests, rows.Err()
+}

@@ -1,0 +1,157 @@
+package web
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/alertd/alertd"
+	"github.com/alertd/alertd/internal/catalogue"
+)
+
+// The public archive of sent digests: a page per digest, an index and a
+// feed. They show what every reader of a digest got, so they carry nothing
+// of any one reader: no address, no link token, no unsubscribe link.
+const (
+	// digestsPerPage is the length of a page of the archive's index.
+	digestsPerPage = 20
+	// digestFeedLength is how many digests the archive's feed carries.
+	digestFeedLength = 20
+	// feedReportsPerDigest bounds a feed entry: a digest of more reports
+	// lists this many and links to its page for the rest.
+	feedReportsPerDigest = 50
+)
+
+// digestListView is a digest's reports as its page and its feed entry list
+// them, in the order of its mail.
+type digestListView struct {
+	Reports []reportView
+	// More counts the reports a feed entry leaves out; PageURL, absolute,
+	// is the page that shows them.
+	More    int
+	PageURL string
+}
+
+// digestEntryView is one digest in the archive's index.
+type digestEntryView struct {
+	ID      int64
+	Date    string
+	Reports int
+}
+
+func handleArchivedDigest(p *pages, cat *catalogue.Service, loc *time.Location) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, ok := pathID(r)
+		if !ok {
+			noSuchDigest(w, r, p)
+			return
+		}
+		d, err := cat.ArchivedDigest(r.Context(), id)
+		if alertd.ErrorCode(err) == alertd.NotFound {
+			noSuchDigest(w, r, p)
+			return
+		}
+		if err != nil {
+			p.serverError(w, r, err)
+			return
+		}
+		p.render(w, r, http.StatusOK, "digest", struct {
+			Date string
+			List digestListView
+		}{alertd.Date(d.SentAt, loc), digestListView{Reports: reportViews(d.Reports, loc)}})
+	}
+}
+
+func noSuchDigest(w http.ResponseWriter, r *http.Request, p *pages) {
+	p.message(w, r, http.StatusNotFound, "No such digest", "No digest has been sent with this number.")
+}
+
+func handleArchivedDigests(p *pages, cat *catalogue.Service, loc *time.Location) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		before, err := parseCursor(r.URL.Query().Get("before"))
+		if err != nil {
+			p.message(w, r, http.StatusBadRequest, "Bad page link", "The ‘before’ parameter must be a digest number.")
+			return
+		}
+		digests, err := cat.ArchivedDigests(r.Context(), digestsPerPage+1, before)
+		if err != nil {
+			p.serverError(w, r, err)
+			return
+		}
+		digests, older := page(digests, digestsPerPage, func(d alertd.Digest) int64 { return d.ID })
+		entries := make([]digestEntryView, len(digests))
+		for i, d := range digests {
+			entries[i] = digestEntryView{ID: d.ID, Date: alertd.Date(d.CreatedAt, loc), Reports: d.Reports}
+		}
+		p.render(w, r, http.StatusOK, "digests", struct {
+			Digests []digestEntryView
+			Newer   bool
+			Older   int64
+		}{entries, before > 0, older})
+	}
+}
+
+func handleDigestFeed(p *pages, service, baseURL string, cat *catalogue.Service, loc *time.Location, log *slog.Logger) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		feed, err := digestFeed(r, p, service, baseURL, cat, loc)
+		if err != nil {
+			logFailure(log, r, err)
+			http.Error(w, "The feed is unavailable; try again later.", http.StatusInternalServerError)
+			return
+		}
+		writeAtom(w, feed)
+	}
+}
+
+// digestFeed is the Atom feed of the latest sent digests, each entry
+// holding the digest's list of reports as its page shows it.
+func digestFeed(r *http.Request, p *pages, service, baseURL string, cat *catalogue.Service, loc *time.Location) (atomFeed, error) {
+	feed := atomFeed{
+		Title:  service + ": digests",
+		ID:     baseURL + "/digests",
+		Author: atomPerson{Name: service},
+		Links: []atomLink{
+			{Rel: "self", Type: "application/atom+xml", Href: baseURL + "/digests/feed.atom"},
+			{Rel: "alternate", Type: "text/html", Href: baseURL + "/digests"},
+		},
+		Updated: time.Unix(0, 0).UTC().Format(time.RFC3339),
+	}
+	digests, err := cat.ArchivedDigests(r.Context(), digestFeedLength, 0)
+	if err != nil {
+		return feed, err
+	}
+	var updated time.Time
+	for _, listed := range digests {
+		d, err := cat.ArchivedDigest(r.Context(), listed.ID)
+		if alertd.ErrorCode(err) == alertd.NotFound {
+			continue // its last copy failed since it was listed
+		}
+		if err != nil {
+			return feed, err
+		}
+		pageURL := fmt.Sprintf("%s/digests/%d", baseURL, d.ID)
+		list := digestListView{Reports: reportViews(d.Reports, loc), PageURL: pageURL}
+		if len(list.Reports) > feedReportsPerDigest {
+			list.Reports, list.More = list.Reports[:feedReportsPerDigest], len(list.Reports)-feedReportsPerDigest
+		}
+		var content bytes.Buffer
+		if err := p.byName["digest"].ExecuteTemplate(&content, "digest_reports", list); err != nil {
+			return feed, fmt.Errorf("render digest %d for the feed: %w", d.ID, err)
+		}
+		feed.Entries = append(feed.Entries, atomEntry{
+			Title: "Digest of " + alertd.Date(d.SentAt, loc), ID: pageURL,
+			Link:      atomLink{Rel: "alternate", Type: "text/html", Href: pageURL},
+			Published: d.SentAt.UTC().Format(time.RFC3339), Updated: d.Updated.UTC().Format(time.RFC3339),
+			Content: &atomText{Type: "html", Body: content.String()},
+		})
+		if d.Updated.After(updated) {
+			updated = d.Updated
+		}
+	}
+	if !updated.IsZero() {
+		feed.Updated = updated.UTC().Format(time.RFC3339)
+	}
+	return feed, nil
+}
