@@ -324,13 +324,14 @@ func plain(s *goquery.Selection) string {
 	}
 	text := alertd.PlainText(markup, 0)
 	if len(text) > MaxText {
-		text = strings.ToValidUTF8(text[:MaxText], "")
+		text = strings.TrimSpace(strings.ToValidUTF8(text[:MaxText], ""))
 	}
 	return text
 }
 
-// resolve makes href absolute against the page; "" when it is no http(s)
-// link (a "javascript:" or "mailto:" one, or none).
+// resolve makes href absolute against the page, without its fragment (the
+// same page, so the same report); "" when it is no http(s) link to a host
+// (a "javascript:" or "mailto:" one, or none).
 func resolve(page *url.URL, href string) string {
 	if href == "" {
 		return ""
@@ -340,7 +341,7 @@ func resolve(page *url.URL, href string) string {
 		return ""
 	}
 	u := page.ResolveReference(ref)
-	if u.Scheme != "http" && u.Scheme != "https" {
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return ""
 	}
 	u.Fragment = ""
