@@ -279,7 +279,9 @@ func (f field) text(s *goquery.Selection) string {
 	}
 	var parts []string
 	s.FindMatcher(f.sel).Each(func(_ int, m *goquery.Selection) {
-		parts = append(parts, plain(m))
+		if text := plain(m); text != "" {
+			parts = append(parts, text)
+		}
 	})
 	return f.cut(strings.Join(parts, " "))
 }
