@@ -166,3 +166,15 @@ func mustRead(t *testing.T, name string) string {
 	}
 	return string(data)
 }
+
+func TestSourcesTestReadsAFeedSourceToo(t *testing.T) {
+	srv, _ := serveFeed(t, reviewedFeed)
+	url := srv.URL + "/feed.rss"
+	env := cliEnv(t)
+	env["ALERTD_FETCH_ALLOW_PRIVATE_NETWORKS"] = "true"
+	withConfig(t, env, "[[sources]]\nurl = \""+url+"\"\nreview = true\n")
+	out := cliOK(t, env, "sources", "test", url)
+	if !strings.Contains(out, "item 1: new, held for review\n  title:     Held For Review\n  url:       https://r.example/held\n") {
+		t.Errorf("sources test of a feed:\n%s", out)
+	}
+}

@@ -141,3 +141,11 @@ func TestAPageWithoutItemsIsAnError(t *testing.T) {
 		t.Errorf("%v, %v; want ErrNoItems", items, err)
 	}
 }
+
+func TestTextIsBounded(t *testing.T) {
+	long := strings.Repeat("word ", htmlsource.MaxText)
+	it := listOne(t, htmlsource.Spec{Abstract: "p"}, `<a href="/r">R</a><p>`+long+`</p>`)
+	if len(it.Abstract) > htmlsource.MaxText || !strings.HasPrefix(it.Abstract, "word word") || strings.HasSuffix(it.Abstract, " ") {
+		t.Errorf("a %d-byte text read as %d bytes, want at most %d", len(long), len(it.Abstract), htmlsource.MaxText)
+	}
+}
