@@ -10,7 +10,7 @@ import (
 	"github.com/alertd/alertd/internal/htmlsource"
 )
 
-// Source is a configured feed source.
+// Source is a configured source: a feed, or a site's HTML pages.
 type Source struct {
 	URL string
 	// Schedule is when the source is polled, a cron spec; it is only shown.

@@ -193,7 +193,8 @@ type Webhooks struct {
 	SESTopicARN string `toml:"ses_topic_arn"`
 }
 
-// Source is one entry of [[sources]]: a feed polled for new reports.
+// Source is one entry of [[sources]]: a feed, or a site's HTML pages,
+// polled for new reports.
 type Source struct {
 	URL      string `toml:"url"`
 	Schedule string `toml:"schedule"` // a valid cron.ParseStandard spec

@@ -92,7 +92,8 @@ type Reader struct {
 // defaultDateFormats are tried, in order, when date_format is not set.
 var defaultDateFormats = []string{"2006-01-02", "2006-1-2", time.RFC1123, time.RFC1123Z, "January 2, 2006", "2006年1月2日"}
 
-// Compile checks spec and returns its Reader. A date without a zone is read
+// Compile checks spec and returns its Reader, or a *KeyError naming the
+// key at fault. A date without a zone is read
 // in loc (nil: UTC), so that a report is listed on the day the site gives.
 func Compile(spec Spec, loc *time.Location) (*Reader, error) {
 	if loc == nil {
