@@ -127,7 +127,7 @@ func (env *environment) wireServices(ctx context.Context, c *core, queued func()
 func catalogueSources(sources []config.Source) []catalogue.Source {
 	var out []catalogue.Source
 	for _, src := range sources {
-		out = append(out, catalogue.Source{URL: src.URL, Schedule: src.Schedule, Review: src.Review})
+		out = append(out, catalogue.Source{URL: src.URL, Schedule: src.Schedule, Review: src.Review, HTML: src.HTML})
 	}
 	return out
 }

@@ -98,6 +98,8 @@ Commands:
   reports import [--format json|jsonl|csv|feed] [--backfill] FILE|URL
   reports list [--limit N]
   reports retract ID|GUID    take a report out of the pages, the feeds and every new digest
+  sources test URL           read the configured source with the url once and print what a poll
+                             would add, field by field; stores nothing
   digest preview [--html]    render the next digest; sends and records nothing
   digest send                compile the next digest now and deliver it
   digest list                recent digests with their delivery counts
@@ -156,6 +158,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return env.subscribers(ctx, args)
 	case "reports":
 		return env.reports(ctx, args)
+	case "sources":
+		return env.sources(ctx, args)
 	case "digest":
 		return env.digest(ctx, args)
 	case "backup":

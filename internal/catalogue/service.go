@@ -91,12 +91,21 @@ const importChunk = 1000
 // backfill the reports are marked as already announced, so that loading an
 // archive never floods the next digest.
 func (s *Service) Import(ctx context.Context, r io.Reader, format Format, backfill bool) (ImportResult, error) {
-	return s.importReports(ctx, r, format, backfill, false)
+	return s.importReports(ctx, decodeWith(r, format, s.now()), backfill, false)
 }
 
-// importReports is Import; with held, the new reports are held for
-// approval.
-func (s *Service) importReports(ctx context.Context, r io.Reader, format Format, backfill, held bool) (ImportResult, error) {
+// decodeFunc reads reports and hands each valid one to each, as Decode does.
+type decodeFunc func(each func(line int, rep alertd.Report) error) ([]Rejection, error)
+
+func decodeWith(r io.Reader, format Format, now time.Time) decodeFunc {
+	return func(each func(line int, rep alertd.Report) error) ([]Rejection, error) {
+		return Decode(r, format, now, each)
+	}
+}
+
+// importReports stores what decode reads, as Import does; with held, the
+// new reports are held for approval.
+func (s *Service) importReports(ctx context.Context, decode decodeFunc, backfill, held bool) (ImportResult, error) {
 	type numbered struct {
 		line int
 		rep  alertd.Report
@@ -126,7 +135,7 @@ func (s *Service) importReports(ctx context.Context, r io.Reader, format Format,
 		result.Rejected = append(result.Rejected, rejected...)
 		return err
 	})
-	rejected, err := Decode(r, format, s.now(), func(line int, rep alertd.Report) error {
+	rejected, err := decode(func(line int, rep alertd.Report) error {
 		rep, err := s.admit(rep)
 		if err != nil {
 			result.Rejected = append(result.Rejected, Rejection{Line: line, Reason: err.Error()})

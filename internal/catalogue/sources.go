@@ -7,9 +7,10 @@ import (
 	"net/http"
 
 	"github.com/alertd/alertd"
+	"github.com/alertd/alertd/internal/htmlsource"
 )
 
-// Source is a configured feed source.
+// Source is a configured source: a feed, or a site's HTML pages.
 type Source struct {
 	URL string
 	// Schedule is when the source is polled, a cron spec; it is only shown.
@@ -17,6 +18,9 @@ type Source struct {
 	// Review holds the source's new reports until someone approves them:
 	// a feed that was tampered with must not reach every reader unseen.
 	Review bool
+	// HTML reads the source's pages, for a site without a feed; nil for a
+	// feed.
+	HTML *htmlsource.Reader
 }
 
 // Poll fetches the configured source with the url through client and stores
@@ -40,12 +44,19 @@ func (s *Service) Poll(ctx context.Context, client *http.Client, url string) (Im
 }
 
 func (s *Service) fetchAndImport(ctx context.Context, client *http.Client, src Source) (ImportResult, error) {
+	if src.HTML != nil {
+		items, err := s.readPages(ctx, client, src)
+		if err != nil {
+			return ImportResult{}, err
+		}
+		return s.importReports(ctx, decodeItems(items, s.now()), false, src.Review)
+	}
 	body, err := Open(ctx, client, src.URL)
 	if err != nil {
 		return ImportResult{}, err
 	}
 	defer body.Close()
-	return s.importReports(ctx, body, FormatFeed, false, src.Review)
+	return s.importReports(ctx, decodeWith(body, FormatFeed, s.now()), false, src.Review)
 }
 
 func (s *Service) sourceIndex(url string) int {

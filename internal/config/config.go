@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/alertd/alertd"
+	"github.com/alertd/alertd/internal/htmlsource"
 )
 
 // Config is the configuration: the TOML file and the environment are read
@@ -192,12 +193,19 @@ type Webhooks struct {
 	SESTopicARN string `toml:"ses_topic_arn"`
 }
 
-// Source is one entry of [[sources]]: a feed polled for new reports.
+// Source is one entry of [[sources]]: a feed, or a site's HTML pages,
+// polled for new reports.
 type Source struct {
 	URL      string `toml:"url"`
 	Schedule string `toml:"schedule"` // a valid cron.ParseStandard spec
 	// Review holds the source's new reports until someone approves them.
 	Review bool `toml:"review"`
+	// Format is "html" for a site without a feed, read by the selectors of
+	// Spec; "" for an RSS, Atom or JSON feed.
+	Format string `toml:"format"`
+	htmlsource.Spec
+	// HTML reads the pages as Spec says; nil for a feed.
+	HTML *htmlsource.Reader `toml:"-"`
 }
 
 // Error is a configuration mistake. cmd/alertd maps it to exit code 2.

@@ -14,6 +14,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/alertd/alertd"
+	"github.com/alertd/alertd/internal/htmlsource"
 )
 
 func env(vars map[string]string) func(string) string {
@@ -101,6 +102,16 @@ url = "https://example.org/feed.xml"
 [[sources]]
 url = "https://example.org/tampered.xml"
 review = true
+[[sources]]
+url = "https://example.org/reports/"
+format = "html"
+item = "ul.reports > li"
+title = "h3"
+date = ".date"
+date_format = "2 January 2006"
+detail = true
+abstract = ".abstract"
+abstract_pattern = "Abstract:\\s*(.+)"
 `)
 	cfg, err := Load(path, env(nil))
 	if err != nil {
@@ -121,7 +132,11 @@ review = true
 		{"a topic without a name is named by its id", cfg.Topics, []alertd.Topic{{ID: "economy", Name: "Economy"}, {ID: "health", Name: "health"}}},
 		{"a source without schedule is polled hourly, and without review its reports are not held", cfg.Sources, []Source{
 			{URL: "https://example.org/feed.xml", Schedule: "@hourly"},
-			{URL: "https://example.org/tampered.xml", Schedule: "@hourly", Review: true}}},
+			{URL: "https://example.org/tampered.xml", Schedule: "@hourly", Review: true},
+			{URL: "https://example.org/reports/", Schedule: "@hourly", Format: "html", Spec: htmlsource.Spec{
+				Item: "ul.reports > li", Title: "h3", Date: ".date", DateFormat: "2 January 2006", Detail: true,
+				Abstract: ".abstract", AbstractPattern: `Abstract:\s*(.+)`}, HTML: cfg.Sources[2].HTML}}},
+		{"an html source's selectors are compiled", cfg.Sources[2].HTML != nil && cfg.Sources[2].HTML.Detail(), true},
 		{"keys absent from the file keep their default", cfg.Digest.MaxReports, 50},
 	} {
 		if !reflect.DeepEqual(c.got, c.want) {
@@ -220,6 +235,17 @@ func TestInvalidValuesAreErrorsNamingTheKey(t *testing.T) {
 		{name: "source url", file: "[[sources]]\nurl = \"feed.xml\"", wantKey: "sources.url", wantMsg: "absolute"},
 		{name: "source schedule", file: "[[sources]]\nurl = \"https://example.org/f\"\nschedule = \"often\"", wantKey: "sources.schedule", wantMsg: "cron"},
 		{name: "source review", file: "[[sources]]\nurl = \"https://example.org/f\"\nreview = \"yes\"", wantMsg: `"sources.review"`},
+		{name: "source format", file: "[[sources]]\nurl = \"https://example.org/f\"\nformat = \"rss\"", wantKey: "sources.format", wantMsg: `must be "html", or left out`},
+		{name: "selectors on a feed", file: "[[sources]]\nurl = \"https://example.org/f\"\nitem = \"li\"", wantKey: "sources.format", wantMsg: `must be "html" for the selector keys`},
+		{name: "html source without item", file: "[[sources]]\nurl = \"https://example.org/f\"\nformat = \"html\"\ntitle = \"a\"", wantKey: "sources.item", wantMsg: "is required"},
+		{name: "html source bad selector", file: "[[sources]]\nurl = \"https://example.org/reports/\"\nformat = \"html\"\nitem = \"li\"\ntitle = \"a\"\ndate = \"span..date\"", wantKey: "sources.date", wantMsg: "not a CSS selector"},
+		{name: "html source bad pattern", file: "[[sources]]\nurl = \"https://example.org/reports/\"\nformat = \"html\"\nitem = \"li\"\ntitle = \"a\"\nabstract = \"p\"\nabstract_pattern = \"Abstract:(.+\"", wantKey: "sources.abstract_pattern", wantMsg: "not a regular expression"},
+		{name: "html source pattern without group", file: "[[sources]]\nurl = \"https://example.org/reports/\"\nformat = \"html\"\nitem = \"li\"\ntitle = \"a\"\nnumber = \"p\"\nnumber_pattern = \"No\\\\.\\\\s*\\\\d+\"", wantKey: "sources.number_pattern", wantMsg: "exactly one group"},
+		{name: "html source pattern with two groups", file: "[[sources]]\nurl = \"https://example.org/reports/\"\nformat = \"html\"\nitem = \"li\"\ntitle = \"a\"\nseries = \"p\"\nseries_pattern = \"(.+), (No)\"", wantKey: "sources.series_pattern", wantMsg: "has 2"},
+		{name: "html source pattern without selector", file: "[[sources]]\nurl = \"https://example.org/reports/\"\nformat = \"html\"\nitem = \"li\"\ntitle = \"a\"\nkeywords_pattern = \"Key words: (.+)\"", wantKey: "sources.keywords_pattern", wantMsg: "set keywords too"},
+		{name: "html source max pages", file: "[[sources]]\nurl = \"https://example.org/reports/\"\nformat = \"html\"\nitem = \"li\"\ntitle = \"a\"\nnext = \"a.next\"\nmax_pages = 500", wantKey: "sources.max_pages", wantMsg: "between 1 and 50"},
+		{name: "html source pages without next", file: "[[sources]]\nurl = \"https://example.org/reports/\"\nformat = \"html\"\nitem = \"li\"\ntitle = \"a\"\nmax_pages = 3", wantKey: "sources.next", wantMsg: "is required when max_pages"},
+		{name: "html source detail without fields", file: "[[sources]]\nurl = \"https://example.org/reports/\"\nformat = \"html\"\nitem = \"li\"\ntitle = \"a\"\ndetail = true", wantKey: "sources.detail", wantMsg: "none of their selectors"},
 		{name: "short admin token", file: "[admin]\ntoken = \"x\"", wantKey: "admin.token", wantMsg: "at least 32 characters"},
 		{name: "admin token of spaces", env: map[string]string{"ALERTD_ADMIN_TOKEN": strings.Repeat(" ", 32)}, wantKey: "admin.token", wantEnv: "ALERTD_ADMIN_TOKEN", wantMsg: "without spaces"},
 		{name: "admin token one short", env: map[string]string{"ALERTD_ADMIN_TOKEN": strings.Repeat("t", 31)}, wantKey: "admin.token", wantEnv: "ALERTD_ADMIN_TOKEN", wantMsg: "(got 31)"},

@@ -23,6 +23,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/alertd/alertd/internal/bounce"
+	"github.com/alertd/alertd/internal/htmlsource"
 	alertmail "github.com/alertd/alertd/internal/mail"
 )
 
@@ -558,8 +559,29 @@ func (cfg *Config) validate(fromEnv map[string]string) error {
 			cfg.Sources[i].Schedule = "@hourly"
 		}
 		c.cronSpec("sources.schedule", cfg.Sources[i].Schedule)
+		cfg.Sources[i].HTML = c.htmlSource(s, cfg.Digest.Location)
 	}
 	return c.err
+}
+
+// htmlSource compiles the selectors and patterns of an html source; a
+// feed's entry must not set them, as they would silently do nothing.
+func (c *checker) htmlSource(s Source, loc *time.Location) *htmlsource.Reader {
+	switch s.Format {
+	case "":
+		if s.Spec != (htmlsource.Spec{}) {
+			c.fail("sources.format", `must be "html" for the selector keys (item, title, link, ...) to apply (source %s)`, s.URL)
+		}
+		return nil
+	case "html":
+		reader, err := htmlsource.Compile(s.Spec, loc)
+		if keyErr, ok := errors.AsType[*htmlsource.KeyError](err); ok {
+			c.fail("sources."+keyErr.Key, "%s (source %s)", keyErr.Msg, s.URL)
+		}
+		return reader
+	}
+	c.fail("sources.format", `must be "html", or left out for an RSS, Atom or JSON feed (got %q)`, s.Format)
+	return nil
 }
 
 // topicID keeps ids usable in form values and in comma-separated lists

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/alertd/alertd/internal/catalogue"
+	"github.com/alertd/alertd/internal/htmlsource"
 	"github.com/alertd/alertd/internal/web"
 )
 
@@ -118,5 +120,27 @@ func TestDashboardPathIDsThatNameNothingAreNotFound(t *testing.T) {
 		if resp := h.withCookie(http.MethodGet, path, cookie); resp.StatusCode != http.StatusNotFound || !strings.Contains(resp.body, "No such") {
 			t.Errorf("GET %s: %d, want 404 saying there is no such thing", path, resp.StatusCode)
 		}
+	}
+}
+
+func TestDashboardSourcesPageShowsAPageThatNoLongerMatches(t *testing.T) {
+	redesigned := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`<div class="card-grid"><article class="card"><a href="/p/1"><h2>Regional Trade</h2></a></article></div>`))
+	}))
+	t.Cleanup(redesigned.Close)
+	reader, err := htmlsource.Compile(htmlsource.Spec{Item: "ul.report-list > li", Title: "h3"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, options{AdminEmails: []string{opsEmail}, Sources: []catalogue.Source{
+		{URL: redesigned.URL + "/reports/", Schedule: "@hourly", HTML: reader},
+	}})
+	if _, err := h.poll(redesigned.URL + "/reports/"); err == nil {
+		t.Fatal("the poll of a page that no longer matches succeeded")
+	}
+	page := h.withCookie(http.MethodGet, "/admin/sources", h.signIn(opsEmail)).body
+	if want := `<td>error</td><td>0</td><td>0</td><td>never</td><td>2026-03-02 08:00:00: <span class="ctext" dir="auto">the listing page ` +
+		redesigned.URL + `/reports/: the item selector finds nothing on the page`; !strings.Contains(page, want) {
+		t.Errorf("the page lacks %q:\n%s", want, page)
 	}
 }

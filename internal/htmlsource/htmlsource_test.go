@@ -1,0 +1,151 @@
+package htmlsource_test
+
+import (
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alertd/alertd/internal/htmlsource"
+)
+
+var page, _ = url.Parse("https://www.cres.example/reports/index.html?page=2")
+
+// listOne reads a listing of one item, <li>item</li>, as spec says.
+func listOne(t *testing.T, spec htmlsource.Spec, item string) htmlsource.Item {
+	t.Helper()
+	spec.Item = "li"
+	if spec.Title == "" {
+		spec.Title = "a"
+	}
+	r, err := htmlsource.Compile(spec, time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, _, err := r.Listing(strings.NewReader("<ul><li>"+item+"</li></ul>"), page)
+	if err != nil || len(items) != 1 {
+		t.Fatalf("%v %v, want one item", items, err)
+	}
+	return items[0]
+}
+
+// The text a page gives is the text a reader sees: tags dropped, entities
+// decoded once, white space collapsed, what is not text left out.
+func TestTextIsPlain(t *testing.T) {
+	tests := []struct{ name, title, want string }{
+		{"an entity decoded once", `<a href="/r">Research &amp; Development</a>`, "Research & Development"},
+		{"an escaped entity stays an entity", `<a href="/r">Research &amp;amp; Development</a>`, "Research &amp; Development"},
+		{"escaped markup stays text", `<a href="/r">&lt;b&gt;Bold&lt;/b&gt; claims</a>`, "<b>Bold</b> claims"},
+		{"inline tags join their words", `<a href="/r"><b>Re</b>port on <em>Trade</em></a>`, "Report on Trade"},
+		{"blocks and breaks part them", `<a href="/r">Part one<br>part two</a>`, "Part one part two"},
+		{"white space collapsed", "<a href=\"/r\">\n  Housing\tand\n\n  Migration  </a>", "Housing and Migration"},
+		{"scripts and styles left out", `<a href="/r">Title<script>alert(1)</script><style>a{}</style></a>`, "Title"},
+		{"control characters dropped", `<a href="/r">Ti&#27;[31mtle</a>`, "Ti[31mtle"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := listOne(t, htmlsource.Spec{}, tt.title).Title; got != tt.want {
+				t.Errorf("title %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLinkIsResolvedAgainstThePage(t *testing.T) {
+	tests := []struct{ href, want string }{
+		{"2020/26.html", "https://www.cres.example/reports/2020/26.html"},
+		{"/reports/2020/26.html#top", "https://www.cres.example/reports/2020/26.html"},
+		{"../cn/26.html?lang=zh", "https://www.cres.example/cn/26.html?lang=zh"},
+		{"//cdn.cres.example/26.html", "https://cdn.cres.example/26.html"},
+		{"javascript:void(0)", ""},
+		{"mailto:office@cres.example", ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		it := listOne(t, htmlsource.Spec{}, `<a href="`+tt.href+`">Report</a>`)
+		if it.Link != tt.want || (tt.want == "") != (it.Problem != nil) {
+			t.Errorf("href %q: link %q, problem %v; want %q", tt.href, it.Link, it.Problem, tt.want)
+		}
+	}
+}
+
+func TestDatesInCommonForms(t *testing.T) {
+	want := time.Date(2020, 3, 5, 0, 0, 0, 0, time.UTC)
+	for _, date := range []string{"2020-03-05", "2020-3-5", "Thu, 05 Mar 2020 00:00:00 UTC", "March 5, 2020", "2020年3月5日", " 2020年3月5日 "} {
+		it := listOne(t, htmlsource.Spec{Date: "i"}, `<a href="/r">R</a><i>`+date+`</i>`)
+		if it.Problem != nil || it.PublishedAt == nil || !it.PublishedAt.Equal(want) {
+			t.Errorf("date %q: %v %v, want 5 March 2020", date, it.PublishedAt, it.Problem)
+		}
+	}
+	it := listOne(t, htmlsource.Spec{Date: "i", DateFormat: "02.01.2006"}, `<a href="/r">R</a><i>05.03.2020</i>`)
+	if it.Problem != nil || !it.PublishedAt.Equal(want) {
+		t.Errorf("date_format: %v %v, want 5 March 2020", it.PublishedAt, it.Problem)
+	}
+	it = listOne(t, htmlsource.Spec{Date: "i", DatePattern: `Published:\s*(\S+)`}, `<a href="/r">R</a><i>Published: 2020-03-05 by the Centre</i>`)
+	if it.Problem != nil || !it.PublishedAt.Equal(want) {
+		t.Errorf("date_pattern: %v %v, want 5 March 2020", it.PublishedAt, it.Problem)
+	}
+	it = listOne(t, htmlsource.Spec{Date: "i"}, `<a href="/r">R</a><i>05.03.2020</i>`)
+	if it.Problem == nil || !strings.Contains(it.Problem.Error(), `"05.03.2020" does not match any common form; set date_format`) {
+		t.Errorf("an unknown form: %v, want a problem naming date_format", it.Problem)
+	}
+}
+
+func TestListsAreSplit(t *testing.T) {
+	tests := []struct {
+		name     string
+		spec     htmlsource.Spec
+		item     string
+		authors  []string
+		keywords []string
+	}{
+		{"one element, split", htmlsource.Spec{Authors: "p", AuthorsPattern: `^By\s+(.+)`, Keywords: "q", KeywordsPattern: `Key words:\s*(.+)`},
+			`<a href="/r">R</a><p>By Jane Doe, John Roe and Ann Poe</p><q>Key words: trade; tariffs, R&amp;D</q>`,
+			[]string{"Jane Doe", "John Roe", "Ann Poe"}, []string{"trade", "tariffs", "R&D"}},
+		{"Chinese separators", htmlsource.Spec{Authors: "p", Keywords: "q"},
+			`<a href="/r">R</a><p>张伟、李娜</p><q>贸易；关税，研发</q>`,
+			[]string{"张伟", "李娜"}, []string{"贸易", "关税", "研发"}},
+		{"an element each", htmlsource.Spec{Authors: "span.author"},
+			`<a href="/r">R</a><span class="author">Doe, Jane</span><span class="author">Roe, John</span>`,
+			[]string{"Doe, Jane", "Roe, John"}, nil},
+		{"a name holding 'and' is one name", htmlsource.Spec{Authors: "p"},
+			`<a href="/r">R</a><p>Anderson Sandoval</p>`, []string{"Anderson Sandoval"}, nil},
+	}
+	for _, tt := range tests {
+		it := listOne(t, tt.spec, tt.item)
+		if !slices.Equal(it.Authors, tt.authors) || !slices.Equal(it.Keywords, tt.keywords) {
+			t.Errorf("%s: authors %q, keywords %q; want %q, %q", tt.name, it.Authors, it.Keywords, tt.authors, tt.keywords)
+		}
+	}
+}
+
+func TestNextPage(t *testing.T) {
+	r, err := htmlsource.Compile(htmlsource.Spec{Item: "li", Title: "a", Next: "a.next", MaxPages: 3}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, next, err := r.Listing(strings.NewReader(`<ul><li><a href="/r">R</a></li></ul><a class="next" href="?page=3">Next</a>`), page)
+	if err != nil || next == nil || next.String() != "https://www.cres.example/reports/index.html?page=3" || r.MaxPages() != 3 {
+		t.Errorf("next %v, %v; want page 3", next, err)
+	}
+}
+
+func TestAPageWithoutItemsIsAnError(t *testing.T) {
+	r, err := htmlsource.Compile(htmlsource.Spec{Item: "ul.reports li", Title: "a"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, _, err := r.Listing(strings.NewReader(`<div class="cards"><article><a href="/r">R</a></article></div>`), page)
+	if err != htmlsource.ErrNoItems || items != nil {
+		t.Errorf("%v, %v; want ErrNoItems", items, err)
+	}
+}
+
+func TestTextIsBounded(t *testing.T) {
+	long := strings.Repeat("word ", htmlsource.MaxText)
+	it := listOne(t, htmlsource.Spec{Abstract: "p"}, `<a href="/r">R</a><p>`+long+`</p>`)
+	if len(it.Abstract) > htmlsource.MaxText || !strings.HasPrefix(it.Abstract, "word word") || strings.HasSuffix(it.Abstract, " ") {
+		t.Errorf("a %d-byte text read as %d bytes, want at most %d", len(long), len(it.Abstract), htmlsource.MaxText)
+	}
+}
