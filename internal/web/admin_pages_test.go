@@ -42,7 +42,7 @@ func TestDashboardSourcesPageShowsEachFeedAndEscapesItsError(t *testing.T) {
 	cookie := h.signIn(opsEmail)
 	before := h.withCookie(http.MethodGet, "/admin/sources", cookie).body
 	for _, want := range []string{
-		"<caption>Configured feed sources</caption>", `<th scope="col">Last error</th>`,
+		"<caption>Configured sources: feeds and pages</caption>", `<th scope="col">Last error</th>`,
 		`<tr><th scope="row" class="ctext" dir="auto">` + feed.URL + `</th><td>*/15 * * * *</td><td>off</td><td>never</td><td>none</td><td>0</td><td>0</td><td>never</td><td>none</td></tr>`,
 		`<tr><th scope="row" class="ctext" dir="auto">` + broken + `</th><td>@hourly</td><td>on</td><td>never</td>`,
 	} {
