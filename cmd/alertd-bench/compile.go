@@ -95,9 +95,21 @@ func benchCompile(path string, subscribers int) error {
 	if err := fillDatabase(ctx, path, subscribers); err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, path, alertd.Migrations())
+	d, elapsed, err := compileDigest(ctx, path, subscribers)
 	if err != nil {
 		return err
+	}
+	fmt.Printf("compile: digest %d, %d reports, %d deliveries recorded in %s\n",
+		d.ID, d.Reports, d.Recipients, elapsed.Round(time.Millisecond))
+	return nil
+}
+
+// compileDigest compiles the next digest in the database at path, which
+// must go to that many subscribers, and times it.
+func compileDigest(ctx context.Context, path string, subscribers int) (alertd.Digest, time.Duration, error) {
+	st, err := store.Open(ctx, path, alertd.Migrations())
+	if err != nil {
+		return alertd.Digest{}, 0, err
 	}
 	defer st.Close()
 
@@ -106,12 +118,10 @@ func benchCompile(path string, subscribers int) error {
 	d, created, err := cat.CompileDigest(ctx)
 	elapsed := time.Since(start)
 	if err != nil {
-		return err
+		return d, elapsed, err
 	}
 	if !created || d.Recipients != subscribers {
-		return fmt.Errorf("compiled %+v, want %d recipients", d, subscribers)
+		return d, elapsed, fmt.Errorf("compiled %+v, want %d recipients", d, subscribers)
 	}
-	fmt.Printf("compile: digest %d, %d reports, %d deliveries recorded in %s\n",
-		d.ID, d.Reports, d.Recipients, elapsed.Round(time.Millisecond))
-	return nil
+	return d, elapsed, nil
 }

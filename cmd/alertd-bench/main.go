@@ -9,6 +9,7 @@
 //	alertd-bench push -addr A -message F -count N the minimal client alone (deliver runs it)
 //	alertd-bench dashboard -db FILE               the dashboard's pages on a million subscribers
 //	alertd-bench dashboard -db FILE -export URL   one streamed export: time and alertd's peak RSS
+//	alertd-bench bounces -dsns 20000              DSNs into alertd's bounce receiver while it sends a digest
 //
 // The sink accepts as fast as it can, so that measurements of alertd are not
 // measurements of a relay.
@@ -23,6 +24,7 @@ import (
 	"regexp"
 	"runtime/pprof"
 
+	"github.com/alertd/alertd/internal/bounce"
 	"github.com/alertd/alertd/internal/store/seed"
 )
 
@@ -32,7 +34,8 @@ const usage = `usage:
   alertd-bench compile [-subscribers N] [-db FILE]
   alertd-bench deliver [-subscribers N] [-connections C] [-alertd PATH]
   alertd-bench push -addr HOST:PORT -message FILE [-count N] [-connections C]
-  alertd-bench dashboard [-db FILE] [-seed] [-alertd PATH] [-requests N] [-clients C] [-skip REGEXP] [-export URL]`
+  alertd-bench dashboard [-db FILE] [-seed] [-alertd PATH] [-requests N] [-clients C] [-skip REGEXP] [-export URL]
+  alertd-bench bounces [-subscribers N] [-dsns N] [-connections C] [-alertd PATH]`
 
 func main() {
 	if len(os.Args) < 2 {
@@ -115,6 +118,14 @@ func main() {
 		}
 		startProfile()
 		err = benchDashboard(context.Background(), o)
+	case "bounces":
+		subscribers := flags.Int("subscribers", 200_000, "confirmed subscribers to send a digest to while the DSNs go in")
+		dsns := flags.Int("dsns", 20_000, "DSNs to send, each about a message of the digest")
+		connections := flags.Int("connections", bounce.MaxConnections, "SMTP connections carrying the DSNs (default: as many as the receiver serves at once)")
+		alertdPath := flags.String("alertd", "", "alertd binary to measure (default: build ./cmd/alertd, run from the repository root)")
+		flags.Parse(os.Args[2:])
+		startProfile()
+		err = benchBounces(context.Background(), *alertdPath, *subscribers, *dsns, *connections)
 	default:
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)

@@ -20,6 +20,9 @@ import (
 type sink struct {
 	mu       sync.Mutex
 	received tally
+	// sent, when set, is told of each accepted message's envelope, under
+	// the sink's lock.
+	sent func(from string, to []string)
 }
 
 // tally is what a sink accepted.
@@ -45,11 +48,15 @@ func (s *sink) NewSession(*smtp.Conn) (smtp.Session, error) { return &sinkSessio
 
 type sinkSession struct {
 	sink    *sink
+	from    string
 	to      []string
 	content bytes.Buffer // reused across the connection's messages: no allocation per message
 }
 
-func (*sinkSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (s *sinkSession) Mail(from string, _ *smtp.MailOptions) error {
+	s.from = from
+	return nil
+}
 
 func (s *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	s.to = append(s.to, to)
@@ -70,6 +77,9 @@ func (s *sinkSession) Data(r io.Reader) error {
 	}
 	if received.first == nil {
 		received.first = bytes.Clone(s.content.Bytes())
+	}
+	if s.sink.sent != nil {
+		s.sink.sent(s.from, s.to)
 	}
 	return nil
 }

@@ -49,6 +49,18 @@ func eventKey(source alertd.BounceSource, id, email string) string {
 	return string(source) + ":" + id + ":" + strings.ToLower(email)
 }
 
+// eventTime is a provider's time of an event when it is a plausible one
+// (2000 to 2199), and the zero time, for which the service's clock stands
+// in, when not: a timestamp in the wrong unit or a default date is the
+// provider's mistake, and kept as it is it would count a soft bounce in
+// every window to come or fail to be written as JSON.
+func eventTime(t time.Time) time.Time {
+	if t.Year() < 2000 || t.Year() >= 2200 {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
 // fresh reports whether at is within Freshness of now.
 func fresh(at, now time.Time) bool {
 	d := now.Sub(at)

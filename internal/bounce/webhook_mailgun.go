@@ -157,7 +157,7 @@ func ParseMailgun(body []byte) ([]alertd.Bounce, error) {
 	at := time.Time{}
 	if e.Timestamp > 0 && e.Timestamp < math.MaxInt32*4 {
 		sec, frac := math.Modf(e.Timestamp)
-		at = time.Unix(int64(sec), int64(frac*1e9)).UTC()
+		at = eventTime(time.Unix(int64(sec), int64(frac*1e9)))
 	}
 	return []alertd.Bounce{{
 		At: at, Kind: kind, Source: alertd.SourceMailgun,

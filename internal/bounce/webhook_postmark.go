@@ -91,7 +91,7 @@ func ParsePostmark(body []byte) ([]alertd.Bounce, error) {
 		id = e.MessageID + ":" + string(kind)
 	}
 	return []alertd.Bounce{{
-		At: e.BouncedAt, Kind: kind, Source: alertd.SourcePostmark,
+		At: eventTime(e.BouncedAt), Kind: kind, Source: alertd.SourcePostmark,
 		Email: e.Email, Status: statusIn(e.Details, e.Description), Diagnostic: diagnostic,
 		Evidence: cutEvidence(string(body)), Key: eventKey(alertd.SourcePostmark, id, e.Email),
 	}}, nil

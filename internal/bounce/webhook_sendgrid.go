@@ -144,12 +144,8 @@ func ParseSendGrid(body []byte) ([]alertd.Bounce, error) {
 		if id == "" {
 			id = e.MessageID + ":" + string(kind)
 		}
-		at := time.Time{}
-		if e.Timestamp > 0 {
-			at = time.Unix(e.Timestamp, 0).UTC()
-		}
 		out = append(out, alertd.Bounce{
-			At: at, Kind: kind, Source: alertd.SourceSendGrid,
+			At: eventTime(time.Unix(e.Timestamp, 0)), Kind: kind, Source: alertd.SourceSendGrid,
 			Email: e.Email, Status: status, Diagnostic: diagnostic,
 			Evidence: cutEvidence(string(raw)), Key: eventKey(alertd.SourceSendGrid, id, e.Email),
 		})

@@ -297,7 +297,7 @@ func ParseSES(message string) ([]alertd.Bounce, error) {
 			id = n.Mail.MessageID + ":" + string(kind)
 		}
 		out = append(out, alertd.Bounce{
-			At: at, Kind: kind, Source: alertd.SourceSES,
+			At: eventTime(at), Kind: kind, Source: alertd.SourceSES,
 			Email: r.EmailAddress, Status: status, Diagnostic: r.DiagnosticCode,
 			Evidence: cutEvidence(message), Key: eventKey(alertd.SourceSES, id, r.EmailAddress),
 		})

@@ -50,7 +50,7 @@ func TestSNSVerifiesAndParsesSES(t *testing.T) {
 	sns.client = srv.Client()
 	sns.trustedHost = func(h string) bool { return h == host.Host }
 
-	message, err := os.ReadFile("testdata/ses-bounce.json")
+	message, err := os.ReadFile("testdata/webhooks/ses-bounce-permanent.json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,9 +11,12 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -82,9 +85,18 @@ func TestWebhooksAreOffWithoutKeys(t *testing.T) {
 	}
 }
 
-const postmarkBounce = `{"RecordType":"Bounce","MessageStream":"outbound","ID":4323372036854775807,"Type":"HardBounce","TypeCode":1,"Name":"Hard bounce","Tag":"digest","MessageID":"883953f4-6105-42a2-a16a-77a8eac79483","Description":"The server was unable to deliver your message (ex: unknown user, mailbox not found).","Details":"smtp;550 5.1.1 The email account that you tried to reach does not exist.","Email":"gone@example.com","From":"alerts@example.org","BouncedAt":"2026-03-02T07:59:00Z","DumpAvailable":true,"Inactive":true,"CanActivate":true,"Subject":"New reports: 3"}`
+// webhookSample is a provider payload from the bounce package's samples.
+func webhookSample(t *testing.T, name string) []byte {
+	t.Helper()
+	body, err := os.ReadFile(filepath.Join("..", "bounce", "testdata", "webhooks", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return body
+}
 
 func TestPostmarkWebhook(t *testing.T) {
+	postmarkBounce := webhookSample(t, "postmark-hard-bounce.json")
 	rec := &recorder{}
 	h := newHarness(t, options{Webhooks: web.Webhooks{Recorder: rec, PostmarkToken: "pm-secret-token"}})
 	auth := func(pass string) http.Header {
@@ -93,17 +105,17 @@ func TestPostmarkWebhook(t *testing.T) {
 		r.Header.Set("Content-Type", "application/json")
 		return r.Header
 	}
-	if code := post(t, h, "/webhooks/postmark", []byte(postmarkBounce), auth("wrong-token")); code != http.StatusUnauthorized {
+	if code := post(t, h, "/webhooks/postmark", postmarkBounce, auth("wrong-token")); code != http.StatusUnauthorized {
 		t.Fatalf("wrong token: %d, want 401", code)
 	}
-	if code := post(t, h, "/webhooks/postmark", []byte(postmarkBounce), http.Header{}); code != http.StatusUnauthorized {
+	if code := post(t, h, "/webhooks/postmark", postmarkBounce, http.Header{}); code != http.StatusUnauthorized {
 		t.Fatalf("no credentials: %d, want 401", code)
 	}
 	if n := len(rec.all()); n != 0 {
 		t.Fatalf("refused requests recorded %d bounces", n)
 	}
 	for range 2 { // a redelivery
-		if code := post(t, h, "/webhooks/postmark", []byte(postmarkBounce), auth("pm-secret-token")); code != http.StatusNoContent {
+		if code := post(t, h, "/webhooks/postmark", postmarkBounce, auth("pm-secret-token")); code != http.StatusNoContent {
 			t.Fatalf("valid: %d, want 204", code)
 		}
 	}
@@ -113,7 +125,7 @@ func TestPostmarkWebhook(t *testing.T) {
 	}
 	b := got[0]
 	if b.Kind != alertd.BounceHard || b.Source != alertd.SourcePostmark || b.Email != "gone@example.com" || b.Status != "5.1.1" ||
-		!strings.Contains(b.Diagnostic, "does not exist") || b.Evidence != postmarkBounce || !b.At.Equal(time.Date(2026, 3, 2, 7, 59, 0, 0, time.UTC)) {
+		!strings.Contains(b.Diagnostic, "does not exist") || b.Evidence != string(postmarkBounce) || !b.At.Equal(time.Date(2026, 3, 2, 7, 59, 0, 0, time.UTC)) {
 		t.Errorf("recorded %+v", b)
 	}
 }
@@ -124,9 +136,16 @@ func mailgunBody(key, token string, ts int64, eventData string) []byte {
 	return []byte(fmt.Sprintf(`{"signature":{"timestamp":"%d","token":"%s","signature":"%s"},"event-data":%s}`, ts, token, hex.EncodeToString(mac.Sum(nil)), eventData))
 }
 
-const mailgunFailed = `{"id":"G9Bn5sl1TC6nu79C8C0bwg","timestamp":1772438340.123,"log-level":"error","event":"failed","severity":"permanent","reason":"bounce","recipient":"gone@example.com","delivery-status":{"code":550,"message":"5.1.1 The email account that you tried to reach does not exist.","description":"","enhanced-code":"5.1.1","attempt-no":1},"message":{"headers":{"to":"gone@example.com","message-id":"20260302075900.1.ABC@example.org","from":"alerts@example.org","subject":"New reports: 3"}}}`
-
 func TestMailgunWebhook(t *testing.T) {
+	// The sample's own signature object is replaced by one made with this
+	// test's key and clock.
+	var sample struct {
+		EventData json.RawMessage `json:"event-data"`
+	}
+	if err := json.Unmarshal(webhookSample(t, "mailgun-failed-permanent.json"), &sample); err != nil {
+		t.Fatal(err)
+	}
+	mailgunFailed := string(sample.EventData)
 	rec := &recorder{}
 	const key = "mailgun-signing-key"
 	h := newHarness(t, options{Webhooks: web.Webhooks{Recorder: rec, Mailgun: bounce.NewMailgun(key, func() time.Time { return webhookNow })}})
@@ -169,9 +188,8 @@ func TestMailgunWebhook(t *testing.T) {
 	}
 }
 
-const sendGridBatch = `[{"email":"gone@example.com","timestamp":1772438340,"event":"bounce","type":"bounce","status":"5.1.1","reason":"550 5.1.1 The email account that you tried to reach does not exist.","sg_event_id":"6g4ZI7SA-xmRDv57GoPIPw==","sg_message_id":"14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0"},{"email":"reader@example.com","timestamp":1772438341,"event":"delivered","sg_event_id":"rWVYmVk90MjZJ9iohOBa3w==","sg_message_id":"14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0"},{"email":"angry@example.com","timestamp":1772438342,"event":"spamreport","sg_event_id":"4gYFtDqyRdKHqIGFFm7yxA==","sg_message_id":"14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0"}]`
-
 func TestSendGridWebhook(t *testing.T) {
+	sendGridBatch := string(webhookSample(t, "sendgrid-batch.json"))
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
