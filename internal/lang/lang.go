@@ -15,10 +15,12 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/nicksnyder/go-i18n/v2/i18n"
 	"golang.org/x/text/language"
+
+	"github.com/alertd/alertd"
 )
 
-// Default is the language every message file falls back to: its file holds
-// every message the templates use.
+// Default is the language every message file falls back to: its embedded
+// file holds every message the templates and the code use.
 const Default = "en"
 
 // Catalogue is the message files of the offered languages. It is safe for
@@ -31,10 +33,12 @@ type Catalogue struct {
 	printers map[string]*Printer
 }
 
-// Load reads templates/i18n/<tag>.toml for English and for each offered
-// language (the first is the default for readers who have not chosen), so
-// that an operator's templates directory can override a language's file or
-// add one.
+// Load reads i18n/<tag>.toml for English and for each offered language (the
+// first is the default for readers who have not chosen): the embedded file,
+// then the one in templates, an operator's templates directory over the
+// embedded ones, whose messages replace those of the same id. So an
+// operator's file holds only the messages it changes, or those of a
+// language alertd does not ship.
 func Load(templates fs.FS, offered []string) (*Catalogue, error) {
 	if len(offered) == 0 {
 		offered = []string{Default}
@@ -48,6 +52,12 @@ func Load(templates fs.FS, offered []string) (*Catalogue, error) {
 			return nil, fmt.Errorf("language %q is not a language tag like \"en\" or \"zh-Hans\"", name)
 		}
 		path := "i18n/" + name + ".toml"
+		shipped, err := fs.ReadFile(alertd.Templates(), path)
+		if err == nil {
+			if _, err := c.bundle.ParseMessageFileBytes(shipped, path); err != nil {
+				return nil, fmt.Errorf("parse %s: %w", path, err)
+			}
+		}
 		src, err := fs.ReadFile(templates, path)
 		if err != nil {
 			return nil, fmt.Errorf("language %s: %w", name, err)

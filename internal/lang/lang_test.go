@@ -107,6 +107,10 @@ func TestOverrideAndAdd(t *testing.T) {
 	if got, _ := c.Printer("zh-Hans").T("form_submit"); got != "马上订阅" {
 		t.Errorf("overridden message = %q", got)
 	}
+	// The messages the override leaves out stay as shipped.
+	if got, _ := c.Printer("zh-Hans").T("form_email"); got != "您的电子邮箱地址" {
+		t.Errorf("a message the override leaves out = %q", got)
+	}
 	if got, _ := c.Printer("fr").T("form_submit"); got != "S’abonner" {
 		t.Errorf("added language = %q", got)
 	}

@@ -104,3 +104,12 @@ func (s *Service) SetLang(ctx context.Context, token, lang string) error {
 		return tx.SetLang(id, lang)
 	})
 }
+
+// GiveLang gives the first offered language to the subscribers who have
+// none: those from before languages were kept, or imported without one.
+func (s *Service) GiveLang(ctx context.Context) error {
+	return s.store.Write(ctx, func(tx *store.Tx) error {
+		_, err := tx.GiveLang(s.rules.Languages[0])
+		return err
+	})
+}

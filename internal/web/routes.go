@@ -16,6 +16,7 @@ import (
 	"github.com/alertd/alertd/internal/admin"
 	"github.com/alertd/alertd/internal/bounce"
 	"github.com/alertd/alertd/internal/catalogue"
+	"github.com/alertd/alertd/internal/lang"
 	"github.com/alertd/alertd/internal/metrics"
 	"github.com/alertd/alertd/internal/subscription"
 )
@@ -32,6 +33,9 @@ type Config struct {
 	// AdminToken enables the admin API and /metrics; empty disables them.
 	AdminToken string
 	Topics     []alertd.Topic
+	// Languages are the language tags readers may choose, the first for
+	// those who have not; empty = English alone.
+	Languages []string
 	// Settings are the effective configuration, secrets already masked,
 	// for the dashboard's settings page.
 	Settings []Setting
@@ -67,7 +71,11 @@ type Deps struct {
 
 // NewServer returns the HTTP handler with every route.
 func NewServer(d Deps) (http.Handler, error) {
-	pages, err := loadPages(d.Templates, d.Config.ServiceName, d.Config.Topics, d.Log)
+	langs, err := lang.Load(d.Templates, d.Config.Languages)
+	if err != nil {
+		return nil, err
+	}
+	pages, err := loadPages(d.Templates, d.Config.ServiceName, d.Config.Topics, langs, d.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -90,8 +98,7 @@ func NewServer(d Deps) (http.Handler, error) {
 		crossOrigin.AddInsecureBypassPattern(pattern)
 	}
 	crossOrigin.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		pages.message(w, r, http.StatusForbidden, "Request refused",
-			"This form was sent from another site. Please use the form on this site.")
+		pages.message(w, r, http.StatusForbidden, "error_refused_title", "error_refused")
 	}))
 
 	perIP := func(next http.Handler) http.Handler { return next }
@@ -107,10 +114,10 @@ func NewServer(d Deps) (http.Handler, error) {
 	r := chi.NewRouter()
 	r.Use(recoverPanics(pages), securityHeaders, limitBody, crossOrigin.Handler)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		pages.message(w, r, http.StatusNotFound, "Page not found", "There is no page at this address.")
+		pages.message(w, r, http.StatusNotFound, "error_not_found_title", "error_not_found")
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		pages.message(w, r, http.StatusMethodNotAllowed, "Method not allowed", "This page cannot be used that way.")
+		pages.message(w, r, http.StatusMethodNotAllowed, "error_method_title", "error_method")
 	})
 
 	r.Get("/", handleForm(pages, d.Catalogue.Published))
