@@ -26,7 +26,7 @@ type publishedReports func(ctx context.Context, limit int, before int64) ([]aler
 // reportView is a report as the pages show it.
 type reportView struct {
 	URL, Title, Series, Number, Authors, Abstract string
-	PublishedAt                                  time.Time
+	PublishedAt                                   time.Time
 }
 
 func reportViews(reports []alertd.Report) []reportView {
