@@ -180,6 +180,7 @@ func (env *environment) wireDelivery(a *app) error {
 	composer, err := alertmail.NewComposer(alertmail.Settings{
 		ServiceName: env.serviceName(), From: cfg.Mail.From, ReplyTo: cfg.Mail.ReplyTo,
 		ListID: cfg.Mail.ListID, UnsubscribeMailto: cfg.Mail.UnsubscribeMailto, BaseURL: cfg.Server.BaseURL,
+		Languages: cfg.Site.Languages,
 	}, a.templates)
 	if err != nil {
 		return err

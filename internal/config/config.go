@@ -111,7 +111,7 @@ type Digest struct {
 	Location    *time.Location `toml:"-"`        // Timezone, loaded
 	FirstWindow Duration       `toml:"first_window"`
 	MaxReports  int            `toml:"max_reports"`
-	Subject     string         `toml:"subject"` // a valid text/template; its data has .Count, and it has the function plural
+	Subject     string         `toml:"subject"` // a valid text/template; its data has .Count, and it has the function plural; empty = each language's own
 }
 
 // Delivery is the [delivery] section.

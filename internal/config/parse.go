@@ -46,7 +46,6 @@ func defaults() Config {
 	c.Digest.FirstWindow = Duration(7 * 24 * time.Hour)
 	c.Digest.MaxReports = 50
 	c.Site.Languages = Languages{"en"}
-	c.Digest.Subject = `New reports: {{plural .Count "publication" "publications"}}`
 	c.Delivery.RetrySchedule = Durations{time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 6 * time.Hour, 12 * time.Hour}
 	c.Delivery.Lease = Duration(5 * time.Minute)
 	c.Delivery.KeepMessagesFor = Duration(90 * 24 * time.Hour)
