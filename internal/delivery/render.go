@@ -57,8 +57,7 @@ func (r MailRenderer) render(ctx context.Context, m alertd.Message, sub alertd.S
 			return mail.Message{}, fmt.Errorf("confirmation payload: %w", err)
 		}
 		return r.Composer.Confirmation(mail.Confirmation{
-			To: sub.Email, ConfirmURL: r.BaseURL + "/confirm/" + p.Token, ExpiresAt: p.ExpiresAt,
-			UnsubscribeURL: r.unsubscribeURL(sub.ID), Lang: sub.Lang,
+			To: sub.Email, ConfirmURL: r.BaseURL + "/confirm/" + p.Token, ExpiresAt: p.ExpiresAt, Lang: sub.Lang,
 		}, r.Now())
 	case alertd.KindAdminSignIn:
 		var p admin.SignInPayload

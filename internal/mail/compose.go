@@ -148,8 +148,6 @@ type Confirmation struct {
 	To         string
 	ConfirmURL string
 	ExpiresAt  time.Time
-	// UnsubscribeURL leads to the preferences page.
-	UnsubscribeURL string
 	// Lang is the reader's language; an unknown one = the first offered.
 	Lang string
 }
@@ -196,7 +194,6 @@ func (c *Composer) Confirmation(d Confirmation, now time.Time) (Message, error) 
 		// The page the link opens speaks the reader's language.
 		data.ConfirmURL += "?lang=" + url.QueryEscape(data.Lang)
 	}
-	data.UnsubscribeURL = d.UnsubscribeURL
 	data.ExpiresAt = d.ExpiresAt
 	expiresIn, err := humanDuration(data.Printer, d.ExpiresAt.Sub(now))
 	if err != nil {
