@@ -94,8 +94,8 @@ func TestEveryMailInEachLanguage(t *testing.T) {
 				"digest": "New reports: 3 publications", "admin_sign_in": "Sign in to the " + service + " dashboard", "admin_test": "Test e-mail from " + service,
 			},
 			says: map[string][]string{
-				"confirmation": {"The link works for 3 days, until 5 March 2026, 09:30 UTC.", "https://reports.example.org/confirm/tok?lang=en"},
-				"digest":       {"30 November 2026", "…and 1 more:"},
+				"confirmation":  {"The link works for 3 days, until 5 March 2026, 09:30 UTC.", "https://reports.example.org/confirm/tok?lang=en"},
+				"digest":        {"30 November 2026", "…and 1 more:"},
 				"admin_sign_in": {"The link works once, for 60 minutes"},
 			},
 		},
@@ -106,8 +106,8 @@ func TestEveryMailInEachLanguage(t *testing.T) {
 				"digest": "新报告 3 篇", "admin_sign_in": "登录 " + service + " 管理后台", "admin_test": service + " 测试邮件",
 			},
 			says: map[string][]string{
-				"confirmation": {"链接有效期为 3 天，到 2026年3月5日 09:30 UTC 为止。", "https://reports.example.org/confirm/tok?lang=zh-Hans"},
-				"digest":       {"2026年11月30日", "……另有 1 篇："},
+				"confirmation":  {"链接有效期为 3 天，到 2026年3月5日 09:30 UTC 为止。", "https://reports.example.org/confirm/tok?lang=zh-Hans"},
+				"digest":        {"2026年11月30日", "……另有 1 篇："},
 				"admin_sign_in": {"此链接只能使用一次，有效期为 60 分钟"},
 			},
 		},
