@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -178,5 +179,25 @@ func TestUnknownMessageIDStopsTheStart(t *testing.T) {
 	_, err := web.NewServer(web.Deps{Templates: alertd.Overlay(over, alertd.Templates())})
 	if err == nil || !strings.Contains(err.Error(), `pages/check_email.html: no message "check_titel"`) {
 		t.Errorf("NewServer = %v, want the unknown message named", err)
+	}
+}
+
+// TestImportKeepsEachRowsLanguage proves that a CSV import's lang column
+// gives each subscriber their language, the first offered when a row has
+// none, and that a row in a language not offered is refused.
+func TestImportKeepsEachRowsLanguage(t *testing.T) {
+	h := newHarness(t, bothLanguages)
+	file := "email,lang\nli@example.org,zh-Hans\nfr@example.org,fr\nada@example.org,\n"
+	result, err := h.subs.Import(context.Background(), strings.NewReader(file), "test", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if result.Added != 2 || len(result.Rejected) != 1 || result.Rejected[0].Line != 3 || !strings.Contains(result.Rejected[0].Reason, "unknown language") {
+		t.Errorf("import = %+v", result)
+	}
+	for email, want := range map[string]string{"li@example.org": "zh-Hans", "ada@example.org": "en"} {
+		if sub, _ := h.subscriber(email); sub.Lang != want {
+			t.Errorf("%s: lang %q, want %s", email, sub.Lang, want)
+		}
 	}
 }
