@@ -102,14 +102,16 @@ type Consent struct {
 
 // Subscriber is one address on the list.
 type Subscriber struct {
-	ID             int64            `json:"-"`
-	Email          string           `json:"email"`
-	Status         SubscriberStatus `json:"status"`
-	Topics         []string         `json:"topics"`
-	CreatedAt      time.Time        `json:"created_at"`
-	ConfirmedAt    *time.Time       `json:"confirmed_at"`
-	UnsubscribedAt *time.Time       `json:"unsubscribed_at"`
-	Consent        Consent          `json:"-"`
+	ID     int64            `json:"-"`
+	Email  string           `json:"email"`
+	Status SubscriberStatus `json:"status"`
+	Topics []string         `json:"topics"`
+	// Lang is the language tag the subscriber reads pages and mails in.
+	Lang           string     `json:"lang"`
+	CreatedAt      time.Time  `json:"created_at"`
+	ConfirmedAt    *time.Time `json:"confirmed_at"`
+	UnsubscribedAt *time.Time `json:"unsubscribed_at"`
+	Consent        Consent    `json:"-"`
 }
 
 // Report is one publication in the catalogue.

@@ -283,6 +283,46 @@ func TestReaderSubscribesConfirmsAndUnsubscribesInABrowser(t *testing.T) {
 	b.expect(unsubscribed, 200, "You are unsubscribed")
 }
 
+// TestReaderSubscribesInChineseInABrowser follows a reader who reads
+// Chinese: the form in Chinese, a Chinese confirmation mail whose link opens
+// the confirmation page in Chinese, and the welcome mail's link to the
+// preferences page, also in Chinese; every page clean for axe-core.
+func TestReaderSubscribesInChineseInABrowser(t *testing.T) {
+	catcher := startMailpit(t)
+	app := startAlertd(t, catcher)
+	b := newBrowser(t)
+	const reader = "duzhe@example.net"
+
+	form := b.visit("form-zh", navigate(app.baseURL+"/?lang=zh-Hans"))
+	b.expect(form, 200, "通过电子邮件接收新报告")
+	checkEmail := b.visit("check-email-zh", submit(
+		chromedp.SendKeys(chromedp.CSS("#email"), reader),
+		chromedp.Click(button("订阅")),
+	))
+	b.expect(checkEmail, 200, "请查收邮件")
+
+	confirmation := catcher.next(t, reader)
+	if confirmation.Subject != "请确认订阅 Research Alerts" || !strings.Contains(confirmation.Text, "请打开以下链接确认：") {
+		t.Fatalf("the confirmation is not in Chinese: %q\n%s", confirmation.Subject, confirmation.Text)
+	}
+	confirm := b.visit("confirm-zh", navigate(link(t, confirmation, "/confirm/")))
+	b.expect(confirm, 200, "确认订阅")
+	confirmed := b.visit("confirmed-zh", submit(chromedp.Click(button("确认订阅"))))
+	b.expect(confirmed, 200, "您已成功订阅")
+
+	welcome := catcher.next(t, reader)
+	if welcome.Subject != "您已成功订阅 Research Alerts" {
+		t.Errorf("the welcome mail is not in Chinese: %q", welcome.Subject)
+	}
+	preferences := b.visit("preferences-zh", navigate(link(t, welcome, "/unsubscribe/")))
+	b.expect(preferences, 200, "退订")
+	saved := b.visit("preferences-saved", submit(
+		chromedp.SetValue(chromedp.CSS("#lang"), "en"),
+		chromedp.Click(button("保存设置")),
+	))
+	b.expect(saved, 200, "Your preferences are saved")
+}
+
 // linkText is the link whose text the operator reads.
 func linkText(text string) chromedp.Search {
 	return chromedp.Search(fmt.Sprintf(`//a[normalize-space()=%q]`, text))
@@ -462,7 +502,7 @@ func TestOperatorSignsInAndOutOfTheDashboardInABrowser(t *testing.T) {
 
 	// A reader signs up and confirms on the public pages, so that the
 	// overview has a day to chart and the digest a second reader.
-	app.subscribe(t, catcher, signup)
+	app.subscribe(t, catcher, signup, "en")
 
 	// Import a reader whose consent was gathered elsewhere.
 	csv := filepath.Join(t.TempDir(), "readers.csv")

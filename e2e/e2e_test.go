@@ -206,6 +206,8 @@ func startAlertd(t *testing.T, catcher *mailpit) *app {
 		"ALERTD_ADMIN_TOKEN":               a.adminToken,
 		"ALERTD_SUBSCRIBE_PER_IP_PER_HOUR": "0",
 		"ALERTD_ADMIN_EMAILS":              operator,
+		// Both languages, so that every page offers the choice.
+		"ALERTD_SITE_LANGUAGES": "en,zh-Hans",
 	}
 	p := startProcess(t, alertdBinary, alerttest.Environ(env), t.TempDir(), "serve")
 	p.waitReady(t, a.baseURL+"/healthz")
@@ -218,11 +220,13 @@ func (a *app) adminPost(t *testing.T, path, body string) (int, map[string]any) {
 	return alerttest.AdminPost(t, a.baseURL, a.adminToken, path, body)
 }
 
-// subscribe signs an address up and confirms it over HTTP, as a reader's
-// browser would, and returns the confirmation and welcome mails.
-func (a *app) subscribe(t *testing.T, catcher *mailpit, email string) (confirmation, welcome message) {
+// subscribe signs an address up in a language and confirms it over HTTP,
+// as a reader's browser would, and returns the confirmation and welcome
+// mails.
+func (a *app) subscribe(t *testing.T, catcher *mailpit, email, lang string) (confirmation, welcome message) {
 	t.Helper()
-	if resp, body := alerttest.Do(t, http.MethodPost, a.baseURL+"/subscribe", formType, "email="+url.QueryEscape(email)); resp.StatusCode != http.StatusSeeOther {
+	form := url.Values{"email": {email}, "lang": {lang}}.Encode()
+	if resp, body := alerttest.Do(t, http.MethodPost, a.baseURL+"/subscribe", formType, form); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("subscribe: %s\n%s", resp.Status, body)
 	}
 	confirmation = catcher.next(t, email)

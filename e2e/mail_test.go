@@ -17,18 +17,21 @@ import (
 )
 
 // TestEveryMailPassesTheCatchersChecksAndScoresAsHam sends the three mails a
-// reader receives (confirmation, welcome, digest) through mailpit and judges
-// each as mail clients and spam filters will: both a text and an HTML part,
-// a List-Unsubscribe header a client can parse on the list mails, HTML that
-// at least 90% of clients support, and a SpamAssassin score of at most 1.0.
+// reader receives (confirmation, welcome, digest), in English and in
+// Chinese, through mailpit and judges each as mail clients and spam filters
+// will: both a text and an HTML part, a List-Unsubscribe header a client
+// can parse on the list mails, HTML that at least 90% of clients support,
+// and a SpamAssassin score of at most 1.0.
 func TestEveryMailPassesTheCatchersChecksAndScoresAsHam(t *testing.T) {
 	catcher := startMailpit(t)
 	app := startAlertd(t, catcher)
-	const reader = "reader@example.net"
+	const reader, chineseReader = "reader@example.net", "duzhe@example.net"
 
-	confirmation, welcome := app.subscribe(t, catcher, reader)
+	confirmation, welcome := app.subscribe(t, catcher, reader, "en")
+	zhConfirmation, zhWelcome := app.subscribe(t, catcher, chineseReader, "zh-Hans")
 	app.publishDigest(t)
 	digest := catcher.next(t, reader)
+	zhDigest := catcher.next(t, chineseReader)
 
 	mails := []struct {
 		kind          string
@@ -39,6 +42,9 @@ func TestEveryMailPassesTheCatchersChecksAndScoresAsHam(t *testing.T) {
 		{"confirmation", confirmation, "Please confirm your subscription", false},
 		{"welcome", welcome, "Your subscription to", true},
 		{"digest", digest, "New reports", true},
+		{"zh-Hans confirmation", zhConfirmation, "请确认订阅", false},
+		{"zh-Hans welcome", zhWelcome, "您已成功订阅", true},
+		{"zh-Hans digest", zhDigest, "新报告", true},
 	}
 	for _, mail := range mails {
 		// Asked one at a time: mailpit v1.33.1 loads its caniemail data on

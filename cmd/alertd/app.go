@@ -113,8 +113,11 @@ func (env *environment) wireServices(ctx context.Context, c *core, queued func()
 		ConfirmTTL: time.Duration(cfg.Subscribe.ConfirmTTL), ResendCooldown: time.Duration(cfg.Subscribe.ResendCooldown),
 		MaxConfirmationsPerDay: cfg.Subscribe.MaxConfirmationsPerDay,
 		PurgeUnconfirmedAfter:  time.Duration(cfg.Subscribe.PurgeUnconfirmedAfter), Welcome: cfg.Subscribe.Welcome,
-		ConsentVersion: consentVersion, Topics: cfg.Topics,
+		ConsentVersion: consentVersion, Topics: cfg.Topics, Languages: cfg.Site.Languages,
 	}, c.signer, time.Now, rand.Reader, queued)
+	if err := c.subscriptions.GiveLang(ctx); err != nil {
+		return err
+	}
 	c.catalogue = catalogue.NewService(c.store, catalogue.Rules{
 		FirstWindow: time.Duration(cfg.Digest.FirstWindow), Topics: cfg.Topics, Sources: catalogueSources(cfg.Sources),
 	}, time.Now, queued)
@@ -177,7 +180,7 @@ func (env *environment) wireDelivery(a *app) error {
 	composer, err := alertmail.NewComposer(alertmail.Settings{
 		ServiceName: env.serviceName(), From: cfg.Mail.From, ReplyTo: cfg.Mail.ReplyTo,
 		ListID: cfg.Mail.ListID, UnsubscribeMailto: cfg.Mail.UnsubscribeMailto, BaseURL: cfg.Server.BaseURL,
-		Location: cfg.Digest.Location,
+		Location: cfg.Digest.Location, Languages: cfg.Site.Languages,
 	}, a.templates)
 	if err != nil {
 		return err

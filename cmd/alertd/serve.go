@@ -58,7 +58,7 @@ func (env *environment) serve(ctx context.Context, args []string) error {
 		Config: web.Config{
 			ServiceName: env.serviceName(), BaseURL: cfg.Server.BaseURL, TrustedOrigins: cfg.Server.TrustedOrigins,
 			TrustedProxies: cfg.Server.TrustedProxies, PerIPPerHour: cfg.Subscribe.PerIPPerHour,
-			AdminToken: cfg.Admin.Token, Topics: cfg.Topics, Settings: webSettings(cfg),
+			AdminToken: cfg.Admin.Token, Topics: cfg.Topics, Languages: cfg.Site.Languages, Settings: webSettings(cfg),
 			Location: cfg.Digest.Location,
 		},
 		Templates: a.templates, Subscriptions: a.subscriptions, Catalogue: a.catalogue, Admin: a.admin,

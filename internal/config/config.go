@@ -32,6 +32,7 @@ type Config struct {
 	Admin     Admin          `toml:"admin"`
 	Security  Security       `toml:"security"`
 	Templates Templates      `toml:"templates"`
+	Site      Site           `toml:"site"`
 	Fetch     Fetch          `toml:"fetch"`
 	Bounce    Bounce         `toml:"bounce"`
 	Webhooks  Webhooks       `toml:"webhooks"`
@@ -111,7 +112,7 @@ type Digest struct {
 	Location    *time.Location `toml:"-"`        // Timezone, loaded
 	FirstWindow Duration       `toml:"first_window"`
 	MaxReports  int            `toml:"max_reports"`
-	Subject     string         `toml:"subject"` // a valid text/template; its data has .Count, and it has the function plural
+	Subject     string         `toml:"subject"` // a valid text/template; its data has .Count, and it has the function plural; empty = each language's own
 }
 
 // Delivery is the [delivery] section.
@@ -155,6 +156,14 @@ type Security struct {
 // Templates is the [templates] section.
 type Templates struct {
 	Dir string `toml:"dir"` // empty = only the embedded templates
+}
+
+// Site is the [site] section: what readers are offered.
+type Site struct {
+	// Languages are the language tags readers may choose, the first for
+	// those who have not; each has a message file, i18n/<tag>.toml, among
+	// the templates.
+	Languages Languages `toml:"languages"`
 }
 
 // Fetch is the [fetch] section: how feeds and `reports import URL` are fetched.

@@ -92,6 +92,8 @@ host = "smtp.example.org"
 rate_per_second = 2
 [digest]
 timezone = "Europe/Berlin"
+[site]
+languages = ["zh-Hans", "en"]
 [[topics]]
 id = "economy"
 name = "Economy"
@@ -124,6 +126,7 @@ abstract_pattern = "Abstract:\\s*(.+)"
 	}{
 		{"base_url loses its trailing slash", cfg.Server.BaseURL, "https://alerts.example.org"},
 		{"trusted_origins", []string(cfg.Server.TrustedOrigins), []string{"https://www.example.org"}},
+		{"languages", []string(cfg.Site.Languages), []string{"zh-Hans", "en"}},
 		{"bare IPs become single-host prefixes", []netip.Prefix(cfg.Server.TrustedProxies), []netip.Prefix{
 			netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.1/32"), netip.MustParsePrefix("2001:db8::1/128")}},
 		{"smtp.host selects the smtp transport", cfg.Mail.Transport, TransportSMTP},
@@ -224,6 +227,9 @@ func TestInvalidValuesAreErrorsNamingTheKey(t *testing.T) {
 		{name: "max reports", file: "[digest]\nmax_reports = 0", wantKey: "digest.max_reports", wantMsg: "at least 1"},
 		{name: "base url", file: "[server]\nbase_url = \"localhost:8080\"", wantKey: "server.base_url", wantMsg: "absolute"},
 		{name: "listen", file: "[server]\nlisten = \"8080\"", wantKey: "server.listen", wantMsg: "host:port"},
+		{name: "malformed language", file: "[site]\nlanguages = [\"zh_hans\"]", wantKey: "site.languages", wantMsg: "language tags"},
+		{name: "language twice", file: "[site]\nlanguages = [\"en\", \"en\"]", wantKey: "site.languages", wantMsg: "distinct"},
+		{name: "no language", file: "[site]\nlanguages = []", wantKey: "site.languages", wantMsg: "at least one"},
 		{name: "origin with path", file: "[server]\ntrusted_origins = [\"https://example.org/form\"]", wantKey: "server.trusted_origins", wantMsg: "without path"},
 		{name: "proxy", file: "[server]\ntrusted_proxies = [\"10.0.0.0/33\"]", wantKey: "server.trusted_proxies", wantMsg: "CIDR"},
 		{name: "from", file: "[mail]\nfrom = \"alerts at example\"", wantKey: "mail.from", wantMsg: "e-mail address"},

@@ -21,6 +21,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/robfig/cron/v3"
+	"golang.org/x/text/language"
 
 	"github.com/alertd/alertd/internal/bounce"
 	"github.com/alertd/alertd/internal/htmlsource"
@@ -45,7 +46,7 @@ func defaults() Config {
 	c.Digest.Timezone = "UTC"
 	c.Digest.FirstWindow = Duration(7 * 24 * time.Hour)
 	c.Digest.MaxReports = 50
-	c.Digest.Subject = `New reports: {{plural .Count "publication" "publications"}}`
+	c.Site.Languages = Languages{"en"}
 	c.Delivery.RetrySchedule = Durations{time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 6 * time.Hour, 12 * time.Hour}
 	c.Delivery.Lease = Duration(5 * time.Minute)
 	c.Delivery.KeepMessagesFor = Duration(90 * 24 * time.Hour)
@@ -257,6 +258,23 @@ func (o *Origins) UnmarshalTOML(v any) (err error) {
 			err = fmt.Errorf("must be an origin like \"https://example.org\" without path (got %q)", s)
 		}
 		return s, err
+	})
+	return err
+}
+
+// Languages is a list of language tags like "en" or "zh-Hans", written
+// as BCP 47 writes them, each once.
+type Languages []string
+
+// UnmarshalTOML reads the list from the file, or from the environment through setFromEnv.
+func (l *Languages) UnmarshalTOML(v any) (err error) {
+	seen := map[string]bool{}
+	*l, err = listOf(v, func(s string) (string, error) {
+		if tag, err := language.Parse(s); err != nil || tag.String() != s || seen[s] {
+			return "", fmt.Errorf("must be a list of distinct language tags like \"en\" or \"zh-Hans\" (got %q)", s)
+		}
+		seen[s] = true
+		return s, nil
 	})
 	return err
 }
@@ -496,6 +514,9 @@ func (cfg *Config) validate(fromEnv map[string]string) error {
 	c.positive("digest.first_window", cfg.Digest.FirstWindow)
 	c.atLeast("digest.max_reports", cfg.Digest.MaxReports, 1)
 	c.subjectTemplate("digest.subject", cfg.Digest.Subject)
+	if len(cfg.Site.Languages) == 0 {
+		c.fail("site.languages", "must name at least one language, like [\"en\"]")
+	}
 
 	c.positive("delivery.lease", cfg.Delivery.Lease)
 	c.positive("delivery.keep_messages_for", cfg.Delivery.KeepMessagesFor)

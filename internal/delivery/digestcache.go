@@ -50,23 +50,23 @@ func (c *DigestCache) Reports(ctx context.Context, digestID int64) ([]alertd.Rep
 	return d.reports, nil
 }
 
-// Prepared returns the digest rendered for subscribers who chose topics,
-// making it with prepare the first time.
-func (c *DigestCache) Prepared(ctx context.Context, digestID int64, topics []string,
-	prepare func([]alertd.Report, []string) (*mail.PreparedDigest, error)) (*mail.PreparedDigest, error) {
+// Prepared returns the digest rendered for subscribers who chose topics
+// and read lang, making it with prepare the first time.
+func (c *DigestCache) Prepared(ctx context.Context, digestID int64, topics []string, lang string,
+	prepare func(digestID int64, reports []alertd.Report, topics []string, lang string) (*mail.PreparedDigest, error)) (*mail.PreparedDigest, error) {
 	d, err := c.digest(ctx, digestID)
 	if err != nil {
 		return nil, err
 	}
 	sorted := slices.Sorted(slices.Values(topics))
-	key := strings.Join(sorted, ",")
+	key := lang + ":" + strings.Join(sorted, ",")
 	c.mu.Lock()
 	p, ok := d.prepared[key]
 	c.mu.Unlock()
 	if ok {
 		return p, nil
 	}
-	p, err = prepare(d.reports, sorted)
+	p, err = prepare(digestID, d.reports, sorted, lang)
 	if err != nil {
 		return nil, err
 	}

@@ -21,7 +21,8 @@ type MailRenderer struct {
 	BaseURL  string
 	// MaxReports caps the reports a digest lists; the rest are counted.
 	MaxReports int
-	// Subject renders digest.subject with the number of reports as .Count.
+	// Subject renders digest.subject with the number of reports as .Count;
+	// when it renders empty, each language's own subject is used.
 	Subject *template.Template
 	// Digests gives a digest's reports, newest first.
 	Digests *DigestCache
@@ -56,7 +57,7 @@ func (r MailRenderer) render(ctx context.Context, m alertd.Message, sub alertd.S
 			return mail.Message{}, fmt.Errorf("confirmation payload: %w", err)
 		}
 		return r.Composer.Confirmation(mail.Confirmation{
-			To: sub.Email, ConfirmURL: r.BaseURL + "/confirm/" + p.Token, ExpiresAt: p.ExpiresAt,
+			To: sub.Email, ConfirmURL: r.BaseURL + "/confirm/" + p.Token, ExpiresAt: p.ExpiresAt, Lang: sub.Lang,
 		}, r.Now())
 	case alertd.KindAdminSignIn:
 		var p admin.SignInPayload
@@ -78,10 +79,10 @@ func (r MailRenderer) render(ctx context.Context, m alertd.Message, sub alertd.S
 			return mail.Message{}, fmt.Errorf("latest reports: %w", err)
 		}
 		return r.Composer.Welcome(mail.Welcome{
-			To: sub.Email, UnsubscribeURL: r.unsubscribeURL(sub.ID), Reports: reports,
+			To: sub.Email, UnsubscribeURL: r.unsubscribeURL(sub.ID), Reports: reports, Lang: sub.Lang,
 		}, r.Now())
 	case alertd.KindDigest:
-		prepared, err := r.Digests.Prepared(ctx, m.DigestID, sub.Topics, r.prepareDigest)
+		prepared, err := r.Digests.Prepared(ctx, m.DigestID, sub.Topics, sub.Lang, r.prepareDigest)
 		if err != nil {
 			return mail.Message{}, err
 		}
@@ -94,7 +95,7 @@ func (r MailRenderer) render(ctx context.Context, m alertd.Message, sub alertd.S
 // topics any more (they changed their choice after it was compiled).
 var ErrNothingToSend = errors.New("no report in this digest matches the subscriber's topics")
 
-func (r MailRenderer) prepareDigest(reports []alertd.Report, topics []string) (*mail.PreparedDigest, error) {
+func (r MailRenderer) prepareDigest(digestID int64, reports []alertd.Report, topics []string, lang string) (*mail.PreparedDigest, error) {
 	d, err := r.DigestFor(reports, topics)
 	if err != nil {
 		return nil, err
@@ -102,6 +103,7 @@ func (r MailRenderer) prepareDigest(reports []alertd.Report, topics []string) (*
 	if len(d.Reports) == 0 {
 		return nil, ErrNothingToSend
 	}
+	d.ID, d.Lang = digestID, lang
 	return r.Composer.PrepareDigest(d)
 }
 

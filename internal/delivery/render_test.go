@@ -221,3 +221,43 @@ func compileDigest(ctx context.Context, st *store.Store, now time.Time, firstWin
 	cat := catalogue.NewService(st, catalogue.Rules{FirstWindow: firstWindow}, func() time.Time { return now }, func() {})
 	return cat.CompileDigest(ctx)
 }
+
+// TestRenderDigestInEachReadersLanguage proves that readers of one digest
+// with the same topics each get it in their own language, with the
+// language's subject when digest.subject renders empty, and a link to the
+// digest's public page.
+func TestRenderDigestInEachReadersLanguage(t *testing.T) {
+	st, digestID := compiledDigest(t)
+	composer, err := mail.NewComposer(mail.Settings{
+		ServiceName: "Research Alerts", From: "Research Alerts <alerts@example.org>", BaseURL: baseURL,
+		Languages: []string{"en", "zh-Hans"},
+	}, alertd.Templates())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := renderer(t, 50, delivery.NewDigestCache(st.DigestReports))
+	r.Composer = composer
+	r.Subject = template.Must(template.New("digest.subject").Parse(""))
+	for _, tc := range []struct {
+		sub     alertd.Subscriber
+		subject string
+		says    string
+	}{
+		{alertd.Subscriber{ID: 7, Email: "ada@example.org", Lang: "en"}, "New reports: 5 publications", "Manage your subscription"},
+		{alertd.Subscriber{ID: 8, Email: "li@example.org", Lang: "zh-Hans"}, "新报告 5 篇", "管理订阅"},
+		{alertd.Subscriber{ID: 9, Email: "bo@example.org", Lang: "en"}, "New reports: 5 publications", "Manage your subscription"},
+	} {
+		tc.sub.Status = alertd.StatusConfirmed
+		msg, err := r.Render(context.Background(), alertd.Message{Kind: alertd.KindDigest, SubscriberID: tc.sub.ID, DigestID: digestID}, tc.sub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := mailtest.Message{Data: msg.Data}.Parse(t)
+		if m.Subject != tc.subject || m.Header.Get("Content-Language") != tc.sub.Lang || !strings.Contains(m.HTML, tc.says) {
+			t.Errorf("%s: subject %q, Content-Language %q; want %q in %s:\n%s", tc.sub.Email, m.Subject, m.Header.Get("Content-Language"), tc.says, tc.sub.Lang, m.HTML)
+		}
+		if want := fmt.Sprintf(`href="%s/digests/%d"`, baseURL, digestID); !strings.Contains(m.HTML, want) {
+			t.Errorf("%s: no link to the digest's page (%s):\n%s", tc.sub.Email, want, m.HTML)
+		}
+	}
+}

@@ -13,12 +13,15 @@ import (
 	"io/fs"
 	"mime"
 	netmail "net/mail"
+	"net/url"
 	"strings"
 	texttemplate "text/template"
 	"time"
 
-	"github.com/alertd/alertd"
 	gomail "github.com/wneessen/go-mail"
+
+	"github.com/alertd/alertd"
+	"github.com/alertd/alertd/internal/lang"
 )
 
 // ErrBadAddress reports a recipient address that cannot be parsed. Classify
@@ -46,6 +49,9 @@ type Settings struct {
 	// Location is the zone the mails' dates are written in, that of
 	// digest.timezone; nil = UTC.
 	Location *time.Location
+	// Languages are the language tags readers may choose; the operators'
+	// mails are in the first. Empty = English alone.
+	Languages []string
 }
 
 // The mails a Composer knows, each made of name+".txt" and name+".html"
@@ -68,6 +74,7 @@ type Composer struct {
 	replyTo      *netmail.Address
 	messageIDDom string
 	listID       string
+	langs        *lang.Catalogue
 	text         map[string]*texttemplate.Template
 	html         map[string]*htmltemplate.Template
 }
@@ -76,7 +83,8 @@ type Composer struct {
 // templates/ folder, such as alertd.Templates() or an overlay of it) and
 // renders each once with sample data, so that a broken template, even an
 // operator's override, stops the program at start-up rather than at the
-// first send. Errors name the file at fault.
+// first send, in every offered language; so does a message id that the
+// language files lack. Errors name the file at fault.
 func NewComposer(s Settings, templates fs.FS) (*Composer, error) {
 	from, err := netmail.ParseAddress(s.From)
 	if err != nil {
@@ -105,20 +113,37 @@ func NewComposer(s Settings, templates fs.FS) (*Composer, error) {
 		c.settings.Location = time.UTC
 	}
 	c.listID = formatListID(s.ListID, from.Address)
+	if c.langs, err = lang.Load(templates, s.Languages, c.settings.Location); err != nil {
+		return nil, err
+	}
+	for _, ext := range []string{"txt", "html"} {
+		for _, name := range append([]string{confirmationMail, welcomeMail, digestMail, adminSignInMail, adminTestMail}, sharedTemplates...) {
+			file := "mail/" + name + "." + ext
+			src, err := fs.ReadFile(templates, file)
+			if err != nil {
+				return nil, fmt.Errorf("read mail template: %w", err)
+			}
+			if err := c.langs.Check(file, string(src)); err != nil {
+				return nil, err
+			}
+		}
+	}
 
 	for _, name := range []string{confirmationMail, welcomeMail, digestMail, adminSignInMail, adminTestMail} {
-		if c.text[name], err = parseText(templates, name, c.settings.Location); err != nil {
+		if c.text[name], err = parseText(templates, name); err != nil {
 			return nil, err
 		}
-		if c.html[name], err = parseHTML(templates, name, c.settings.Location); err != nil {
+		if c.html[name], err = parseHTML(templates, name); err != nil {
 			return nil, err
 		}
-		sample := sampleData(c.settings.ServiceName)
-		if sample.Subject, err = c.subject(name, sample); err != nil {
-			return nil, err
-		}
-		if _, _, err := c.render(name, sample); err != nil {
-			return nil, err
+		for _, printer := range c.langs.Offered() {
+			sample := sampleData(c.settings.ServiceName, printer)
+			if sample.Subject, err = c.subject(name, sample); err != nil {
+				return nil, err
+			}
+			if _, _, err := c.render(name, sample); err != nil {
+				return nil, fmt.Errorf("%w (in %s)", err, printer.Lang)
+			}
 		}
 	}
 	return c, nil
@@ -129,6 +154,8 @@ type Confirmation struct {
 	To         string
 	ConfirmURL string
 	ExpiresAt  time.Time
+	// Lang is the reader's language; an unknown one = the first offered.
+	Lang string
 }
 
 // AdminSignIn is the data of a dashboard sign-in mail.
@@ -143,6 +170,7 @@ type Welcome struct {
 	To             string
 	UnsubscribeURL string
 	Reports        []alertd.Report
+	Lang           string
 }
 
 // Digest is the data of a scheduled catalogue mail.
@@ -157,15 +185,27 @@ type Digest struct {
 	// More is how many further reports the digest holds but does not list;
 	// when positive the mail links to the catalogue page.
 	More int
+	// ID is the digest's, whose public page the mail links to; 0 (a
+	// preview) = no link.
+	ID   int64
+	Lang string
 }
 
 // Confirmation composes the double opt-in mail. It is transactional, so it
 // carries no List-* headers.
 func (c *Composer) Confirmation(d Confirmation, now time.Time) (Message, error) {
-	data := c.data(d.To)
+	data := c.data(d.To, d.Lang)
 	data.ConfirmURL = d.ConfirmURL
+	if len(c.langs.Offered()) > 1 {
+		// The page the link opens speaks the reader's language.
+		data.ConfirmURL += "?lang=" + url.QueryEscape(data.Lang)
+	}
 	data.ExpiresAt = d.ExpiresAt
-	data.ExpiresIn = humanDuration(d.ExpiresAt.Sub(now))
+	expiresIn, err := humanDuration(data.Printer, d.ExpiresAt.Sub(now))
+	if err != nil {
+		return Message{}, err
+	}
+	data.ExpiresIn = expiresIn
 	m, err := c.compose(confirmationMail, d.To, data, now)
 	if err != nil {
 		return Message{}, err
@@ -173,13 +213,18 @@ func (c *Composer) Confirmation(d Confirmation, now time.Time) (Message, error) 
 	return encode(m)
 }
 
-// AdminSignIn composes the mail with a one-time dashboard sign-in link. It
-// is transactional, so it carries no List-* headers.
+// AdminSignIn composes the mail with a one-time dashboard sign-in link, in
+// the first offered language. It is transactional, so it carries no List-*
+// headers.
 func (c *Composer) AdminSignIn(d AdminSignIn, now time.Time) (Message, error) {
-	data := c.data(d.To)
+	data := c.data(d.To, "")
 	data.SignInURL = d.SignInURL
 	data.ExpiresAt = d.ExpiresAt
-	data.ExpiresIn = humanDuration(d.ExpiresAt.Sub(now))
+	expiresIn, err := humanDuration(data.Printer, d.ExpiresAt.Sub(now))
+	if err != nil {
+		return Message{}, err
+	}
+	data.ExpiresIn = expiresIn
 	m, err := c.compose(adminSignInMail, d.To, data, now)
 	if err != nil {
 		return Message{}, err
@@ -188,11 +233,12 @@ func (c *Composer) AdminSignIn(d AdminSignIn, now time.Time) (Message, error) {
 }
 
 // AdminTest composes the test mail an operator asks for from the
-// dashboard, to see that mail leaves alertd and arrives. It goes to one
+// dashboard, to see that mail leaves alertd and arrives, in the first
+// offered language. It goes to one
 // operator, not to a list, so it carries no List-* headers: a one-click
 // unsubscribe in it would name no subscriber.
 func (c *Composer) AdminTest(to string, now time.Time) (Message, error) {
-	m, err := c.compose(adminTestMail, to, c.data(to), now)
+	m, err := c.compose(adminTestMail, to, c.data(to, ""), now)
 	if err != nil {
 		return Message{}, err
 	}
@@ -202,7 +248,7 @@ func (c *Composer) AdminTest(to string, now time.Time) (Message, error) {
 // Welcome composes the mail that says a subscription is active and lists
 // the current catalogue. It carries the same list headers as a digest.
 func (c *Composer) Welcome(d Welcome, now time.Time) (Message, error) {
-	data := c.data(d.To)
+	data := c.data(d.To, d.Lang)
 	data.UnsubscribeURL = d.UnsubscribeURL
 	data.Reports = reportViews(d.Reports)
 	m, err := c.compose(welcomeMail, d.To, data, now)
@@ -236,17 +282,23 @@ func (c *Composer) PreviewDigest(d Digest) (subject, text, html string, err erro
 }
 
 func (c *Composer) digestData(d Digest) templateData {
-	data := c.data(d.To)
+	data := c.data(d.To, d.Lang)
 	data.Subject = d.Subject
 	data.UnsubscribeURL = d.UnsubscribeURL
 	data.Reports = reportViews(d.Reports)
 	data.More = d.More
+	data.Count = len(d.Reports) + d.More
+	if d.ID > 0 {
+		data.ArchiveURL = fmt.Sprintf("%s/digests/%d", c.settings.BaseURL, d.ID)
+	}
 	return data
 }
 
 // templateData is what every mail template sees; each mail fills the fields
-// it needs.
+// it needs. Its Printer writes the messages ({{.T "id"}}) and dates in the
+// reader's language.
 type templateData struct {
+	*lang.Printer
 	ServiceName  string
 	BaseURL      string
 	CatalogueURL string
@@ -262,10 +314,17 @@ type templateData struct {
 	UnsubscribeURL string
 	Reports        []reportView
 	More           int
+	// Count is how many reports a digest holds, listed or not.
+	Count int
+	// ArchiveURL is the digest's public page.
+	ArchiveURL string
 }
 
-func (c *Composer) data(to string) templateData {
+// data starts the data of a mail to the address in the language, or in
+// the first offered one when the language is not offered.
+func (c *Composer) data(to, language string) templateData {
 	return templateData{
+		Printer:      c.langs.Printer(language),
 		ServiceName:  c.settings.ServiceName,
 		BaseURL:      c.settings.BaseURL,
 		CatalogueURL: c.settings.BaseURL + "/reports",
@@ -287,11 +346,11 @@ func (c *Composer) compose(name, to string, data templateData, now time.Time) (*
 	if err != nil {
 		return nil, err
 	}
-	return c.build(rcpt, subject, text, html, now), nil
+	return c.build(rcpt, data.Lang, subject, text, html, now), nil
 }
 
-// build makes the message from its rendered parts.
-func (c *Composer) build(rcpt *netmail.Address, subject, text, html string, now time.Time) *gomail.Msg {
+// build makes the message from its rendered parts, in the language tag.
+func (c *Composer) build(rcpt *netmail.Address, language, subject, text, html string, now time.Time) *gomail.Msg {
 	m := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
 	m.FromMailAddress(c.from)
 	m.ToMailAddress(rcpt)
@@ -303,6 +362,8 @@ func (c *Composer) build(rcpt *netmail.Address, subject, text, html string, now 
 	m.SetMessageIDWithValue(rand.Text() + "@" + c.messageIDDom)
 	// RFC 3834: keeps vacation responders from answering an automatic mail.
 	m.SetGenHeader("Auto-Submitted", "auto-generated")
+	// RFC 3282: the language the reader reads the mail in.
+	m.SetGenHeader("Content-Language", language)
 	m.SetBodyString(gomail.TypeTextPlain, text)
 	m.AddAlternativeString(gomail.TypeTextHTML, html)
 	return m
@@ -378,25 +439,26 @@ func domainOf(addr string) string {
 	return "localhost"
 }
 
-// humanDuration says how long a link lasts in the words a reader expects
-// ("72 hours", "3 days", "30 minutes").
-func humanDuration(d time.Duration) string {
+// humanDuration says how long a link lasts in the words a reader of the
+// language expects ("72 hours", "3 days", "30 minutes").
+func humanDuration(p *lang.Printer, d time.Duration) (string, error) {
 	d = d.Round(time.Minute)
 	switch {
 	case d >= 48*time.Hour && d%(24*time.Hour) == 0:
-		return alertd.Plural(int(d/(24*time.Hour)), "day", "days")
+		return p.T("duration_days", "Count", int(d/(24*time.Hour)))
 	case d >= 2*time.Hour:
-		return alertd.Plural(int(d.Round(time.Hour)/time.Hour), "hour", "hours")
+		return p.T("duration_hours", "Count", int(d.Round(time.Hour)/time.Hour))
 	default:
-		return alertd.Plural(int(d/time.Minute), "minute", "minutes")
+		return p.T("duration_minutes", "Count", int(d/time.Minute))
 	}
 }
 
 // sampleData exercises every field and branch of the templates, so that
 // NewComposer finds a mistake before any real mail is built.
-func sampleData(service string) templateData {
+func sampleData(service string, p *lang.Printer) templateData {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	return templateData{
+		Printer:        p,
 		ServiceName:    service,
 		BaseURL:        "https://example.org",
 		CatalogueURL:   "https://example.org/reports",
@@ -411,16 +473,18 @@ func sampleData(service string) templateData {
 			Series: "Research Report", Number: "No. 1", Authors: []string{"A. Author"},
 			Abstract: "A sample abstract.",
 		}}),
-		More: 1,
+		More:       1,
+		Count:      2,
+		ArchiveURL: "https://example.org/digests/1",
 	}
 }
 
-func parseText(templates fs.FS, name string, loc *time.Location) (*texttemplate.Template, error) {
-	return parseFiles(texttemplate.New(name).Funcs(texttemplate.FuncMap(templateFuncs(loc))), templates, name, "txt")
+func parseText(templates fs.FS, name string) (*texttemplate.Template, error) {
+	return parseFiles(texttemplate.New(name).Funcs(texttemplate.FuncMap(templateFuncs)), templates, name, "txt")
 }
 
-func parseHTML(templates fs.FS, name string, loc *time.Location) (*htmltemplate.Template, error) {
-	return parseFiles(htmltemplate.New(name).Funcs(htmltemplate.FuncMap(templateFuncs(loc))), templates, name, "html")
+func parseHTML(templates fs.FS, name string) (*htmltemplate.Template, error) {
+	return parseFiles(htmltemplate.New(name).Funcs(htmltemplate.FuncMap(templateFuncs)), templates, name, "html")
 }
 
 // template is what text/template and html/template have in common for

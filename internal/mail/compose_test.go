@@ -323,6 +323,7 @@ func TestNewComposerNamesTheBrokenTemplate(t *testing.T) {
 		{"unknown field", "mail/welcome.html", "{{.NoSuchField}}"},
 		{"unknown function", "mail/reports.txt", `{{define "reports"}}{{shout .}}{{end}}`},
 		{"missing subject", "mail/welcome.txt", "only a body"},
+		{"unknown message id", "mail/digest.html", `{{define "content"}}{{.T "digest_intor"}}{{end}}{{template "layout" .}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

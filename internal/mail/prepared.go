@@ -42,6 +42,7 @@ type PreparedDigest struct {
 	// The rendering with stand-ins, for the copies that go-mail must
 	// write itself.
 	subject, text, html string
+	lang                string
 
 	from string // the envelope sender, as encode gives it
 	// skeleton is the message go-mail wrote with stand-ins in the headers
@@ -116,7 +117,7 @@ func (c *Composer) PrepareDigest(d Digest) (*PreparedDigest, error) {
 		return nil, err
 	}
 	p := &PreparedDigest{
-		composer: c, standIns: standIns, subject: subject, text: text, html: html,
+		composer: c, standIns: standIns, subject: subject, text: text, html: html, lang: data.Lang,
 		encodedText: standIns.encodeBody(text), encodedHTML: standIns.encodeBody(html),
 	}
 	if err := p.writeSkeleton(); err != nil {
@@ -136,7 +137,7 @@ func (p *PreparedDigest) writeSkeleton() error {
 	// Every Date has this layout: go-mail writes time.RFC1123Z.
 	date := time.Unix(0, 0).UTC()
 
-	m := c.build(&netmail.Address{Address: p.standIns.recipient}, p.subject, textToken, htmlToken, date)
+	m := c.build(&netmail.Address{Address: p.standIns.recipient}, p.lang, p.subject, textToken, htmlToken, date)
 	m.SetMessageIDWithValue(messageID + "@" + c.messageIDDom)
 	c.setListHeaders(m, p.standIns.unsubscribe)
 	msg, err := encode(m)
@@ -284,7 +285,7 @@ func (p *PreparedDigest) goMailCopy(rcpt *netmail.Address, to, unsubscribeURL st
 	s := p.standIns
 	text := strings.NewReplacer(s.recipient, to, s.unsubscribe, unsubscribeURL).Replace(p.text)
 	body := strings.NewReplacer(s.recipient, html.EscapeString(to), s.unsubscribe, html.EscapeString(unsubscribeURL)).Replace(p.html)
-	m := p.composer.build(rcpt, p.subject, text, body, now)
+	m := p.composer.build(rcpt, p.lang, p.subject, text, body, now)
 	p.composer.setListHeaders(m, unsubscribeURL)
 	return encode(m)
 }

@@ -115,13 +115,13 @@ func (tx *Tx) dueMessages(now time.Time, limit int) (ids []int64, leased int, er
 }
 
 // addRecipients reads who the messages go to: the subscribers' id,
-// address, status and topics, all that sending needs.
+// address, status, topics and language, all that sending needs.
 func (tx *Tx) addRecipients(ms []alertd.Message) error {
 	ids := make([]int64, len(ms))
 	for i, m := range ms {
 		ids[i] = m.SubscriberID
 	}
-	rows, err := tx.query("SELECT id, email, status, topics FROM subscribers WHERE id IN (SELECT value FROM json_each(?))", jsonIDs(ids))
+	rows, err := tx.query("SELECT id, email, status, topics, lang FROM subscribers WHERE id IN (SELECT value FROM json_each(?))", jsonIDs(ids))
 	if err != nil {
 		return err
 	}
@@ -130,7 +130,7 @@ func (tx *Tx) addRecipients(ms []alertd.Message) error {
 	for rows.Next() {
 		var sub alertd.Subscriber
 		var topics string
-		if err := rows.Scan(&sub.ID, &sub.Email, &sub.Status, &topics); err != nil {
+		if err := rows.Scan(&sub.ID, &sub.Email, &sub.Status, &topics, &sub.Lang); err != nil {
 			return err
 		}
 		if sub.Topics, err = decodeTopics(sub.ID, topics); err != nil {

@@ -14,7 +14,7 @@ import (
 )
 
 const subscriberColumns = `id, email, status, topics, created_at, confirmed_at, unsubscribed_at,
-	signup_at, signup_ip, signup_ua, form_url, consent_version, confirm_ip, confirm_ua`
+	signup_at, signup_ip, signup_ua, form_url, consent_version, confirm_ip, confirm_ua, lang`
 
 type rowScanner interface{ Scan(...any) error }
 
@@ -27,7 +27,7 @@ func scanSubscriber(row rowScanner) (alertd.Subscriber, error) {
 	)
 	err := row.Scan(&sub.ID, &sub.Email, &sub.Status, &topics, &created, &confirmed, &unsubscribed,
 		&signup, &sub.Consent.SignupIP, &sub.Consent.SignupUA, &sub.Consent.FormURL,
-		&sub.Consent.ConsentVersion, &sub.Consent.ConfirmIP, &sub.Consent.ConfirmUA)
+		&sub.Consent.ConsentVersion, &sub.Consent.ConfirmIP, &sub.Consent.ConfirmUA, &sub.Lang)
 	if errors.Is(err, sql.ErrNoRows) {
 		return sub, ErrNotFound
 	}
@@ -106,12 +106,12 @@ func (t *Tx) InsertSubscriber(key string, sub alertd.Subscriber, c Confirmation)
 	}
 	res, err := t.exec(`INSERT INTO subscribers
 		(email, email_key, status, topics, created_at, signup_at, signup_ip, signup_ua, form_url, consent_version,
-		 confirmed_at, confirm_ip, confirm_ua, confirm_hash, confirm_expires_at, confirm_sends)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		 confirmed_at, confirm_ip, confirm_ua, confirm_hash, confirm_expires_at, confirm_sends, lang)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (email_key) DO NOTHING`,
 		sub.Email, key, sub.Status, topicsJSON(sub.Topics), millis(sub.CreatedAt), millis(consent.SignupAt),
 		consent.SignupIP, consent.SignupUA, consent.FormURL, consent.ConsentVersion, nullMillis(sub.ConfirmedAt),
-		consent.ConfirmIP, consent.ConfirmUA, c.Hash, expires, sendsJSON(c.Sends))
+		consent.ConfirmIP, consent.ConfirmUA, c.Hash, expires, sendsJSON(c.Sends), sub.Lang)
 	if err != nil {
 		return 0, false, fmt.Errorf("insert subscriber: %w", err)
 	}
@@ -197,6 +197,23 @@ func (t *Tx) Unsubscribe(id int64, at time.Time) (bool, error) {
 func (t *Tx) SetTopics(id int64, topics []string) error {
 	_, err := t.exec("UPDATE subscribers SET topics = ? WHERE id = ?", topicsJSON(topics), id)
 	return err
+}
+
+// SetLang sets the language a subscriber reads in.
+func (t *Tx) SetLang(id int64, lang string) error {
+	_, err := t.exec("UPDATE subscribers SET lang = ? WHERE id = ?", lang, id)
+	return err
+}
+
+// GiveLang gives lang to every subscriber who has no language yet: those
+// from before languages were kept, or imported without one. It returns how
+// many it changed.
+func (t *Tx) GiveLang(lang string) (int64, error) {
+	res, err := t.exec("UPDATE subscribers SET lang = ? WHERE lang = ''", lang)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // Suppressed reports whether the address hash is on the suppression list.
@@ -462,6 +479,9 @@ type Imported struct {
 	Topics      string `json:"topics"`
 	ConfirmedAt int64  `json:"confirmed_at"`
 	Suppression string `json:"suppression"`
+	// Lang is the language the subscriber reads in; empty gives the first
+	// configured one at the next start.
+	Lang string `json:"lang"`
 }
 
 // NewImported describes a confirmed subscriber to import: address, its key,
@@ -483,9 +503,9 @@ func (t *Tx) InsertImported(rows []Imported, source string, now time.Time) (int6
 		return 0, err
 	}
 	res, err := t.exec(`INSERT INTO subscribers
-		(email, email_key, status, topics, created_at, signup_at, form_url, consent_version, confirmed_at)
+		(email, email_key, status, topics, created_at, signup_at, form_url, consent_version, confirmed_at, lang)
 		SELECT r.value ->> 'email', r.value ->> 'key', 'confirmed', r.value ->> 'topics', ?1,
-		       r.value ->> 'confirmed_at', ?2, 'imported', r.value ->> 'confirmed_at'
+		       r.value ->> 'confirmed_at', ?2, 'imported', r.value ->> 'confirmed_at', r.value ->> 'lang'
 		FROM json_each(?3) AS r
 		WHERE NOT EXISTS (SELECT 1 FROM suppressions WHERE email_hash = r.value ->> 'suppression')
 		ON CONFLICT (email_key) DO NOTHING`, millis(now), source, string(batch))

@@ -26,6 +26,9 @@ var ErrInvalidAddress = alertd.Errorf(alertd.Invalid, "invalid e-mail address")
 // typed it.
 type AddressError struct {
 	Message string
+	// ID names the same reason among the messages of the language files,
+	// so that pages can give it in the reader's language.
+	ID string
 }
 
 func (e *AddressError) Error() string { return e.Message }
@@ -49,7 +52,15 @@ const (
 	msgGeneric      = "Enter a single e-mail address like name@example.org."
 )
 
-func invalid(message string) error { return &AddressError{Message: message} }
+// messageIDs are the ids of the messages above in the language files.
+var messageIDs = map[string]string{
+	msgEmpty: "address_empty", msgUnreadable: "address_unreadable", msgNameBrackets: "address_name_brackets",
+	msgList: "address_list", msgInvisible: "address_invisible", msgSpaces: "address_spaces",
+	msgTooLong: "address_too_long", msgNoAt: "address_no_at", msgLocal: "address_local",
+	msgDomain: "address_domain", msgGeneric: "address_generic",
+}
+
+func invalid(message string) error { return &AddressError{Message: message, ID: messageIDs[message]} }
 
 // ParseAddress accepts a single plain mailbox, local@domain, and returns it
 // trimmed of surrounding whitespace but otherwise as entered: the case is

@@ -22,6 +22,7 @@ type ImportRow struct {
 	Email       string    // accepted by ParseAddress, as written in the file
 	ConfirmedAt time.Time // zero when the file gives none
 	Topics      []string  // nil when the file gives none; duplicates removed
+	Lang        string    // empty when the file gives none
 }
 
 // ImportRejection is a row that could not be imported, and why.
@@ -36,16 +37,18 @@ const (
 	columnEmail       = "email"
 	columnConfirmedAt = "confirmed_at"
 	columnTopics      = "topics"
+	// columnLang is read only by its name in a header.
+	columnLang = "lang"
 )
 
 // importColumns holds the index of each known column in a record, or -1
 // when the file has no such column.
 type importColumns struct {
-	email, confirmedAt, topics int
-	fromHeader                 bool
+	email, confirmedAt, topics, lang int
+	fromHeader                       bool
 }
 
-var positionalColumns = importColumns{email: 0, confirmedAt: 1, topics: 2}
+var positionalColumns = importColumns{email: 0, confirmedAt: 1, topics: 2, lang: -1}
 
 // ReadImportCSV reads a subscriber list, email[,confirmed_at][,topics], and
 // calls each for every good row, in file order. It streams: memory use does
@@ -60,6 +63,7 @@ var positionalColumns = importColumns{email: 0, confirmedAt: 1, topics: 2}
 //
 // confirmed_at is RFC 3339, 2006-01-02 or 2006-01-02 15:04:05 (the last two
 // in UTC). Topics within their cell are separated by ';', '|', ',' or spaces.
+// A "lang" column, named in a header, gives each row's language tag.
 // A leading UTF-8 byte order mark is skipped.
 //
 // A row with a bad address or date, or broken CSV quoting, is returned among
@@ -121,7 +125,7 @@ func columnName(cell string) string {
 }
 
 func headerColumns(header []string) (importColumns, error) {
-	columns := importColumns{email: -1, confirmedAt: -1, topics: -1, fromHeader: true}
+	columns := importColumns{email: -1, confirmedAt: -1, topics: -1, lang: -1, fromHeader: true}
 	for i, cell := range header {
 		var index *int
 		switch columnName(cell) {
@@ -131,6 +135,8 @@ func headerColumns(header []string) (importColumns, error) {
 			index = &columns.confirmedAt
 		case columnTopics:
 			index = &columns.topics
+		case columnLang:
+			index = &columns.lang
 		default:
 			continue
 		}
@@ -162,7 +168,7 @@ func parseImportRow(record []string, columns importColumns) (ImportRow, string) 
 	if err != nil {
 		return ImportRow{}, fmt.Sprintf("%s is not a valid e-mail address: %v", quoteCell(rawEmail), err)
 	}
-	row := ImportRow{Email: email, Topics: splitTopics(cell(columns.topics))}
+	row := ImportRow{Email: email, Topics: splitTopics(cell(columns.topics)), Lang: cell(columns.lang)}
 
 	if rawDate := cell(columns.confirmedAt); rawDate != "" {
 		row.ConfirmedAt, err = parseConfirmedAt(rawDate)

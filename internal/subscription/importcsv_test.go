@@ -92,6 +92,11 @@ func TestReadImportCSVReadsGoodRows(t *testing.T) {
 			want:  []ImportRow{{Line: 2, Email: "a@example.org", ConfirmedAt: date(2024, 3, 1, 0, 0, 0, time.UTC), Topics: []string{"law"}}},
 		},
 		{
+			name:  "a lang column under a header",
+			input: "email,lang\na@example.org,zh-Hans\nb@example.org,\n",
+			want:  []ImportRow{{Line: 2, Email: "a@example.org", Lang: "zh-Hans"}, {Line: 3, Email: "b@example.org"}},
+		},
+		{
 			name:  "header without optional columns",
 			input: "name,email\nAnn,a@example.org\n",
 			want:  []ImportRow{{Line: 2, Email: "a@example.org"}},

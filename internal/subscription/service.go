@@ -22,6 +22,8 @@ var (
 	ErrUnknownToken = alertd.Errorf(alertd.NotFound, "this unsubscribe link is not valid")
 	// ErrNotFound means no subscriber has the address.
 	ErrNotFound = alertd.Errorf(alertd.NotFound, "no subscriber with this address")
+	// ErrUnknownLanguage is a language that is not offered.
+	ErrUnknownLanguage = alertd.Errorf(alertd.Invalid, "unknown language")
 )
 
 // Rules are the operator's settings for sign-ups.
@@ -34,6 +36,9 @@ type Rules struct {
 	// ConsentVersion names the wording of the form the reader agreed to.
 	ConsentVersion string
 	Topics         []alertd.Topic
+	// Languages are the language tags readers may choose, the first for
+	// those who have not; empty = English alone.
+	Languages []string
 }
 
 // Service applies the rules to the store.
@@ -50,6 +55,9 @@ type Service struct {
 // NewService returns a Service. now and random are the clock and the source
 // of token bytes; queued is called after mail has been committed to the outbox.
 func NewService(st *store.Store, rules Rules, signer UnsubscribeSigner, now func() time.Time, random io.Reader, queued func()) *Service {
+	if len(rules.Languages) == 0 {
+		rules.Languages = []string{"en"}
+	}
 	return &Service{store: st, rules: rules, signer: signer, now: now, random: random, queued: queued}
 }
 

@@ -15,6 +15,9 @@ import (
 type Request struct {
 	Email  string
 	Topics []string
+	// Lang is the language chosen for pages and mails; empty = the first
+	// offered.
+	Lang string
 	// The consent proof: where the request came from.
 	IP, UserAgent, FormURL string
 }
@@ -29,7 +32,7 @@ type ConfirmationPayload struct {
 
 // Subscribe records a sign-up and queues a confirmation when the rules allow
 // one. Its only errors are bad input (ErrInvalidAddress,
-// alertd.ErrUnknownTopic; code Invalid) and
+// alertd.ErrUnknownTopic, ErrUnknownLanguage; code Invalid) and
 // failures of the store: whatever state the address is in, the caller must
 // answer the same way.
 func (s *Service) Subscribe(ctx context.Context, req Request) error {
@@ -38,6 +41,10 @@ func (s *Service) Subscribe(ctx context.Context, req Request) error {
 		return err
 	}
 	topics, err := s.checkTopics(req.Topics)
+	if err != nil {
+		return err
+	}
+	lang, err := s.checkLang(req.Lang)
 	if err != nil {
 		return err
 	}
@@ -54,7 +61,7 @@ func (s *Service) Subscribe(ctx context.Context, req Request) error {
 	var queued bool
 	err = s.store.Write(ctx, func(tx *store.Tx) error {
 		queued = false
-		id, send, err := s.recordSignup(tx, email, topics, consent, link)
+		id, send, err := s.recordSignup(tx, email, topics, lang, consent, link)
 		if err != nil || !send {
 			return err
 		}
@@ -80,12 +87,12 @@ func (s *Service) Subscribe(ctx context.Context, req Request) error {
 // recordSignup brings the subscriber row in line with a new sign-up and,
 // when the rules allow a confirmation e-mail now, stores link as the live
 // confirmation link and reports send.
-func (s *Service) recordSignup(tx *store.Tx, email string, topics []string, consent alertd.Consent, link store.Confirmation) (id int64, send bool, err error) {
+func (s *Service) recordSignup(tx *store.Tx, email string, topics []string, lang string, consent alertd.Consent, link store.Confirmation) (id int64, send bool, err error) {
 	now := consent.SignupAt
 	key := AddressKey(email)
 	link.Sends = []time.Time{now}
 	id, inserted, err := tx.InsertSubscriber(key, alertd.Subscriber{
-		Email: email, Status: alertd.StatusPending, Topics: topics, CreatedAt: now, Consent: consent,
+		Email: email, Status: alertd.StatusPending, Topics: topics, Lang: lang, CreatedAt: now, Consent: consent,
 	}, link)
 	if err != nil || inserted {
 		return id, inserted, err
@@ -109,6 +116,11 @@ func (s *Service) recordSignup(tx *store.Tx, email string, topics []string, cons
 			}
 		}
 	}
+	// A sign-up not yet confirmed is in the language of its latest form, so
+	// that the confirmation it is sent can be read.
+	if err := tx.SetLang(sub.ID, lang); err != nil {
+		return 0, false, err
+	}
 	previous, err := tx.Confirmation(sub.ID)
 	if err != nil {
 		return 0, false, err
@@ -125,6 +137,18 @@ func (s *Service) recordSignup(tx *store.Tx, email string, topics []string, cons
 	}
 	link.Sends = append(today, now)
 	return sub.ID, true, tx.SetConfirmation(sub.ID, link)
+}
+
+// checkLang returns the language chosen, the first offered when none is,
+// or ErrUnknownLanguage.
+func (s *Service) checkLang(chosen string) (string, error) {
+	switch {
+	case chosen == "":
+		return s.rules.Languages[0], nil
+	case slices.Contains(s.rules.Languages, chosen):
+		return chosen, nil
+	}
+	return "", fmt.Errorf("%w %q: choose one of %v", ErrUnknownLanguage, chosen, s.rules.Languages)
 }
 
 // checkTopics returns chosen without repeats, or an error wrapping

@@ -3,6 +3,7 @@ package subscription
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/store"
@@ -78,5 +79,37 @@ func (s *Service) SetTopics(ctx context.Context, token string, chosen []string) 
 			return err
 		}
 		return tx.SetTopics(id, topics)
+	})
+}
+
+// SetLang changes the language of the subscriber an unsubscribe token names.
+func (s *Service) SetLang(ctx context.Context, token, lang string) error {
+	id, ok := s.signer.Verify(token)
+	if !ok {
+		return ErrUnknownToken
+	}
+	if lang == "" {
+		return fmt.Errorf("%w: none chosen", ErrUnknownLanguage)
+	}
+	lang, err := s.checkLang(lang)
+	if err != nil {
+		return err
+	}
+	return s.store.Write(ctx, func(tx *store.Tx) error {
+		if _, err := tx.SubscriberByID(id); errors.Is(err, store.ErrNotFound) {
+			return ErrUnknownToken
+		} else if err != nil {
+			return err
+		}
+		return tx.SetLang(id, lang)
+	})
+}
+
+// GiveLang gives the first offered language to the subscribers who have
+// none: those from before languages were kept, or imported without one.
+func (s *Service) GiveLang(ctx context.Context) error {
+	return s.store.Write(ctx, func(tx *store.Tx) error {
+		_, err := tx.GiveLang(s.rules.Languages[0])
+		return err
 	})
 }

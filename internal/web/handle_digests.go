@@ -9,6 +9,7 @@ import (
 
 	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/catalogue"
+	"github.com/alertd/alertd/internal/lang"
 )
 
 // The public archive of sent digests: a page per digest, an index and a
@@ -27,6 +28,8 @@ const (
 // digestListView is a digest's reports as its page and its feed entry list
 // them, in the order of its mail.
 type digestListView struct {
+	// Printer writes the list's dates and words in the page's language.
+	*lang.Printer
 	Reports []reportView
 	// More counts the reports a feed entry leaves out; PageURL, absolute,
 	// is the page that shows them.
@@ -37,11 +40,11 @@ type digestListView struct {
 // digestEntryView is one digest in the archive's index.
 type digestEntryView struct {
 	ID      int64
-	Date    string
+	SentAt  time.Time
 	Reports int
 }
 
-func handleArchivedDigest(p *pages, cat *catalogue.Service, loc *time.Location) http.HandlerFunc {
+func handleArchivedDigest(p *pages, cat *catalogue.Service) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, ok := pathID(r)
 		if !ok {
@@ -58,21 +61,21 @@ func handleArchivedDigest(p *pages, cat *catalogue.Service, loc *time.Location) 
 			return
 		}
 		p.render(w, r, http.StatusOK, "digest", struct {
-			Date string
-			List digestListView
-		}{alertd.Date(d.SentAt, loc), digestListView{Reports: reportViews(d.Reports, loc)}})
+			SentAt time.Time
+			List   digestListView
+		}{d.SentAt, digestListView{Printer: p.printer(r), Reports: reportViews(d.Reports)}})
 	}
 }
 
 func noSuchDigest(w http.ResponseWriter, r *http.Request, p *pages) {
-	p.message(w, r, http.StatusNotFound, "No such digest", "No digest has been sent with this number.")
+	p.message(w, r, http.StatusNotFound, "archive_missing_title", "archive_missing_text")
 }
 
-func handleArchivedDigests(p *pages, cat *catalogue.Service, loc *time.Location) http.HandlerFunc {
+func handleArchivedDigests(p *pages, cat *catalogue.Service) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		before, err := parseCursor(r.URL.Query().Get("before"))
 		if err != nil {
-			p.message(w, r, http.StatusBadRequest, "Bad page link", "The ‘before’ parameter must be a digest number.")
+			p.message(w, r, http.StatusBadRequest, "archive_bad_cursor_title", "archive_bad_cursor_text")
 			return
 		}
 		digests, err := cat.ArchivedDigests(r.Context(), digestsPerPage+1, before)
@@ -83,7 +86,7 @@ func handleArchivedDigests(p *pages, cat *catalogue.Service, loc *time.Location)
 		digests, older := page(digests, digestsPerPage, func(d alertd.Digest) int64 { return d.ID })
 		entries := make([]digestEntryView, len(digests))
 		for i, d := range digests {
-			entries[i] = digestEntryView{ID: d.ID, Date: alertd.Date(d.CreatedAt, loc), Reports: d.Reports}
+			entries[i] = digestEntryView{ID: d.ID, SentAt: d.CreatedAt, Reports: d.Reports}
 		}
 		p.render(w, r, http.StatusOK, "digests", struct {
 			Digests []digestEntryView
@@ -93,9 +96,9 @@ func handleArchivedDigests(p *pages, cat *catalogue.Service, loc *time.Location)
 	}
 }
 
-func handleDigestFeed(p *pages, service, baseURL string, cat *catalogue.Service, loc *time.Location, log *slog.Logger) http.HandlerFunc {
+func handleDigestFeed(p *pages, service, baseURL string, cat *catalogue.Service, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		feed, err := digestFeed(r, p, service, baseURL, cat, loc)
+		feed, err := digestFeed(r, p, service, baseURL, cat)
 		if err != nil {
 			logFailure(log, r, err)
 			http.Error(w, "The feed is unavailable; try again later.", http.StatusInternalServerError)
@@ -107,9 +110,14 @@ func handleDigestFeed(p *pages, service, baseURL string, cat *catalogue.Service,
 
 // digestFeed is the Atom feed of the latest sent digests, each entry
 // holding the digest's list of reports as its page shows it.
-func digestFeed(r *http.Request, p *pages, service, baseURL string, cat *catalogue.Service, loc *time.Location) (atomFeed, error) {
+func digestFeed(r *http.Request, p *pages, service, baseURL string, cat *catalogue.Service) (atomFeed, error) {
+	pr := p.printer(r)
+	title, err := pr.T("archive_feed_title", "Service", service)
+	if err != nil {
+		return atomFeed{}, err
+	}
 	feed := atomFeed{
-		Title:  service + ": digests",
+		Title:  title,
 		ID:     baseURL + "/digests",
 		Author: atomPerson{Name: service},
 		Links: []atomLink{
@@ -132,7 +140,7 @@ func digestFeed(r *http.Request, p *pages, service, baseURL string, cat *catalog
 			return feed, err
 		}
 		pageURL := fmt.Sprintf("%s/digests/%d", baseURL, d.ID)
-		list := digestListView{Reports: reportViews(d.Reports, loc), PageURL: pageURL}
+		list := digestListView{Printer: pr, Reports: reportViews(d.Reports), PageURL: pageURL}
 		if len(list.Reports) > feedReportsPerDigest {
 			list.Reports, list.More = list.Reports[:feedReportsPerDigest], len(list.Reports)-feedReportsPerDigest
 		}
@@ -140,8 +148,12 @@ func digestFeed(r *http.Request, p *pages, service, baseURL string, cat *catalog
 		if err := p.byName["digest"].ExecuteTemplate(&content, "digest_reports", list); err != nil {
 			return feed, fmt.Errorf("render digest %d for the feed: %w", d.ID, err)
 		}
+		entryTitle, err := pr.T("archive_digest_of", "Date", pr.Date(d.SentAt))
+		if err != nil {
+			return feed, err
+		}
 		feed.Entries = append(feed.Entries, atomEntry{
-			Title: "Digest of " + alertd.Date(d.SentAt, loc), ID: pageURL,
+			Title: entryTitle, ID: pageURL,
 			Link:      atomLink{Rel: "alternate", Type: "text/html", Href: pageURL},
 			Published: d.SentAt.UTC().Format(time.RFC3339), Updated: d.Updated.UTC().Format(time.RFC3339),
 			Content: &atomText{Type: "html", Body: content.String()},

@@ -25,15 +25,15 @@ type publishedReports func(ctx context.Context, limit int, before int64) ([]aler
 
 // reportView is a report as the pages show it.
 type reportView struct {
-	URL, Title, Date, Series, Number, Authors, Abstract string
+	URL, Title, Series, Number, Authors, Abstract string
+	PublishedAt                                   time.Time
 }
 
-// reportViews shows each report's date in loc, the zone of digest.timezone.
-func reportViews(reports []alertd.Report, loc *time.Location) []reportView {
+func reportViews(reports []alertd.Report) []reportView {
 	views := make([]reportView, len(reports))
 	for i, r := range reports {
 		views[i] = reportView{
-			URL: r.URL, Title: r.Title, Date: alertd.Date(r.PublishedAt, loc),
+			URL: r.URL, Title: r.Title, PublishedAt: r.PublishedAt,
 			Series: r.Series, Number: r.Number, Authors: strings.Join(r.Authors, ", "),
 			Abstract: alertd.PlainText(r.Abstract, 280),
 		}
@@ -41,11 +41,11 @@ func reportViews(reports []alertd.Report, loc *time.Location) []reportView {
 	return views
 }
 
-func handleReports(p *pages, published publishedReports, loc *time.Location) http.HandlerFunc {
+func handleReports(p *pages, published publishedReports) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		before, err := parseCursor(r.URL.Query().Get("before"))
 		if err != nil {
-			p.message(w, r, http.StatusBadRequest, "Bad page link", "The ‘before’ parameter must be a report number.")
+			p.message(w, r, http.StatusBadRequest, "error_bad_page_title", "error_bad_page")
 			return
 		}
 		reports, err := published(r.Context(), reportsPerPage+1, before)
@@ -58,7 +58,7 @@ func handleReports(p *pages, published publishedReports, loc *time.Location) htt
 			Reports []reportView
 			Newer   bool
 			Older   int64
-		}{reportViews(reports, loc), before > 0, older})
+		}{reportViews(reports), before > 0, older})
 	}
 }
 

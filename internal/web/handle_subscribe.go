@@ -3,8 +3,8 @@ package web
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -17,6 +17,7 @@ var errTrailingData = errors.New("unexpected data after the JSON object")
 type subscribeBody struct {
 	Email  string   `json:"email"`
 	Topics []string `json:"topics"`
+	Lang   string   `json:"lang"`
 }
 
 // formView is the data of the subscription form page.
@@ -30,14 +31,14 @@ type formView struct {
 // latestOnForm is how many recent reports the form page shows.
 const latestOnForm = 5
 
-func handleForm(p *pages, published publishedReports, loc *time.Location) http.HandlerFunc {
+func handleForm(p *pages, published publishedReports) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		reports, err := published(r.Context(), latestOnForm, 0)
 		if err != nil {
 			p.serverError(w, r, err)
 			return
 		}
-		p.render(w, r, http.StatusOK, "form", formView{Reports: reportViews(reports, loc)})
+		p.render(w, r, http.StatusOK, "form", formView{Reports: reportViews(reports)})
 	}
 }
 
@@ -60,17 +61,19 @@ func handleSubscribe(p *pages, subs *subscription.Service, ips clientIPs, outcom
 		if asJSON {
 			err = decodeJSON(r, &body)
 		} else if err = parseForm(r); err == nil {
-			body = subscribeBody{Email: r.PostForm.Get("email"), Topics: r.PostForm["topics"]}
+			body = subscribeBody{Email: r.PostForm.Get("email"), Topics: r.PostForm["topics"], Lang: r.PostForm.Get("lang")}
 			honeypot = r.PostForm.Get("website")
 		}
+		// A page in answer is in the language the reader chose.
+		r = withLang(r, body.Lang)
 		switch {
 		case isTooLarge(err):
 			outcome = "too_large"
-			refuse(w, r, p, asJSON, http.StatusRequestEntityTooLarge, body, "The request is too large.")
+			refuse(w, r, p, asJSON, http.StatusRequestEntityTooLarge, body, "The request is too large.", "error_too_large")
 			return
 		case err != nil:
 			outcome = "invalid"
-			refuse(w, r, p, asJSON, http.StatusBadRequest, body, "The request could not be read: "+err.Error())
+			refuse(w, r, p, asJSON, http.StatusBadRequest, body, "The request could not be read: "+err.Error(), "error_unreadable")
 			return
 		}
 		// Bots fill the field people cannot see; they get the usual answer
@@ -79,30 +82,54 @@ func handleSubscribe(p *pages, subs *subscription.Service, ips clientIPs, outcom
 			outcome = "honeypot"
 		} else {
 			err = subs.Subscribe(r.Context(), subscription.Request{
-				Email: body.Email, Topics: body.Topics,
+				Email: body.Email, Topics: body.Topics, Lang: body.Lang,
 				IP: ips.of(r), UserAgent: r.UserAgent(), FormURL: r.Referer(),
 			})
 		}
 		switch {
 		case alertd.ErrorCode(err) == alertd.Invalid:
 			outcome = "invalid"
-			refuse(w, r, p, asJSON, errorStatus(err), body, err.Error())
+			refuse(w, r, p, asJSON, errorStatus(err), body, err.Error(), invalidMessageID(err))
 		case err != nil:
 			outcome = "error"
 			p.serverError(w, r, err)
 		case asJSON:
 			writeJSON(w, http.StatusAccepted, map[string]string{"status": "check-email"})
 		default:
-			http.Redirect(w, r, "/subscribe/check-email", http.StatusSeeOther)
+			next := "/subscribe/check-email"
+			if p.langs.Offers(body.Lang) {
+				next += "?lang=" + url.QueryEscape(body.Lang)
+			}
+			http.Redirect(w, r, next, http.StatusSeeOther)
 		}
 	}
 }
 
+// invalidMessageID names, among the messages of the language files, what
+// is wrong with a sign-up that Subscribe refused as invalid.
+func invalidMessageID(err error) string {
+	var address *subscription.AddressError
+	switch {
+	case errors.As(err, &address) && address.ID != "":
+		return address.ID
+	case errors.Is(err, alertd.ErrUnknownTopic):
+		return "error_unknown_topic"
+	case errors.Is(err, subscription.ErrUnknownLanguage):
+		return "error_unknown_language"
+	}
+	return "address_generic"
+}
+
 // refuse answers a sign-up that cannot be accepted: the form again with the
-// message, or a JSON error.
-func refuse(w http.ResponseWriter, r *http.Request, p *pages, asJSON bool, status int, body subscribeBody, message string) {
+// message of id in the reader's language, or a JSON error with message.
+func refuse(w http.ResponseWriter, r *http.Request, p *pages, asJSON bool, status int, body subscribeBody, message, id string) {
 	if asJSON {
 		jsonError(w, status, message)
+		return
+	}
+	message, err := p.printer(r).T(id)
+	if err != nil {
+		p.serverError(w, r, err)
 		return
 	}
 	chosen := map[string]bool{}

@@ -14,10 +14,11 @@ type unsubscribeView struct {
 	Email  string
 	Status string
 	Chosen map[string]bool
+	Lang   string
 }
 
-// handleUnsubscribePage shows the Unsubscribe button and, when topics exist,
-// the topic preferences. It changes nothing.
+// handleUnsubscribePage shows the Unsubscribe button and, when there is a
+// choice, the reader's preferences: topics and language. It changes nothing.
 func handleUnsubscribePage(p *pages, subs *subscription.Service) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		sub, err := subs.Subscriber(r.Context(), chi.URLParam(r, "token"))
@@ -37,33 +38,46 @@ func handleUnsubscribePage(p *pages, subs *subscription.Service) http.HandlerFun
 		if sub.Status == alertd.StatusBounced {
 			status = "unsubscribed"
 		}
-		p.render(w, r, http.StatusOK, "unsubscribe", unsubscribeView{Email: sub.Email, Status: status, Chosen: chosen})
+		// The page speaks the subscriber's language unless ?lang= asks otherwise.
+		p.render(w, withLang(r, sub.Lang), http.StatusOK, "unsubscribe",
+			unsubscribeView{Email: sub.Email, Status: status, Chosen: chosen, Lang: sub.Lang})
 	}
 }
 
 // handleUnsubscribe unsubscribes at once and answers 200 without a redirect:
 // both the page's button and RFC 8058 one-click POSTs (body
 // "List-Unsubscribe=One-Click", urlencoded or multipart, no cookies) land here.
-// The page's topic form posts here too, marked by its "preferences" field.
+// The page's preferences form posts here too, marked by its "preferences"
+// field.
 func handleUnsubscribe(p *pages, subs *subscription.Service) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		token := chi.URLParam(r, "token")
 		err := parseForm(r)
 		if isTooLarge(err) {
-			p.message(w, r, http.StatusRequestEntityTooLarge, "Request too large", "The request is too large.")
+			p.message(w, r, http.StatusRequestEntityTooLarge, "error_too_large_title", "error_too_large")
 			return
 		}
 		if err == nil && r.PostForm.Get("preferences") != "" {
+			chosenLang := r.PostForm.Get("lang")
+			if chosenLang != "" && !p.langs.Offers(chosenLang) {
+				// Refused before the topics change: nothing or all is saved.
+				p.message(w, r, http.StatusBadRequest, "error_unknown_language_title", "error_unknown_language")
+				return
+			}
 			err = subs.SetTopics(r.Context(), token, r.PostForm["topics"])
+			if err == nil && chosenLang != "" {
+				err = subs.SetLang(r.Context(), token, chosenLang)
+			}
 			switch {
 			case errors.Is(err, subscription.ErrUnknownToken):
 				unknownUnsubscribeToken(w, r, p)
 			case errors.Is(err, alertd.ErrUnknownTopic):
-				p.message(w, r, errorStatus(err), "Unknown topic", "Choose topics from the list on the page.")
+				p.message(w, r, errorStatus(err), "error_unknown_topic_title", "error_unknown_topic")
 			case err != nil:
 				p.serverError(w, r, err)
 			default:
-				p.render(w, r, http.StatusOK, "preferences_saved", nil)
+				// Saved: said in the language just chosen.
+				p.render(w, withLang(r, chosenLang), http.StatusOK, "preferences_saved", nil)
 			}
 			return
 		}
@@ -82,6 +96,5 @@ func handleUnsubscribe(p *pages, subs *subscription.Service) http.HandlerFunc {
 }
 
 func unknownUnsubscribeToken(w http.ResponseWriter, r *http.Request, p *pages) {
-	p.message(w, r, http.StatusNotFound, "Unknown link",
-		"This unsubscribe link is not valid. Copy the whole link from the e-mail, or reply to the e-mail to ask us to remove you.")
+	p.message(w, r, http.StatusNotFound, "error_unknown_link_title", "error_unknown_link")
 }

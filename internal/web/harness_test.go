@@ -79,6 +79,8 @@ type options struct {
 	ReportSearchBudget int
 	// Webhooks are the provider webhooks.
 	Webhooks web.Webhooks
+	// Languages are site.languages; empty = English alone.
+	Languages []string
 }
 
 // sessionTTL is the dashboard sessions' length in the tests.
@@ -143,7 +145,7 @@ func newHarness(t *testing.T, opts options) *harness {
 	srv := httptest.NewUnstartedServer(nil)
 	t.Cleanup(srv.Close)
 	h.url = "http://" + srv.Listener.Addr().String()
-	renderer := h.mailRenderer(st, signer)
+	renderer := h.mailRenderer(st, signer, opts.Languages)
 	h.renderer = renderer
 	queued := func() {}
 	if opts.Mail {
@@ -153,6 +155,7 @@ func newHarness(t *testing.T, opts options) *harness {
 
 	r := rules
 	r.Topics = opts.Topics
+	r.Languages = opts.Languages
 	h.subs = subscription.NewService(st, r, signer, h.clock.Now, rand.Reader, queued)
 	h.cat = catalogue.NewService(st, catalogue.Rules{FirstWindow: 168 * time.Hour, Topics: opts.Topics, Sources: opts.Sources, SearchBudget: opts.ReportSearchBudget}, h.clock.Now, queued)
 	h.dash = admin.NewService(st, admin.Rules{Emails: opts.AdminEmails, SessionTTL: sessionTTL}, h.clock.Now, rand.Reader, queued)
@@ -169,6 +172,7 @@ func newHarness(t *testing.T, opts options) *harness {
 		Config: web.Config{
 			ServiceName: "Research Alerts", BaseURL: baseURL, TrustedOrigins: opts.TrustedOrigins, TrustedProxies: opts.TrustedProxies,
 			PerIPPerHour: opts.PerIPPerHour, AdminToken: opts.AdminToken, Topics: opts.Topics, Settings: opts.Settings,
+			Languages: opts.Languages,
 		},
 		Templates:     alertd.Templates(),
 		Subscriptions: h.subs,
@@ -192,9 +196,9 @@ func newHarness(t *testing.T, opts options) *harness {
 
 // mailRenderer renders mail with the real templates, as the delivery
 // engine and the dashboard's preview do.
-func (h *harness) mailRenderer(st *store.Store, signer subscription.UnsubscribeSigner) delivery.MailRenderer {
+func (h *harness) mailRenderer(st *store.Store, signer subscription.UnsubscribeSigner, languages []string) delivery.MailRenderer {
 	composer, err := mail.NewComposer(mail.Settings{
-		ServiceName: "Research Alerts", From: "Research Alerts <alerts@example.org>", BaseURL: h.url,
+		ServiceName: "Research Alerts", From: "Research Alerts <alerts@example.org>", BaseURL: h.url, Languages: languages,
 	}, alertd.Templates())
 	if err != nil {
 		h.t.Fatal(err)

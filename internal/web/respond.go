@@ -92,8 +92,7 @@ func tooManyRequests(w http.ResponseWriter, r *http.Request, p *pages) {
 		jsonError(w, http.StatusTooManyRequests, "Too many sign-up requests from your network. Please try again later.")
 		return
 	}
-	p.message(w, r, http.StatusTooManyRequests, "Too many requests",
-		"Too many sign-up requests came from your network. Please try again later.")
+	p.message(w, r, http.StatusTooManyRequests, "error_too_many_title", "error_too_many")
 }
 
 func recoverPanics(p *pages) func(http.Handler) http.Handler {

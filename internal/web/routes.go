@@ -16,6 +16,7 @@ import (
 	"github.com/alertd/alertd/internal/admin"
 	"github.com/alertd/alertd/internal/bounce"
 	"github.com/alertd/alertd/internal/catalogue"
+	"github.com/alertd/alertd/internal/lang"
 	"github.com/alertd/alertd/internal/metrics"
 	"github.com/alertd/alertd/internal/subscription"
 )
@@ -32,19 +33,15 @@ type Config struct {
 	// AdminToken enables the admin API and /metrics; empty disables them.
 	AdminToken string
 	Topics     []alertd.Topic
+	// Languages are the language tags readers may choose, the first for
+	// those who have not; empty = English alone.
+	Languages []string
 	// Settings are the effective configuration, secrets already masked,
 	// for the dashboard's settings page.
 	Settings []Setting
 	// Location is the zone the public pages' dates are written in, that of
 	// digest.timezone; nil = UTC.
 	Location *time.Location
-}
-
-func (c Config) location() *time.Location {
-	if c.Location == nil {
-		return time.UTC
-	}
-	return c.Location
 }
 
 // Setting is one configuration key and its value as the dashboard shows it.
@@ -77,7 +74,11 @@ type Deps struct {
 
 // NewServer returns the HTTP handler with every route.
 func NewServer(d Deps) (http.Handler, error) {
-	pages, err := loadPages(d.Templates, d.Config.ServiceName, d.Config.Topics, d.Log)
+	langs, err := lang.Load(d.Templates, d.Config.Languages, d.Config.Location)
+	if err != nil {
+		return nil, err
+	}
+	pages, err := loadPages(d.Templates, d.Config.ServiceName, d.Config.Topics, langs, d.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -100,8 +101,7 @@ func NewServer(d Deps) (http.Handler, error) {
 		crossOrigin.AddInsecureBypassPattern(pattern)
 	}
 	crossOrigin.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		pages.message(w, r, http.StatusForbidden, "Request refused",
-			"This form was sent from another site. Please use the form on this site.")
+		pages.message(w, r, http.StatusForbidden, "error_refused_title", "error_refused")
 	}))
 
 	perIP := func(next http.Handler) http.Handler { return next }
@@ -117,13 +117,13 @@ func NewServer(d Deps) (http.Handler, error) {
 	r := chi.NewRouter()
 	r.Use(recoverPanics(pages), securityHeaders, limitBody, crossOrigin.Handler)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		pages.message(w, r, http.StatusNotFound, "Page not found", "There is no page at this address.")
+		pages.message(w, r, http.StatusNotFound, "error_not_found_title", "error_not_found")
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		pages.message(w, r, http.StatusMethodNotAllowed, "Method not allowed", "This page cannot be used that way.")
+		pages.message(w, r, http.StatusMethodNotAllowed, "error_method_title", "error_method")
 	})
 
-	r.Get("/", handleForm(pages, d.Catalogue.Published, d.Config.location()))
+	r.Get("/", handleForm(pages, d.Catalogue.Published))
 	r.With(perIP).Post("/subscribe", handleSubscribe(pages, d.Subscriptions, ips, d.Metrics.SubscribeRequests))
 	// A reload of a refused form arrives here as a GET: show the form.
 	r.Get("/subscribe", http.RedirectHandler("/", http.StatusSeeOther).ServeHTTP)
@@ -135,11 +135,11 @@ func NewServer(d Deps) (http.Handler, error) {
 		r.Get("/unsubscribe/{token}", handleUnsubscribePage(pages, d.Subscriptions))
 		r.Post("/unsubscribe/{token}", handleUnsubscribe(pages, d.Subscriptions))
 	})
-	r.Get("/reports", handleReports(pages, d.Catalogue.Published, d.Config.location()))
+	r.Get("/reports", handleReports(pages, d.Catalogue.Published))
 	r.Get("/reports/feed.atom", handleFeed(d.Config.ServiceName, d.Config.BaseURL, d.Catalogue.Published, d.Log))
-	r.Get("/digests", handleArchivedDigests(pages, d.Catalogue, d.Config.location()))
-	r.Get("/digests/feed.atom", handleDigestFeed(pages, d.Config.ServiceName, d.Config.BaseURL, d.Catalogue, d.Config.location(), d.Log))
-	r.Get("/digests/{id}", handleArchivedDigest(pages, d.Catalogue, d.Config.location()))
+	r.Get("/digests", handleArchivedDigests(pages, d.Catalogue))
+	r.Get("/digests/feed.atom", handleDigestFeed(pages, d.Config.ServiceName, d.Config.BaseURL, d.Catalogue, d.Log))
+	r.Get("/digests/{id}", handleArchivedDigest(pages, d.Catalogue))
 	r.Handle("/static/*", http.StripPrefix("/static/", http.FileServerFS(static)))
 	r.Get("/healthz", handleHealth(d.Catalogue.Health, d.Log))
 	r.Head("/healthz", handleHealth(d.Catalogue.Health, d.Log))
