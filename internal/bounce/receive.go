@@ -49,11 +49,13 @@ func (s *Service) receive(ctx context.Context, rcpt string, r Report, raw []byte
 
 func (s *Service) receiveDSN(ctx context.Context, rcpt string, r Report) (bool, error) {
 	messageID := s.ref(rcpt, r)
+	recorded := false
 	for _, rc := range r.Recipients {
 		kind, ok := rc.Kind()
 		if !ok {
 			continue
 		}
+		recorded = true
 		email := rc.Original
 		if email == "" {
 			email = rc.Final
@@ -67,8 +69,9 @@ func (s *Service) receiveDSN(ctx context.Context, rcpt string, r Report) (bool, 
 		}
 	}
 	// A DSN about a message alertd cannot be shown to have sent is kept
-	// but is not alertd's to remove.
-	return messageID != 0, nil
+	// but is not alertd's to remove; nor is one that reports no failure
+	// (delivered, relayed), as nothing of it was kept.
+	return recorded && messageID != 0, nil
 }
 
 func (s *Service) receiveFeedback(ctx context.Context, rcpt string, r Report) (bool, error) {

@@ -318,3 +318,22 @@ func TestVERPReference(t *testing.T) {
 		}
 	}
 }
+
+func TestDSNThatReportsNoFailureIsNotRemoved(t *testing.T) {
+	// A DSN about alertd's message that says it was delivered or relayed
+	// keeps nothing: it is no bounce, so a mailbox poller must leave it.
+	r := newRig(t, "fine@example.org")
+	id := r.message("fine@example.org")
+	h := textproto.MIMEHeader{}
+	h.Set("Message-Id", "<delivered@mx.example>")
+	report := Report{Type: TypeDSN, Header: h, Evidence: "Action: delivered",
+		Recipients: []Recipient{{Final: "fine@example.org", Action: "delivered", Status: "2.0.0"}, {Final: "fine@example.org", Action: "relayed", Status: "2.0.0"}}}
+	recognised, err := r.svc.receive(context.Background(), r.signer.Address(id, "bounces.example"), report, nil)
+	if err != nil || recognised {
+		t.Fatalf("receive = %v, %v; want not recognised", recognised, err)
+	}
+	if bs := r.bounces(); len(bs) != 0 {
+		t.Errorf("kept %+v", bs)
+	}
+	r.wantStatus("fine@example.org", alertd.StatusConfirmed)
+}
