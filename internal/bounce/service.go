@@ -65,7 +65,7 @@ func (s *Service) MessageOf(addressOrRef string) (messageID int64, ok bool) {
 // alertd cannot be shown to have sent, and counts against nobody.
 //
 // The rules: hard makes the subscriber bounced at once; soft does when it
-// is the SoftLimit-th within SoftWindow; policy is kept against the send
+// makes SoftLimit messages that soft-bounced within SoftWindow; policy is kept against the send
 // and leaves the address alone; complaint unsubscribes and puts the
 // address on the suppression list, so only a fresh double opt-in brings it
 // back (an import skips it); unsubscribe unsubscribes; unrecognised is

@@ -337,3 +337,23 @@ func TestDSNThatReportsNoFailureIsNotRemoved(t *testing.T) {
 	}
 	r.wantStatus("fine@example.org", alertd.StatusConfirmed)
 }
+
+func TestSoftBouncesOfOneMessageCountOnce(t *testing.T) {
+	// Exim warns of a delay once a day until it gives up, and a report may
+	// come by mail and again by webhook: the soft limit counts messages
+	// that soft-bounced, not the reports about one message.
+	r := newRig(t, "delayed@example.org")
+	id := r.message("delayed@example.org")
+	for i, key := range []string{"warn-day-1", "warn-day-2", "warn-day-3", "warn-day-4"} {
+		r.now = r.now.Add(24 * time.Hour)
+		if !r.record(alertd.Bounce{Kind: alertd.BounceSoft, Source: alertd.SourceDSN, MessageID: id, Status: "4.4.7", Key: key}) {
+			t.Fatalf("warning %d not kept", i+1)
+		}
+	}
+	r.wantStatus("delayed@example.org", alertd.StatusConfirmed)
+	// Two more messages that soft-bounce make three.
+	r.record(alertd.Bounce{Kind: alertd.BounceSoft, Source: alertd.SourceDSN, MessageID: r.message("delayed@example.org"), Status: "4.2.2", Key: "second"})
+	r.wantStatus("delayed@example.org", alertd.StatusConfirmed)
+	r.record(alertd.Bounce{Kind: alertd.BounceSoft, Source: alertd.SourceDSN, MessageID: r.message("delayed@example.org"), Status: "4.2.2", Key: "third"})
+	r.wantStatus("delayed@example.org", alertd.StatusBounced)
+}
