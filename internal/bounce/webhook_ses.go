@@ -71,11 +71,16 @@ func NewSNS(topic string) (*SNS, error) {
 	}
 	return &SNS{
 		topic: topic, region: region,
-		client:      &http.Client{Timeout: 10 * time.Second},
+		client: &http.Client{Timeout: 10 * time.Second,
+			// Only the SNS host's own answer counts: a redirect could send
+			// the fetch anywhere, inside alertd's network too.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return errNoRedirect }},
 		trustedHost: func(h string) bool { return h == host },
 		certs:       map[string]*x509.Certificate{},
 	}, nil
 }
+
+var errNoRedirect = errors.New("the SNS host answered with a redirect, which alertd does not follow")
 
 // Envelope is an SNS message as posted to an HTTP(S) subscriber.
 type Envelope struct {

@@ -90,3 +90,38 @@ func TestSNSVerifiesAndParsesSES(t *testing.T) {
 		t.Errorf("tampered message: %v, want ErrUnauthenticated", err)
 	}
 }
+
+func TestSNSFollowsNoRedirect(t *testing.T) {
+	// The SNS host's answer is trusted only as it is: a redirect would
+	// send the certificate fetch or the subscription confirmation to any
+	// host, inside the network alertd runs in too.
+	var foreignHits atomic.Int64
+	foreign := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { foreignHits.Add(1) }))
+	defer foreign.Close()
+	trusted := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, foreign.URL+r.URL.Path, http.StatusFound)
+	}))
+	defer trusted.Close()
+	const topic = "arn:aws:sns:eu-west-1:123456789012:ses-bounces"
+	sns, err := NewSNS(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := url.Parse(trusted.URL)
+	client := trusted.Client()
+	client.CheckRedirect = sns.client.CheckRedirect // NewSNS's policy, with the test server's roots
+	sns.client = client
+	sns.trustedHost = func(h string) bool { return h == host.Host }
+
+	body, _ := json.Marshal(Envelope{Type: "Notification", MessageId: "m", TopicArn: topic, Message: "{}", Timestamp: "2026-03-02T07:59:00.000Z",
+		SignatureVersion: "2", Signature: "AAAA", SigningCertURL: trusted.URL + "/cert.pem"})
+	if _, err := sns.Verify(context.Background(), body); !errors.Is(err, ErrUnauthenticated) {
+		t.Errorf("Verify through a redirect: %v, want ErrUnauthenticated", err)
+	}
+	if err := sns.Confirm(context.Background(), Envelope{SubscribeURL: trusted.URL + "/?Action=ConfirmSubscription"}); err == nil {
+		t.Error("Confirm through a redirect succeeded")
+	}
+	if n := foreignHits.Load(); n != 0 {
+		t.Errorf("the redirect target was fetched %d times", n)
+	}
+}
