@@ -83,6 +83,7 @@ func (s *Service) record(ctx context.Context, b alertd.Bounce) (applied, matched
 	}
 	b.At = b.At.UTC()
 	b.Evidence = cutEvidence(b.Evidence)
+	b.Diagnostic = cutText(b.Diagnostic, MaxDiagnostic)
 	if b.Key == "" {
 		b.Key = evidenceKey(string(b.Source), b.Email, string(b.Kind), b.Status, b.Evidence)
 	}
@@ -108,8 +109,10 @@ func (s *Service) record(ctx context.Context, b alertd.Bounce) (applied, matched
 		}
 		b.SubscriberID = sub.ID
 		matched = sub.ID != 0
+		kept := b
+		kept.Email = cutText(b.Email, MaxDiagnostic) // cut once matched, so a cut address matches nobody else
 		var inserted bool
-		if _, inserted, err = tx.InsertBounce(b); err != nil || !inserted {
+		if _, inserted, err = tx.InsertBounce(kept); err != nil || !inserted {
 			return err
 		}
 		applied = true
@@ -168,13 +171,23 @@ func isWebhook(source alertd.BounceSource) bool {
 	return false
 }
 
+// MaxDiagnostic bounds a kept bounce's diagnostic text and address: an
+// MTA's diagnostic is a line or a few and an address at most 254 bytes, but
+// a hostile report can carry most of a mebibyte in either.
+const MaxDiagnostic = 4 << 10
+
 // cutEvidence cuts text to alertd.MaxEvidence bytes without splitting a
 // character.
 func cutEvidence(text string) string {
-	if len(text) <= alertd.MaxEvidence {
+	return cutText(text, alertd.MaxEvidence)
+}
+
+// cutText cuts text to at most max bytes without splitting a character.
+func cutText(text string, max int) string {
+	if len(text) <= max {
 		return text
 	}
-	n := alertd.MaxEvidence
+	n := max
 	for n > 0 && !utf8.RuneStart(text[n]) {
 		n--
 	}

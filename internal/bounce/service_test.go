@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/alerttest"
@@ -356,4 +357,25 @@ func TestSoftBouncesOfOneMessageCountOnce(t *testing.T) {
 	r.wantStatus("delayed@example.org", alertd.StatusConfirmed)
 	r.record(alertd.Bounce{Kind: alertd.BounceSoft, Source: alertd.SourceDSN, MessageID: r.message("delayed@example.org"), Status: "4.2.2", Key: "third"})
 	r.wantStatus("delayed@example.org", alertd.StatusBounced)
+}
+
+func TestDiagnosticAndAddressAreKeptBounded(t *testing.T) {
+	// Only the evidence was cut: a subject or diagnostic of most of a
+	// mebibyte made each kept row as big as the mail.
+	r := newRig(t)
+	huge := strings.Repeat("é", 300<<10)
+	raw := "From: someone@example.net\r\nTo: bounces@bounces.example\r\nSubject: " + huge + "\r\nMessage-Id: <big@example.net>\r\n\r\nhello\r\n"
+	if _, err := r.svc.Receive(context.Background(), "bounces@bounces.example", []byte(raw)); err != nil {
+		t.Fatal(err)
+	}
+	r.record(alertd.Bounce{Kind: alertd.BounceHard, Source: alertd.SourcePostmark, Email: huge + "@example.org", Diagnostic: huge, Key: "big-webhook"})
+	bs := r.bounces()
+	if len(bs) != 2 {
+		t.Fatalf("kept %d bounces, want 2", len(bs))
+	}
+	for _, b := range bs {
+		if len(b.Diagnostic) > MaxDiagnostic || len(b.Email) > MaxDiagnostic || !utf8.ValidString(b.Diagnostic) || !utf8.ValidString(b.Email) {
+			t.Errorf("kept a %s bounce with a diagnostic of %d bytes and an address of %d", b.Kind, len(b.Diagnostic), len(b.Email))
+		}
+	}
 }
