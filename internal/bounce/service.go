@@ -23,6 +23,9 @@ type Rules struct {
 	// UnsubscribeMailto is the address of mail.unsubscribe_mailto (without
 	// "mailto:"); mail to it unsubscribes its sender.
 	UnsubscribeMailto string
+	// Domain is bounce.domain, "" while alertd's mail has no VERP
+	// envelope sender.
+	Domain string
 }
 
 // Service keeps bounces and complaints and applies them to subscribers.
@@ -58,10 +61,12 @@ func (s *Service) MessageOf(addressOrRef string) (messageID int64, ok bool) {
 // How it is matched: b.MessageID, when not 0, must come from a verified
 // reference (the VERP address or MessageOf); the message then names the
 // subscriber and the digest, whatever address the report gives. Without
-// one, a provider webhook's event (which the provider only sends about
-// mail it carried for alertd, and whose request was authenticated) and an
+// one, a provider webhook's event (whose request was authenticated) and an
 // unsubscribe request are matched to the subscriber with the address they
-// name. A report by mail without a verified reference is about a message
+// name. But a provider account may carry other applications' mail too:
+// with VERP on (Rules.Domain), an event whose b.ReturnPath is alertd's
+// signed envelope sender is matched by its message, and one with any other
+// is about someone else's mail and counts against nobody. A report by mail without a verified reference is about a message
 // alertd cannot be shown to have sent, and counts against nobody.
 //
 // The rules: hard makes the subscriber bounced at once; soft does when it
@@ -88,6 +93,10 @@ func (s *Service) record(ctx context.Context, b alertd.Bounce) (applied, matched
 		b.Key = evidenceKey(string(b.Source), b.Email, string(b.Kind), b.Status, b.Evidence)
 	}
 	byAddress := b.Kind == alertd.BounceUnsubscribe || isWebhook(b.Source)
+	if b.MessageID == 0 && isWebhook(b.Source) && b.ReturnPath != "" && s.rules.Domain != "" {
+		b.MessageID, _ = s.signer.AddressMessage(b.ReturnPath) // 0: not alertd's
+		byAddress = false
+	}
 	err = s.store.Write(ctx, func(tx *store.Tx) error {
 		b.SubscriberID, b.DigestID = 0, 0
 		var sub alertd.Subscriber

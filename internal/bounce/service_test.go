@@ -379,3 +379,29 @@ func TestDiagnosticAndAddressAreKeptBounded(t *testing.T) {
 		}
 	}
 }
+
+func TestWebhookEventAboutAnotherSendersMailCountsAgainstNobody(t *testing.T) {
+	// A provider account is often shared with other applications: with
+	// VERP on, alertd's mail has its signed envelope sender, so an event
+	// whose envelope sender is anything else is about someone else's mail.
+	r := newRig(t, "shared@example.org", "ours@example.org")
+	r.svc.rules.Domain = "bounces.example"
+	r.record(alertd.Bounce{Kind: alertd.BounceComplaint, Source: alertd.SourceSES, Email: "shared@example.org",
+		ReturnPath: "newsletter@other-app.example", Key: "foreign"})
+	r.record(alertd.Bounce{Kind: alertd.BounceHard, Source: alertd.SourceMailgun, Email: "shared@example.org",
+		ReturnPath: "bounces+1-aaaaaaaaaaaaaaaa@bounces.example", Key: "forged"})
+	r.wantStatus("shared@example.org", alertd.StatusConfirmed)
+	for _, b := range r.bounces() {
+		if b.SubscriberID != 0 || b.MessageID != 0 {
+			t.Errorf("a foreign event matched: %+v", b)
+		}
+	}
+
+	// alertd's own: matched by the message its envelope sender names.
+	id := r.message("ours@example.org")
+	r.record(alertd.Bounce{Kind: alertd.BouncePolicy, Source: alertd.SourceSES, Email: "ours@example.org", Status: "5.7.1",
+		ReturnPath: r.signer.Address(id, "bounces.example"), Key: "ours"})
+	if bs := r.bounces(); bs[len(bs)-1].MessageID != id || bs[len(bs)-1].SubscriberID != r.subscriber("ours@example.org").ID {
+		t.Errorf("alertd's own event kept as %+v", bs[len(bs)-1])
+	}
+}

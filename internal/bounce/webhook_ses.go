@@ -273,6 +273,7 @@ type sesNotification struct {
 	} `json:"complaint"`
 	Mail struct {
 		MessageID string `json:"messageId"`
+		Source    string `json:"source"`
 	} `json:"mail"`
 }
 
@@ -305,6 +306,7 @@ func ParseSES(message string) ([]alertd.Bounce, error) {
 			At: at, Kind: kind, Source: alertd.SourceSES,
 			Email: r.EmailAddress, Status: status, Diagnostic: r.DiagnosticCode,
 			Evidence: cutEvidence(message), Key: eventKey(alertd.SourceSES, id, r.EmailAddress),
+			ReturnPath: n.Mail.Source,
 		})
 	}
 	switch typ {

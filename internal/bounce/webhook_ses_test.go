@@ -75,7 +75,8 @@ func TestSNSVerifiesAndParsesSES(t *testing.T) {
 			t.Fatal(err)
 		}
 		if len(bounces) != 1 || bounces[0].Kind != alertd.BounceHard || bounces[0].Email != "gone@example.com" || bounces[0].Status != "5.1.1" ||
-			bounces[0].Key != "ses:00000138111222aa-33322211-cccc-cccc-cccc-ddddaaaa0680-000000:gone@example.com" {
+			bounces[0].Key != "ses:00000138111222aa-33322211-cccc-cccc-cccc-ddddaaaa0680-000000:gone@example.com" ||
+			bounces[0].ReturnPath != "alerts@example.org" {
 			t.Errorf("bounces = %+v", bounces)
 		}
 	}
