@@ -71,10 +71,10 @@ func (s *Service) MessageOf(addressOrRef string) (messageID int64, ok bool) {
 //
 // The rules: hard makes the subscriber bounced at once; soft does when it
 // makes SoftLimit messages that soft-bounced within SoftWindow; policy is kept against the send
-// and leaves the address alone; complaint unsubscribes and puts the
-// address on the suppression list, so only a fresh double opt-in brings it
-// back (an import skips it); unsubscribe unsubscribes; unrecognised is
-// only kept.
+// and leaves the address alone; complaint unsubscribes a confirmed
+// subscriber and puts the address on the suppression list, so only a fresh
+// double opt-in brings it back (an import skips it); unsubscribe
+// unsubscribes a confirmed subscriber; unrecognised is only kept.
 func (s *Service) Record(ctx context.Context, b alertd.Bounce) (applied bool, err error) {
 	applied, _, err = s.record(ctx, b)
 	return applied, err
@@ -153,17 +153,28 @@ func (s *Service) apply(tx *store.Tx, b alertd.Bounce, sub alertd.Subscriber) er
 		_, err = tx.MarkBounced(sub.ID, b.At)
 		return err
 	case alertd.BounceComplaint:
-		if _, err := tx.Unsubscribe(sub.ID, b.At); err != nil {
+		if err := unsubscribeConfirmed(tx, sub, b.At); err != nil {
 			return err
 		}
 		return tx.Suppress(subscription.SuppressionHash(sub.Email), "complaint", b.At)
 	case alertd.BounceUnsubscribe:
-		_, err := tx.Unsubscribe(sub.ID, b.At)
-		return err
+		return unsubscribeConfirmed(tx, sub, b.At)
 	}
 	// policy counts against the send (kept with its digest), unrecognised
 	// against nobody.
 	return nil
+}
+
+// unsubscribeConfirmed unsubscribes a confirmed subscriber. A pending
+// sign-up stays pending: its owner never subscribed (a complaint about a
+// confirmation mail is someone who did not ask for it), and it expires
+// unless confirmed.
+func unsubscribeConfirmed(tx *store.Tx, sub alertd.Subscriber, at time.Time) error {
+	if sub.Status != alertd.StatusConfirmed {
+		return nil
+	}
+	_, err := tx.Unsubscribe(sub.ID, at)
+	return err
 }
 
 // Bounces returns up to limit kept bounces with an id above since, in id

@@ -405,3 +405,25 @@ func TestWebhookEventAboutAnotherSendersMailCountsAgainstNobody(t *testing.T) {
 		t.Errorf("alertd's own event kept as %+v", bs[len(bs)-1])
 	}
 }
+
+func TestComplaintAboutAConfirmationLeavesThePendingSignUp(t *testing.T) {
+	// A person who marks a confirmation mail as spam never subscribed:
+	// the address goes on the suppression list, but a pending sign-up is
+	// not an unsubscribed reader (it expires, or its owner confirms it).
+	r := newRig(t)
+	if err := r.subs.Subscribe(context.Background(), subscription.Request{Email: "unasked@example.org"}); err != nil {
+		t.Fatal(err)
+	}
+	r.wantStatus("unasked@example.org", alertd.StatusPending)
+	r.record(alertd.Bounce{Kind: alertd.BounceComplaint, Source: alertd.SourcePostmark, Email: "unasked@example.org", Key: "spam-click"})
+	r.record(alertd.Bounce{Kind: alertd.BounceUnsubscribe, Source: alertd.SourceMail, Email: "unasked@example.org", Key: "unsub-mail"})
+	r.wantStatus("unasked@example.org", alertd.StatusPending)
+	var suppressed bool
+	if err := r.store.Read(context.Background(), func(tx *store.Tx) error {
+		var err error
+		suppressed, err = tx.Suppressed(subscription.SuppressionHash("unasked@example.org"))
+		return err
+	}); err != nil || !suppressed {
+		t.Errorf("suppressed = %v (%v), want true", suppressed, err)
+	}
+}
