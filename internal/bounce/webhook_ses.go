@@ -31,6 +31,11 @@ const maxCertificate = 64 << 10
 // certificate rarely.
 const maxCertificates = 16
 
+// certificatePath is the path of SNS's signing certificates
+// (/SimpleNotificationService-<hex>.pem): only such a file is fetched from
+// the SNS host, not any path or query a request makes up.
+var certificatePath = regexp.MustCompile(`^/SimpleNotificationService-[0-9a-f]+\.pem$`)
+
 // topicARN is an SNS topic ARN: arn:PARTITION:sns:REGION:ACCOUNT:NAME.
 var topicARN = regexp.MustCompile(`^arn:aws[a-z-]*:sns:([a-z0-9-]+):\d{12}:[A-Za-z0-9_.-]+$`)
 
@@ -186,6 +191,9 @@ func (s *SNS) certificate(ctx context.Context, raw string) (*x509.Certificate, e
 	u, err := s.snsURL(raw)
 	if err != nil {
 		return nil, err
+	}
+	if !certificatePath.MatchString(u.EscapedPath()) || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("%q is not an SNS signing certificate's URL", raw)
 	}
 	s.mu.Lock()
 	cert := s.certs[u.String()]
