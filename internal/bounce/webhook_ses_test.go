@@ -115,7 +115,7 @@ func TestSNSFollowsNoRedirect(t *testing.T) {
 	sns.trustedHost = func(h string) bool { return h == host.Host }
 
 	body, _ := json.Marshal(Envelope{Type: "Notification", MessageId: "m", TopicArn: topic, Message: "{}", Timestamp: "2026-03-02T07:59:00.000Z",
-		SignatureVersion: "2", Signature: "AAAA", SigningCertURL: trusted.URL + "/cert.pem"})
+		SignatureVersion: "2", Signature: "AAAA", SigningCertURL: trusted.URL + "/SimpleNotificationService-0a1b.pem"})
 	if _, err := sns.Verify(context.Background(), body); !errors.Is(err, ErrUnauthenticated) {
 		t.Errorf("Verify through a redirect: %v, want ErrUnauthenticated", err)
 	}
