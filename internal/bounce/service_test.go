@@ -427,3 +427,23 @@ func TestComplaintAboutAConfirmationLeavesThePendingSignUp(t *testing.T) {
 		t.Errorf("suppressed = %v (%v), want true", suppressed, err)
 	}
 }
+
+func TestRatesCountOnlyReportsAboutAlertdsMail(t *testing.T) {
+	// The overview's bounce and complaint rates are set against the
+	// providers' limits: a forged report, which counts against nobody,
+	// must not move them either, or anyone could sound the alarm.
+	r := newRig(t, "reader@example.org")
+	r.record(alertd.Bounce{Kind: alertd.BounceComplaint, Source: alertd.SourceARF, Email: "reader@example.org", Key: "forged-arf"})
+	r.record(alertd.Bounce{Kind: alertd.BounceHard, Source: alertd.SourceDSN, Email: "reader@example.org", Status: "5.1.1", Key: "forged-dsn"})
+	counts, err := r.svc.Counts(context.Background(), 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts[alertd.BounceComplaint] != 0 || counts[alertd.BounceHard] != 0 {
+		t.Errorf("unmatched reports counted: %v", counts)
+	}
+	r.record(alertd.Bounce{Kind: alertd.BounceHard, Source: alertd.SourceDSN, MessageID: r.message("reader@example.org"), Status: "5.1.1", Key: "real"})
+	if counts, err = r.svc.Counts(context.Background(), 30); err != nil || counts[alertd.BounceHard] != 1 {
+		t.Errorf("counts %v (%v), want the one real hard bounce", counts, err)
+	}
+}

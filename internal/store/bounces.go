@@ -112,9 +112,10 @@ func (s *Store) bounces(ctx context.Context, query string, args ...any) ([]alert
 	return out, rows.Err()
 }
 
-// BounceDays returns how many bounces of each kind were kept from the UTC
-// day of from to that of to, both included. It reads the counts kept as
-// bounces are, not the bounces.
+// BounceDays returns how many bounces of each kind were kept against a
+// subscriber from the UTC day of from to that of to, both included; one
+// matched to nobody is not counted. It reads the counts kept as bounces
+// are, not the bounces.
 func (s *Store) BounceDays(ctx context.Context, from, to time.Time) (map[alertd.BounceKind]int, error) {
 	rows, err := s.readRows(ctx, `SELECT kind, sum(n) FROM bounce_days WHERE day BETWEEN ? AND ? GROUP BY kind`,
 		dayOf(from), dayOf(to))
