@@ -75,9 +75,12 @@ func (s *Service) receiveDSN(ctx context.Context, rcpt string, r Report) (bool, 
 }
 
 func (s *Service) receiveFeedback(ctx context.Context, rcpt string, r Report) (bool, error) {
-	kind := alertd.BounceComplaint
-	if r.FeedbackType == "not-spam" {
-		kind = alertd.BounceUnrecognised
+	// A reader's complaint is an abuse report, or a fraud (phishing) one; a
+	// DMARC failure report (auth-failure), a virus report or a not-spam
+	// one is kept but complains of nothing.
+	kind := alertd.BounceUnrecognised
+	if r.FeedbackType == "abuse" || r.FeedbackType == "fraud" {
+		kind = alertd.BounceComplaint
 	}
 	email := ""
 	if r.Original != nil {

@@ -447,3 +447,30 @@ func TestRatesCountOnlyReportsAboutAlertdsMail(t *testing.T) {
 		t.Errorf("counts %v (%v), want the one real hard bounce", counts, err)
 	}
 }
+
+func TestOnlyAnAbuseReportIsAComplaint(t *testing.T) {
+	// A DMARC failure report (auth-failure, RFC 6591) or a virus report
+	// is an ARF report too, but no reader complained: it is kept, and the
+	// reader stays.
+	r := newRig(t, "reader@example.org", "angry@example.org")
+	report := func(email, feedbackType string) {
+		t.Helper()
+		orig := textproto.MIMEHeader{}
+		orig.Set("Return-Path", "<"+r.signer.Address(r.message(email), "bounces.example")+">")
+		h := textproto.MIMEHeader{}
+		h.Set("Message-Id", "<"+feedbackType+"@fbl.example>")
+		if _, err := r.svc.receive(context.Background(), "", Report{Type: TypeFeedback, FeedbackType: feedbackType, Header: h, Original: orig, Evidence: "Feedback-Type: " + feedbackType}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	report("reader@example.org", "auth-failure")
+	report("reader@example.org", "virus")
+	r.wantStatus("reader@example.org", alertd.StatusConfirmed)
+	report("angry@example.org", "abuse")
+	r.wantStatus("angry@example.org", alertd.StatusUnsubscribed)
+	for _, b := range r.bounces() {
+		if want := map[bool]alertd.BounceKind{true: alertd.BounceComplaint, false: alertd.BounceUnrecognised}[b.Diagnostic == "feedback-type: abuse"]; b.Kind != want {
+			t.Errorf("%s kept as %s, want %s", b.Diagnostic, b.Kind, want)
+		}
+	}
+}
