@@ -42,39 +42,30 @@ func NewService(st *store.Store, rules Rules, signer Signer, now func() time.Tim
 	return &Service{store: st, rules: rules, signer: signer, now: now, metrics: m}
 }
 
-// MessageOf returns the outbox message a VERP address or bare reference
-// names, when its signature verifies: how a webhook whose provider echoes
-// the envelope sender (SES's mail.source) matches its event to the
-// message, to put in Bounce.MessageID.
-func (s *Service) MessageOf(addressOrRef string) (messageID int64, ok bool) {
-	if id, ok := s.signer.AddressMessage(addressOrRef); ok {
-		return id, true
-	}
-	return s.signer.Verify(addressOrRef)
-}
-
 // Record keeps a bounce and applies its rule, all in one write
 // transaction; applied is false when a bounce with its key was kept
 // already, which then changes nothing, so the same report heard twice
 // counts once.
 //
 // How it is matched: b.MessageID, when not 0, must come from a verified
-// reference (the VERP address or MessageOf); the message then names the
+// reference (a VERP address or Signer.Verify); the message then names the
 // subscriber and the digest, whatever address the report gives. Without
 // one, a provider webhook's event (whose request was authenticated) and an
 // unsubscribe request are matched to the subscriber with the address they
 // name. But a provider account may carry other applications' mail too:
 // with VERP on (Rules.Domain), an event whose b.ReturnPath is alertd's
 // signed envelope sender is matched by its message, and one with any other
-// is about someone else's mail and counts against nobody. A report by mail without a verified reference is about a message
-// alertd cannot be shown to have sent, and counts against nobody.
+// is about someone else's mail and counts against nobody. A report by
+// mail without a verified reference is about a message alertd cannot be
+// shown to have sent, and counts against nobody.
 //
 // The rules: hard makes the subscriber bounced at once; soft does when it
-// makes SoftLimit messages that soft-bounced within SoftWindow; policy is kept against the send
-// and leaves the address alone; complaint unsubscribes a confirmed
-// subscriber and puts the address on the suppression list, so only a fresh
-// double opt-in brings it back (an import skips it); unsubscribe
-// unsubscribes a confirmed subscriber; unrecognised is only kept.
+// makes SoftLimit messages that soft-bounced within SoftWindow; policy is
+// kept against the send and leaves the address alone; complaint
+// unsubscribes a confirmed subscriber and puts the address on the
+// suppression list, so only a fresh double opt-in brings it back (an
+// import skips it); unsubscribe unsubscribes a confirmed subscriber;
+// unrecognised is only kept.
 func (s *Service) Record(ctx context.Context, b alertd.Bounce) (applied bool, err error) {
 	applied, _, err = s.record(ctx, b)
 	return applied, err
