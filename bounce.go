@@ -68,4 +68,9 @@ type Bounce struct {
 	// Key identifies the report, so that the same report received twice
 	// (by mailbox and webhook, or redelivered) is kept and counted once.
 	Key string `json:"key"`
+	// ReturnPath is the envelope sender of the message a provider's event
+	// is about, when the provider gives it (SES's mail.source, Mailgun's
+	// envelope.sender): what tells alertd's mail from other mail sent
+	// through the same account. It is read, not kept.
+	ReturnPath string `json:"-"`
 }

@@ -214,7 +214,7 @@ func (env *environment) wireDelivery(a *app) error {
 	})
 	a.bounces = bounce.NewService(a.store, bounce.Rules{
 		SoftLimit: cfg.Bounce.SoftLimit, SoftWindow: time.Duration(cfg.Bounce.SoftWindow),
-		UnsubscribeMailto: cfg.Mail.UnsubscribeAddress(),
+		UnsubscribeMailto: cfg.Mail.UnsubscribeAddress(), Domain: cfg.Bounce.Domain,
 	}, a.bounceSigner, time.Now, a.metrics)
 	a.engine = delivery.New(a.store, transport, a.renderer, delivery.Settings{
 		Workers: cfg.SMTP.Connections, RatePerSecond: cfg.SMTP.RatePerSecond, RetrySchedule: cfg.Delivery.RetrySchedule,

@@ -320,3 +320,34 @@ func TestPollRefusesAServerItCannotVerify(t *testing.T) {
 		t.Error("handed mail over an unverified connection")
 	}
 }
+
+func TestPollStartsOverWhenUIDValidityChanges(t *testing.T) {
+	// A mailbox deleted and made again (or restored from a backup) numbers
+	// its messages afresh and says so by a new UIDVALIDITY: the poller must
+	// not skip the new messages whose UIDs are below those it has seen.
+	s := newMailboxServer(t, false)
+	s.deliver(ourBounce, someoneElse, ourBounce2)
+	rec := &recorder{}
+	p := s.poller(ours(rec))
+	if err := p.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.user.Delete("Bounces"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.user.Create("Bounces", nil); err != nil {
+		t.Fatal(err)
+	}
+	s.deliver(someoneElse, ourBounce)
+	if err := p.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.handed(); len(got) != 5 || string(got[3].raw) != someoneElse || string(got[4].raw) != ourBounce {
+		t.Errorf("handed %d messages in all, want 5: the new mailbox's two after the first three", len(got))
+	}
+	left := s.contents()
+	if !slices.Equal(bodies(left), []string{someoneElse}) {
+		t.Errorf("the new mailbox holds %q, want only the other mail", bodies(left))
+	}
+	assertUntouched(t, left)
+}

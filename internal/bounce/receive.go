@@ -49,11 +49,13 @@ func (s *Service) receive(ctx context.Context, rcpt string, r Report, raw []byte
 
 func (s *Service) receiveDSN(ctx context.Context, rcpt string, r Report) (bool, error) {
 	messageID := s.ref(rcpt, r)
+	recorded := false
 	for _, rc := range r.Recipients {
 		kind, ok := rc.Kind()
 		if !ok {
 			continue
 		}
+		recorded = true
 		email := rc.Original
 		if email == "" {
 			email = rc.Final
@@ -67,14 +69,18 @@ func (s *Service) receiveDSN(ctx context.Context, rcpt string, r Report) (bool, 
 		}
 	}
 	// A DSN about a message alertd cannot be shown to have sent is kept
-	// but is not alertd's to remove.
-	return messageID != 0, nil
+	// but is not alertd's to remove; nor is one that reports no failure
+	// (delivered, relayed), as nothing of it was kept.
+	return recorded && messageID != 0, nil
 }
 
 func (s *Service) receiveFeedback(ctx context.Context, rcpt string, r Report) (bool, error) {
-	kind := alertd.BounceComplaint
-	if r.FeedbackType == "not-spam" {
-		kind = alertd.BounceUnrecognised
+	// A reader's complaint is an abuse report, or a fraud (phishing) one; a
+	// DMARC failure report (auth-failure), a virus report or a not-spam
+	// one is kept but complains of nothing.
+	kind := alertd.BounceUnrecognised
+	if r.FeedbackType == "abuse" || r.FeedbackType == "fraud" {
+		kind = alertd.BounceComplaint
 	}
 	email := ""
 	if r.Original != nil {

@@ -37,6 +37,10 @@ const (
 	MaxConnections = 20
 	// ReceiverTimeout bounds each read and each write on a connection.
 	ReceiverTimeout = time.Minute
+	// MaxSession bounds a whole connection, however busy: a sender that
+	// sends a command just within each read timeout would otherwise hold
+	// its slot for ever, and twenty such would shut every MTA out.
+	MaxSession = 10 * time.Minute
 	// shutdownGrace is how long a shutdown lets the mail in flight finish
 	// before it closes the connections; an interrupted sender retries.
 	shutdownGrace = 10 * time.Second
@@ -54,8 +58,10 @@ type Receiver struct {
 	Addresses []string
 	Handle    Handler
 	Log       *slog.Logger
-	// maxConnections is MaxConnections, lowered by tests.
+	// maxConnections and maxSession are MaxConnections and MaxSession,
+	// lowered by tests.
 	maxConnections int
+	maxSession     time.Duration
 }
 
 // Serve answers SMTP on ln until ctx ends, then lets the mail in flight
@@ -67,7 +73,11 @@ func (r *Receiver) Serve(ctx context.Context, ln net.Listener) error {
 	if limit == 0 {
 		limit = MaxConnections
 	}
-	limited := &limitListener{Listener: ln, slots: make(chan struct{}, limit), open: map[net.Conn]struct{}{}}
+	session := r.maxSession
+	if session == 0 {
+		session = MaxSession
+	}
+	limited := &limitListener{Listener: ln, slots: make(chan struct{}, limit), session: session, open: map[net.Conn]struct{}{}}
 	server := smtp.NewServer(backend{receiver: r, ctx: ctx})
 	server.Domain = r.Domain
 	if server.Domain == "" {
@@ -168,13 +178,15 @@ func (s *session) Data(body io.Reader) error {
 
 // limitListener serves at most cap(slots) connections at once and answers
 // any more with 421 at once, so a sender retries later rather than waiting
-// in the queue. It keeps the connections it handed out, so that a shutdown
-// can close them.
+// in the queue; it closes each connection once it has been open for
+// session. It keeps the connections it handed out, so that a shutdown can
+// close them.
 type limitListener struct {
 	net.Listener
-	slots chan struct{}
-	mu    sync.Mutex
-	open  map[net.Conn]struct{}
+	slots   chan struct{}
+	session time.Duration
+	mu      sync.Mutex
+	open    map[net.Conn]struct{}
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -186,7 +198,8 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		select {
 		case l.slots <- struct{}{}:
 			c := &slotConn{Conn: conn, listener: l}
-			l.mu.Lock()
+			l.mu.Lock() // before the timer, which Close reads under it
+			c.expiry = time.AfterFunc(l.session, func() { c.Close() })
 			l.open[c] = struct{}{}
 			l.mu.Unlock()
 			return c, nil
@@ -214,10 +227,12 @@ func refuse(conn net.Conn) {
 	io.WriteString(conn, "421 4.7.0 Too many connections, try again later\r\n")
 }
 
-// slotConn gives its slot back when it is closed, once.
+// slotConn gives its slot back when it is closed, once; expiry closes it
+// when its time is up.
 type slotConn struct {
 	net.Conn
 	listener *limitListener
+	expiry   *time.Timer
 	once     sync.Once
 }
 
@@ -225,6 +240,7 @@ func (c *slotConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(func() {
 		c.listener.mu.Lock()
+		c.expiry.Stop()
 		delete(c.listener.open, c)
 		c.listener.mu.Unlock()
 		<-c.listener.slots

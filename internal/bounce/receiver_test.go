@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // handed is one call of a Handler.
@@ -262,5 +263,22 @@ func TestReceiverOffersNoAuth(t *testing.T) {
 	}
 	if ok, _ := c.Extension("AUTH"); ok {
 		t.Error("the receiver offers AUTH")
+	}
+}
+
+func TestReceiverEndsAConnectionThatOutstaysItsTime(t *testing.T) {
+	// A sender that keeps talking (a command now and then, each well
+	// within the read timeout) must not hold a connection slot for ever.
+	addr := startReceiver(t, &Receiver{Domain: "bounces.example.org", Handle: (&recorder{}).handle, maxSession: 200 * time.Millisecond})
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	giveUp := time.Now().Add(10 * time.Second)
+	for c.Noop() == nil {
+		if time.Now().After(giveUp) {
+			t.Fatal("the connection is still served 10 s after its 200 ms were up")
+		}
 	}
 }

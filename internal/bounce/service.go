@@ -23,6 +23,9 @@ type Rules struct {
 	// UnsubscribeMailto is the address of mail.unsubscribe_mailto (without
 	// "mailto:"); mail to it unsubscribes its sender.
 	UnsubscribeMailto string
+	// Domain is bounce.domain, "" while alertd's mail has no VERP
+	// envelope sender.
+	Domain string
 }
 
 // Service keeps bounces and complaints and applies them to subscribers.
@@ -39,37 +42,30 @@ func NewService(st *store.Store, rules Rules, signer Signer, now func() time.Tim
 	return &Service{store: st, rules: rules, signer: signer, now: now, metrics: m}
 }
 
-// MessageOf returns the outbox message a VERP address or bare reference
-// names, when its signature verifies: how a webhook whose provider echoes
-// the envelope sender (SES's mail.source) matches its event to the
-// message, to put in Bounce.MessageID.
-func (s *Service) MessageOf(addressOrRef string) (messageID int64, ok bool) {
-	if id, ok := s.signer.AddressMessage(addressOrRef); ok {
-		return id, true
-	}
-	return s.signer.Verify(addressOrRef)
-}
-
 // Record keeps a bounce and applies its rule, all in one write
 // transaction; applied is false when a bounce with its key was kept
 // already, which then changes nothing, so the same report heard twice
 // counts once.
 //
 // How it is matched: b.MessageID, when not 0, must come from a verified
-// reference (the VERP address or MessageOf); the message then names the
+// reference (a VERP address or Signer.Verify); the message then names the
 // subscriber and the digest, whatever address the report gives. Without
-// one, a provider webhook's event (which the provider only sends about
-// mail it carried for alertd, and whose request was authenticated) and an
+// one, a provider webhook's event (whose request was authenticated) and an
 // unsubscribe request are matched to the subscriber with the address they
-// name. A report by mail without a verified reference is about a message
-// alertd cannot be shown to have sent, and counts against nobody.
+// name. But a provider account may carry other applications' mail too:
+// with VERP on (Rules.Domain), an event whose b.ReturnPath is alertd's
+// signed envelope sender is matched by its message, and one with any other
+// is about someone else's mail and counts against nobody. A report by
+// mail without a verified reference is about a message alertd cannot be
+// shown to have sent, and counts against nobody.
 //
 // The rules: hard makes the subscriber bounced at once; soft does when it
-// is the SoftLimit-th within SoftWindow; policy is kept against the send
-// and leaves the address alone; complaint unsubscribes and puts the
-// address on the suppression list, so only a fresh double opt-in brings it
-// back (an import skips it); unsubscribe unsubscribes; unrecognised is
-// only kept.
+// makes SoftLimit messages that soft-bounced within SoftWindow; policy is
+// kept against the send and leaves the address alone; complaint
+// unsubscribes a confirmed subscriber and puts the address on the
+// suppression list, so only a fresh double opt-in brings it back (an
+// import skips it); unsubscribe unsubscribes a confirmed subscriber;
+// unrecognised is only kept.
 func (s *Service) Record(ctx context.Context, b alertd.Bounce) (applied bool, err error) {
 	applied, _, err = s.record(ctx, b)
 	return applied, err
@@ -83,10 +79,15 @@ func (s *Service) record(ctx context.Context, b alertd.Bounce) (applied, matched
 	}
 	b.At = b.At.UTC()
 	b.Evidence = cutEvidence(b.Evidence)
+	b.Diagnostic = cutText(b.Diagnostic, MaxDiagnostic)
 	if b.Key == "" {
 		b.Key = evidenceKey(string(b.Source), b.Email, string(b.Kind), b.Status, b.Evidence)
 	}
 	byAddress := b.Kind == alertd.BounceUnsubscribe || isWebhook(b.Source)
+	if b.MessageID == 0 && isWebhook(b.Source) && b.ReturnPath != "" && s.rules.Domain != "" {
+		b.MessageID, _ = s.signer.AddressMessage(b.ReturnPath) // 0: not alertd's
+		byAddress = false
+	}
 	err = s.store.Write(ctx, func(tx *store.Tx) error {
 		b.SubscriberID, b.DigestID = 0, 0
 		var sub alertd.Subscriber
@@ -108,8 +109,10 @@ func (s *Service) record(ctx context.Context, b alertd.Bounce) (applied, matched
 		}
 		b.SubscriberID = sub.ID
 		matched = sub.ID != 0
+		kept := b
+		kept.Email = cutText(b.Email, MaxDiagnostic) // cut once matched, so a cut address matches nobody else
 		var inserted bool
-		if _, inserted, err = tx.InsertBounce(b); err != nil || !inserted {
+		if _, inserted, err = tx.InsertBounce(kept); err != nil || !inserted {
 			return err
 		}
 		applied = true
@@ -141,17 +144,28 @@ func (s *Service) apply(tx *store.Tx, b alertd.Bounce, sub alertd.Subscriber) er
 		_, err = tx.MarkBounced(sub.ID, b.At)
 		return err
 	case alertd.BounceComplaint:
-		if _, err := tx.Unsubscribe(sub.ID, b.At); err != nil {
+		if err := unsubscribeConfirmed(tx, sub, b.At); err != nil {
 			return err
 		}
 		return tx.Suppress(subscription.SuppressionHash(sub.Email), "complaint", b.At)
 	case alertd.BounceUnsubscribe:
-		_, err := tx.Unsubscribe(sub.ID, b.At)
-		return err
+		return unsubscribeConfirmed(tx, sub, b.At)
 	}
 	// policy counts against the send (kept with its digest), unrecognised
 	// against nobody.
 	return nil
+}
+
+// unsubscribeConfirmed unsubscribes a confirmed subscriber. A pending
+// sign-up stays pending: its owner never subscribed (a complaint about a
+// confirmation mail is someone who did not ask for it), and it expires
+// unless confirmed.
+func unsubscribeConfirmed(tx *store.Tx, sub alertd.Subscriber, at time.Time) error {
+	if sub.Status != alertd.StatusConfirmed {
+		return nil
+	}
+	_, err := tx.Unsubscribe(sub.ID, at)
+	return err
 }
 
 // Bounces returns up to limit kept bounces with an id above since, in id
@@ -168,13 +182,23 @@ func isWebhook(source alertd.BounceSource) bool {
 	return false
 }
 
+// MaxDiagnostic bounds a kept bounce's diagnostic text and address: an
+// MTA's diagnostic is a line or a few and an address at most 254 bytes, but
+// a hostile report can carry most of a mebibyte in either.
+const MaxDiagnostic = 4 << 10
+
 // cutEvidence cuts text to alertd.MaxEvidence bytes without splitting a
 // character.
 func cutEvidence(text string) string {
-	if len(text) <= alertd.MaxEvidence {
+	return cutText(text, alertd.MaxEvidence)
+}
+
+// cutText cuts text to at most max bytes without splitting a character.
+func cutText(text string, max int) string {
+	if len(text) <= max {
 		return text
 	}
-	n := alertd.MaxEvidence
+	n := max
 	for n > 0 && !utf8.RuneStart(text[n]) {
 		n--
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/alerttest"
@@ -315,6 +316,161 @@ func TestVERPReference(t *testing.T) {
 	for _, bad := range []string{"", "42", "43" + ref[2:], ref[:len(ref)-1], ref + "a", "042" + ref[2:], unsub.Token(42)} {
 		if _, ok := s.Verify(bad); ok {
 			t.Errorf("Verify(%q) accepted", bad)
+		}
+	}
+}
+
+func TestDSNThatReportsNoFailureIsNotRemoved(t *testing.T) {
+	// A DSN about alertd's message that says it was delivered or relayed
+	// keeps nothing: it is no bounce, so a mailbox poller must leave it.
+	r := newRig(t, "fine@example.org")
+	id := r.message("fine@example.org")
+	h := textproto.MIMEHeader{}
+	h.Set("Message-Id", "<delivered@mx.example>")
+	report := Report{Type: TypeDSN, Header: h, Evidence: "Action: delivered",
+		Recipients: []Recipient{{Final: "fine@example.org", Action: "delivered", Status: "2.0.0"}, {Final: "fine@example.org", Action: "relayed", Status: "2.0.0"}}}
+	recognised, err := r.svc.receive(context.Background(), r.signer.Address(id, "bounces.example"), report, nil)
+	if err != nil || recognised {
+		t.Fatalf("receive = %v, %v; want not recognised", recognised, err)
+	}
+	if bs := r.bounces(); len(bs) != 0 {
+		t.Errorf("kept %+v", bs)
+	}
+	r.wantStatus("fine@example.org", alertd.StatusConfirmed)
+}
+
+func TestSoftBouncesOfOneMessageCountOnce(t *testing.T) {
+	// Exim warns of a delay once a day until it gives up, and a report may
+	// come by mail and again by webhook: the soft limit counts messages
+	// that soft-bounced, not the reports about one message.
+	r := newRig(t, "delayed@example.org")
+	id := r.message("delayed@example.org")
+	for i, key := range []string{"warn-day-1", "warn-day-2", "warn-day-3", "warn-day-4"} {
+		r.now = r.now.Add(24 * time.Hour)
+		if !r.record(alertd.Bounce{Kind: alertd.BounceSoft, Source: alertd.SourceDSN, MessageID: id, Status: "4.4.7", Key: key}) {
+			t.Fatalf("warning %d not kept", i+1)
+		}
+	}
+	r.wantStatus("delayed@example.org", alertd.StatusConfirmed)
+	// Two more messages that soft-bounce make three.
+	r.record(alertd.Bounce{Kind: alertd.BounceSoft, Source: alertd.SourceDSN, MessageID: r.message("delayed@example.org"), Status: "4.2.2", Key: "second"})
+	r.wantStatus("delayed@example.org", alertd.StatusConfirmed)
+	r.record(alertd.Bounce{Kind: alertd.BounceSoft, Source: alertd.SourceDSN, MessageID: r.message("delayed@example.org"), Status: "4.2.2", Key: "third"})
+	r.wantStatus("delayed@example.org", alertd.StatusBounced)
+}
+
+func TestDiagnosticAndAddressAreKeptBounded(t *testing.T) {
+	// Only the evidence was cut: a subject or diagnostic of most of a
+	// mebibyte made each kept row as big as the mail.
+	r := newRig(t)
+	huge := strings.Repeat("é", 300<<10)
+	raw := "From: someone@example.net\r\nTo: bounces@bounces.example\r\nSubject: " + huge + "\r\nMessage-Id: <big@example.net>\r\n\r\nhello\r\n"
+	if _, err := r.svc.Receive(context.Background(), "bounces@bounces.example", []byte(raw)); err != nil {
+		t.Fatal(err)
+	}
+	r.record(alertd.Bounce{Kind: alertd.BounceHard, Source: alertd.SourcePostmark, Email: huge + "@example.org", Diagnostic: huge, Key: "big-webhook"})
+	bs := r.bounces()
+	if len(bs) != 2 {
+		t.Fatalf("kept %d bounces, want 2", len(bs))
+	}
+	for _, b := range bs {
+		if len(b.Diagnostic) > MaxDiagnostic || len(b.Email) > MaxDiagnostic || !utf8.ValidString(b.Diagnostic) || !utf8.ValidString(b.Email) {
+			t.Errorf("kept a %s bounce with a diagnostic of %d bytes and an address of %d", b.Kind, len(b.Diagnostic), len(b.Email))
+		}
+	}
+}
+
+func TestWebhookEventAboutAnotherSendersMailCountsAgainstNobody(t *testing.T) {
+	// A provider account is often shared with other applications: with
+	// VERP on, alertd's mail has its signed envelope sender, so an event
+	// whose envelope sender is anything else is about someone else's mail.
+	r := newRig(t, "shared@example.org", "ours@example.org")
+	r.svc.rules.Domain = "bounces.example"
+	r.record(alertd.Bounce{Kind: alertd.BounceComplaint, Source: alertd.SourceSES, Email: "shared@example.org",
+		ReturnPath: "newsletter@other-app.example", Key: "foreign"})
+	r.record(alertd.Bounce{Kind: alertd.BounceHard, Source: alertd.SourceMailgun, Email: "shared@example.org",
+		ReturnPath: "bounces+1-aaaaaaaaaaaaaaaa@bounces.example", Key: "forged"})
+	r.wantStatus("shared@example.org", alertd.StatusConfirmed)
+	for _, b := range r.bounces() {
+		if b.SubscriberID != 0 || b.MessageID != 0 {
+			t.Errorf("a foreign event matched: %+v", b)
+		}
+	}
+
+	// alertd's own: matched by the message its envelope sender names.
+	id := r.message("ours@example.org")
+	r.record(alertd.Bounce{Kind: alertd.BouncePolicy, Source: alertd.SourceSES, Email: "ours@example.org", Status: "5.7.1",
+		ReturnPath: r.signer.Address(id, "bounces.example"), Key: "ours"})
+	if bs := r.bounces(); bs[len(bs)-1].MessageID != id || bs[len(bs)-1].SubscriberID != r.subscriber("ours@example.org").ID {
+		t.Errorf("alertd's own event kept as %+v", bs[len(bs)-1])
+	}
+}
+
+func TestComplaintAboutAConfirmationLeavesThePendingSignUp(t *testing.T) {
+	// A person who marks a confirmation mail as spam never subscribed:
+	// the address goes on the suppression list, but a pending sign-up is
+	// not an unsubscribed reader (it expires, or its owner confirms it).
+	r := newRig(t)
+	if err := r.subs.Subscribe(context.Background(), subscription.Request{Email: "unasked@example.org"}); err != nil {
+		t.Fatal(err)
+	}
+	r.wantStatus("unasked@example.org", alertd.StatusPending)
+	r.record(alertd.Bounce{Kind: alertd.BounceComplaint, Source: alertd.SourcePostmark, Email: "unasked@example.org", Key: "spam-click"})
+	r.record(alertd.Bounce{Kind: alertd.BounceUnsubscribe, Source: alertd.SourceMail, Email: "unasked@example.org", Key: "unsub-mail"})
+	r.wantStatus("unasked@example.org", alertd.StatusPending)
+	var suppressed bool
+	if err := r.store.Read(context.Background(), func(tx *store.Tx) error {
+		var err error
+		suppressed, err = tx.Suppressed(subscription.SuppressionHash("unasked@example.org"))
+		return err
+	}); err != nil || !suppressed {
+		t.Errorf("suppressed = %v (%v), want true", suppressed, err)
+	}
+}
+
+func TestRatesCountOnlyReportsAboutAlertdsMail(t *testing.T) {
+	// The overview's bounce and complaint rates are set against the
+	// providers' limits: a forged report, which counts against nobody,
+	// must not move them either, or anyone could sound the alarm.
+	r := newRig(t, "reader@example.org")
+	r.record(alertd.Bounce{Kind: alertd.BounceComplaint, Source: alertd.SourceARF, Email: "reader@example.org", Key: "forged-arf"})
+	r.record(alertd.Bounce{Kind: alertd.BounceHard, Source: alertd.SourceDSN, Email: "reader@example.org", Status: "5.1.1", Key: "forged-dsn"})
+	counts, err := r.svc.Counts(context.Background(), 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts[alertd.BounceComplaint] != 0 || counts[alertd.BounceHard] != 0 {
+		t.Errorf("unmatched reports counted: %v", counts)
+	}
+	r.record(alertd.Bounce{Kind: alertd.BounceHard, Source: alertd.SourceDSN, MessageID: r.message("reader@example.org"), Status: "5.1.1", Key: "real"})
+	if counts, err = r.svc.Counts(context.Background(), 30); err != nil || counts[alertd.BounceHard] != 1 {
+		t.Errorf("counts %v (%v), want the one real hard bounce", counts, err)
+	}
+}
+
+func TestOnlyAnAbuseReportIsAComplaint(t *testing.T) {
+	// A DMARC failure report (auth-failure, RFC 6591) or a virus report
+	// is an ARF report too, but no reader complained: it is kept, and the
+	// reader stays.
+	r := newRig(t, "reader@example.org", "angry@example.org")
+	report := func(email, feedbackType string) {
+		t.Helper()
+		orig := textproto.MIMEHeader{}
+		orig.Set("Return-Path", "<"+r.signer.Address(r.message(email), "bounces.example")+">")
+		h := textproto.MIMEHeader{}
+		h.Set("Message-Id", "<"+feedbackType+"@fbl.example>")
+		if _, err := r.svc.receive(context.Background(), "", Report{Type: TypeFeedback, FeedbackType: feedbackType, Header: h, Original: orig, Evidence: "Feedback-Type: " + feedbackType}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	report("reader@example.org", "auth-failure")
+	report("reader@example.org", "virus")
+	r.wantStatus("reader@example.org", alertd.StatusConfirmed)
+	report("angry@example.org", "abuse")
+	r.wantStatus("angry@example.org", alertd.StatusUnsubscribed)
+	for _, b := range r.bounces() {
+		if want := map[bool]alertd.BounceKind{true: alertd.BounceComplaint, false: alertd.BounceUnrecognised}[b.Diagnostic == "feedback-type: abuse"]; b.Kind != want {
+			t.Errorf("%s kept as %s, want %s", b.Diagnostic, b.Kind, want)
 		}
 	}
 }

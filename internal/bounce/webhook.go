@@ -33,14 +33,19 @@ func statusIn(texts ...string) string {
 	return ""
 }
 
-// failureKind is the kind of a permanent failure: a refusal for what the
-// message is (5.7.x) counts against the send, anything else against the
-// address.
+// failureKind is the kind of a failure a provider calls permanent. With a
+// status it is what that status means in a DSN, so a provider's
+// "permanent" for a full mailbox (5.2.2) or for giving up on a temporary
+// failure (4.x.x) is soft, and only 5.1.x and 5.2.1 are hard; without one
+// the provider's word decides: hard.
 func failureKind(status string) alertd.BounceKind {
-	if strings.HasPrefix(status, "5.7.") {
-		return alertd.BouncePolicy
+	if status == "" {
+		return alertd.BounceHard
 	}
-	return alertd.BounceHard
+	if kind, ok := (Recipient{Action: "failed", Status: status}).Kind(); ok {
+		return kind
+	}
+	return alertd.BounceUnrecognised // a 2.x.x "failure" says nothing
 }
 
 // eventKey is the dedupe key of one provider event about one recipient:

@@ -108,6 +108,9 @@ type mailgunEvent struct {
 			MessageID string `json:"message-id"`
 		} `json:"headers"`
 	} `json:"message"`
+	Envelope struct {
+		Sender string `json:"sender"`
+	} `json:"envelope"`
 }
 
 // ParseMailgun reads a Mailgun webhook's event-data: a "failed" event is a
@@ -163,5 +166,6 @@ func ParseMailgun(body []byte) ([]alertd.Bounce, error) {
 		At: at, Kind: kind, Source: alertd.SourceMailgun,
 		Email: e.Recipient, Status: status, Diagnostic: diagnostic,
 		Evidence: cutEvidence(string(w.EventData)), Key: eventKey(alertd.SourceMailgun, id, e.Recipient),
+		ReturnPath: e.Envelope.Sender,
 	}}, nil
 }

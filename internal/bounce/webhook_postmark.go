@@ -82,6 +82,10 @@ func ParsePostmark(body []byte) ([]alertd.Bounce, error) {
 	if !ok {
 		kind = alertd.BounceUnrecognised
 	}
+	status := statusIn(e.Details, e.Description)
+	if kind == alertd.BounceHard {
+		kind = failureKind(status)
+	}
 	diagnostic := e.Details
 	if diagnostic == "" {
 		diagnostic = e.Description
@@ -92,7 +96,7 @@ func ParsePostmark(body []byte) ([]alertd.Bounce, error) {
 	}
 	return []alertd.Bounce{{
 		At: eventTime(e.BouncedAt), Kind: kind, Source: alertd.SourcePostmark,
-		Email: e.Email, Status: statusIn(e.Details, e.Description), Diagnostic: diagnostic,
+		Email: e.Email, Status: status, Diagnostic: diagnostic,
 		Evidence: cutEvidence(string(body)), Key: eventKey(alertd.SourcePostmark, id, e.Email),
 	}}, nil
 }

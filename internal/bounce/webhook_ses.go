@@ -31,6 +31,11 @@ const maxCertificate = 64 << 10
 // certificate rarely.
 const maxCertificates = 16
 
+// certificatePath is the path of SNS's signing certificates
+// (/SimpleNotificationService-<hex>.pem): only such a file is fetched from
+// the SNS host, not any path or query a request makes up.
+var certificatePath = regexp.MustCompile(`^/SimpleNotificationService-[0-9a-f]+\.pem$`)
+
 // topicARN is an SNS topic ARN: arn:PARTITION:sns:REGION:ACCOUNT:NAME.
 var topicARN = regexp.MustCompile(`^arn:aws[a-z-]*:sns:([a-z0-9-]+):\d{12}:[A-Za-z0-9_.-]+$`)
 
@@ -71,11 +76,16 @@ func NewSNS(topic string) (*SNS, error) {
 	}
 	return &SNS{
 		topic: topic, region: region,
-		client:      &http.Client{Timeout: 10 * time.Second},
+		client: &http.Client{Timeout: 10 * time.Second,
+			// Only the SNS host's own answer counts: a redirect could send
+			// the fetch anywhere, inside alertd's network too.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return errNoRedirect }},
 		trustedHost: func(h string) bool { return h == host },
 		certs:       map[string]*x509.Certificate{},
 	}, nil
 }
+
+var errNoRedirect = errors.New("the SNS host answered with a redirect, which alertd does not follow")
 
 // Envelope is an SNS message as posted to an HTTP(S) subscriber.
 type Envelope struct {
@@ -182,6 +192,9 @@ func (s *SNS) certificate(ctx context.Context, raw string) (*x509.Certificate, e
 	if err != nil {
 		return nil, err
 	}
+	if !certificatePath.MatchString(u.EscapedPath()) || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("%q is not an SNS signing certificate's URL", raw)
+	}
 	s.mu.Lock()
 	cert := s.certs[u.String()]
 	s.mu.Unlock()
@@ -268,6 +281,7 @@ type sesNotification struct {
 	} `json:"complaint"`
 	Mail struct {
 		MessageID string `json:"messageId"`
+		Source    string `json:"source"`
 	} `json:"mail"`
 }
 
@@ -300,6 +314,7 @@ func ParseSES(message string) ([]alertd.Bounce, error) {
 			At: eventTime(at), Kind: kind, Source: alertd.SourceSES,
 			Email: r.EmailAddress, Status: status, Diagnostic: r.DiagnosticCode,
 			Evidence: cutEvidence(message), Key: eventKey(alertd.SourceSES, id, r.EmailAddress),
+			ReturnPath: n.Mail.Source,
 		})
 	}
 	switch typ {

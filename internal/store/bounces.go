@@ -37,11 +37,14 @@ func (t *Tx) InsertBounce(b alertd.Bounce) (id int64, inserted bool, err error) 
 	return id, err == nil, err
 }
 
-// CountBounces returns how many bounces of the kind are kept against the
-// subscriber since the time, that time included.
+// CountBounces returns how many messages to the subscriber bounced with
+// the kind since the time, that time included: several reports about one
+// message (a daily delay warning, the same bounce by mail and by webhook)
+// count as one, and a report matched to no message as one of its own.
 func (t *Tx) CountBounces(subscriberID int64, kind alertd.BounceKind, since time.Time) (int, error) {
 	var n int
-	err := t.queryRow(`SELECT count(*) FROM bounces WHERE subscriber_id = ? AND kind = ? AND at >= ?`,
+	err := t.queryRow(`SELECT count(DISTINCT CASE WHEN message_id <> 0 THEN message_id ELSE -id END)
+		FROM bounces WHERE subscriber_id = ? AND kind = ? AND at >= ?`,
 		subscriberID, kind, millis(since)).Scan(&n)
 	return n, err
 }
@@ -109,9 +112,10 @@ func (s *Store) bounces(ctx context.Context, query string, args ...any) ([]alert
 	return out, rows.Err()
 }
 
-// BounceDays returns how many bounces of each kind were kept from the UTC
-// day of from to that of to, both included. It reads the counts kept as
-// bounces are, not the bounces.
+// BounceDays returns how many bounces of each kind were kept against a
+// subscriber from the UTC day of from to that of to, both included; one
+// matched to nobody is not counted. It reads the counts kept as bounces
+// are, not the bounces.
 func (s *Store) BounceDays(ctx context.Context, from, to time.Time) (map[alertd.BounceKind]int, error) {
 	rows, err := s.readRows(ctx, `SELECT kind, sum(n) FROM bounce_days WHERE day BETWEEN ? AND ? GROUP BY kind`,
 		dayOf(from), dayOf(to))

@@ -397,7 +397,18 @@ func (t *Tx) moveCounts(c counts) error {
 
 // deleteMessages runs a DELETE of outbox messages that returns each
 // deleted message's status, and moves the counts by what it deleted.
+//
+// An id once given must never name another message: it is signed into the
+// envelope sender that the message's bounces come back to, and SQLite gives
+// a new row the highest id plus one. So when the newest message goes, an
+// empty cancelled row of no one keeps its id taken until newer messages
+// come (retention then deletes it like any finished message), and a late
+// bounce for the deleted message counts against nobody.
 func (t *Tx) deleteMessages(query string, args ...any) error {
+	var highest int64
+	if err := t.queryRow("SELECT coalesce(max(id), 0) FROM outbox").Scan(&highest); err != nil {
+		return err
+	}
 	rows, err := t.query(query, args...)
 	if err != nil {
 		return err
@@ -414,6 +425,18 @@ func (t *Tx) deleteMessages(query string, args ...any) error {
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return err
+	}
+	res, err := t.exec(`INSERT INTO outbox (id, kind, subscriber_id, status, next_attempt_at, created_at, finished_at)
+		SELECT ?1, 'deleted', 0, 'cancelled', 0, 0, 0 WHERE ?1 > (SELECT coalesce(max(id), 0) FROM outbox)`, highest)
+	if err != nil {
+		return err
+	}
+	kept, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if kept > 0 {
+		deleted[alertd.MessageCancelled]++
 	}
 	return t.moveCounts(deleted)
 }

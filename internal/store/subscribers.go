@@ -434,9 +434,10 @@ func (t *Tx) subscriberMessages(subscriberID int64) ([]outboxRecord, error) {
 // subscriber among the outbox ids first..last, where the digest's
 // deliveries rise by subscriber id. Each step looks up the first row at or
 // after an id, stepping over deleted ones. A row of another message there
-// is one given an id freed at the top of the outbox (an erase can delete
-// the newest row) after the digest was compiled, so it follows all of the
-// digest's rows and counts as past the end.
+// (the empty row that keeps a deleted newest message's id taken, or, in a
+// database of an older alertd, a message given such a freed id) came after
+// the digest was compiled, so it follows all of the digest's rows and
+// counts as past the end.
 func (t *Tx) digestCopy(digest, first, last, subscriberID int64) (outboxRecord, bool, error) {
 	const probe = "SELECT " + outboxRecordColumns + " FROM outbox WHERE id >= ? ORDER BY id LIMIT 1"
 	// The subscriber's copy, if there is one, has an id in lo..hi-1: the

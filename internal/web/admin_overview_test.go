@@ -172,7 +172,13 @@ func TestDashboardOverviewShowsBounceAndComplaintRatesOverThirtyDays(t *testing.
 	}
 
 	// Reported later: a hard bounce counts with the refusals, a complaint
-	// against the messages sent; a soft bounce in neither.
+	// against the messages sent; a soft bounce in neither. Only reports
+	// about a subscriber count: a forged one moves no rate.
+	if _, err := h.bounces.Record(context.Background(), alertd.Bounce{
+		Kind: alertd.BounceComplaint, Source: alertd.SourceARF, Email: "someone@example.org", Key: "forged"}); err != nil {
+		t.Fatal(err)
+	}
+	h.importConfirmed([]string{"someone@example.org"})
 	for i, kind := range []alertd.BounceKind{alertd.BounceHard, alertd.BounceComplaint, alertd.BounceSoft} {
 		if _, err := h.bounces.Record(context.Background(), alertd.Bounce{
 			Kind: kind, Source: alertd.SourceSES, Email: "someone@example.org", Key: fmt.Sprint("overview-", i),

@@ -92,15 +92,18 @@ func TestDashboardSubscriberPageShowsKeptBouncesEscaped(t *testing.T) {
 	h := newHarness(t, options{AdminEmails: []string{opsEmail}})
 	cookie := h.signIn(opsEmail)
 	h.importConfirmed([]string{"reader@example.org"})
-	h.recordBounces("reader@example.org", alertd.BounceHard, 1, "no such user "+hostileText, "Status: 5.1.1\n"+hostileText)
+	// A right-to-left override in a diagnostic must not turn the rest of
+	// the row around: the texts are isolated, their direction their own.
+	const rtl = "\u202eresu on"
+	h.recordBounces("reader@example.org", alertd.BounceHard, 1, "no such user "+hostileText+rtl, "Status: 5.1.1\n"+hostileText+rtl)
 	page := h.withCookie(http.MethodGet, h.subscriberPath("reader@example.org"), cookie)
 	if page.StatusCode != http.StatusOK {
 		t.Fatalf("subscriber page: %d", page.StatusCode)
 	}
 	for _, want := range []string{
 		"<dd>bounced</dd>",
-		"<td>hard</td><td>postmark</td><td>5.1.1</td><td>no such user " + html.EscapeString(hostileText) + "</td>",
-		"<pre>Status: 5.1.1\n" + html.EscapeString(hostileText) + "</pre>",
+		`<td>hard</td><td>postmark</td><td>5.1.1</td><td class="ctext" dir="auto">no such user ` + html.EscapeString(hostileText) + rtl + "</td>",
+		`<pre class="ctext" dir="auto">Status: 5.1.1` + "\n" + html.EscapeString(hostileText) + rtl + "</pre>",
 	} {
 		if !strings.Contains(page.body, want) {
 			t.Errorf("the page lacks %s\n%s", want, page.body)
