@@ -61,6 +61,10 @@ const (
 	KindWelcome MessageKind = "welcome"
 	// KindDigest is one subscriber's copy of a digest.
 	KindDigest MessageKind = "digest"
+	// KindCatchUp carries to a reader who changed frequency the reports
+	// their new series announced before the change and their old one had
+	// not yet: the payload (CopyPayload) lists them.
+	KindCatchUp MessageKind = "catch-up"
 	// KindAdminSignIn carries a one-time dashboard sign-in link to an
 	// address in admin.emails; it goes to no subscriber.
 	KindAdminSignIn MessageKind = "admin_sign_in"
@@ -102,14 +106,16 @@ type Consent struct {
 
 // Subscriber is one address on the list.
 type Subscriber struct {
-	ID             int64            `json:"-"`
-	Email          string           `json:"email"`
-	Status         SubscriberStatus `json:"status"`
-	Topics         []string         `json:"topics"`
-	CreatedAt      time.Time        `json:"created_at"`
-	ConfirmedAt    *time.Time       `json:"confirmed_at"`
-	UnsubscribedAt *time.Time       `json:"unsubscribed_at"`
-	Consent        Consent          `json:"-"`
+	ID     int64            `json:"-"`
+	Email  string           `json:"email"`
+	Status SubscriberStatus `json:"status"`
+	Topics []string         `json:"topics"`
+	// Frequency is the id of the series of digests the subscriber reads.
+	Frequency      string     `json:"frequency"`
+	CreatedAt      time.Time  `json:"created_at"`
+	ConfirmedAt    *time.Time `json:"confirmed_at"`
+	UnsubscribedAt *time.Time `json:"unsubscribed_at"`
+	Consent        Consent    `json:"-"`
 }
 
 // Report is one publication in the catalogue.

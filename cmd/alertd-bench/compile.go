@@ -55,7 +55,7 @@ func addSubscribersAndReports(ctx context.Context, st *store.Store, subscribers 
 		var rows []store.Imported
 		for i := done; i < min(done+chunk, subscribers); i++ {
 			email := subscriberAddress(i)
-			rows = append(rows, store.NewImported(email, email, "", nil, now))
+			rows = append(rows, store.NewImported(email, email, "", nil, "", now))
 		}
 		err := st.Write(ctx, func(tx *store.Tx) error {
 			_, err := tx.InsertImported(rows, "bench", now)
@@ -103,7 +103,7 @@ func benchCompile(path string, subscribers int) error {
 
 	cat := catalogue.NewService(st, catalogue.Rules{FirstWindow: 7 * 24 * time.Hour}, time.Now, func() {})
 	start := time.Now()
-	d, created, err := cat.CompileDigest(ctx)
+	d, created, err := cat.CompileDigest(ctx, "")
 	elapsed := time.Since(start)
 	if err != nil {
 		return err

@@ -127,11 +127,16 @@ func (s *Service) ImportConfirmed(ctx context.Context, rows []ImportRow, source 
 			rejected = append(rejected, ImportRejection{Line: row.Line, Reason: err.Error()})
 			continue
 		}
+		frequency, err := s.checkFrequency(row.Frequency)
+		if err != nil {
+			rejected = append(rejected, ImportRejection{Line: row.Line, Reason: err.Error()})
+			continue
+		}
 		confirmed := row.ConfirmedAt
 		if confirmed.IsZero() {
 			confirmed = now
 		}
-		imported = append(imported, store.NewImported(row.Email, AddressKey(row.Email), SuppressionHash(row.Email), topics, confirmed))
+		imported = append(imported, store.NewImported(row.Email, AddressKey(row.Email), SuppressionHash(row.Email), topics, frequency, confirmed))
 	}
 	err := s.store.Write(ctx, func(tx *store.Tx) error {
 		added, err := tx.InsertImported(imported, source, now)
@@ -173,7 +178,7 @@ func (s *Service) Import(ctx context.Context, r io.Reader, source string, confir
 		if confirmed {
 			return chunks.Add(row)
 		}
-		err := s.Subscribe(ctx, Request{Email: row.Email, Topics: row.Topics, FormURL: source})
+		err := s.Subscribe(ctx, Request{Email: row.Email, Topics: row.Topics, Frequency: row.Frequency, FormURL: source})
 		if alertd.ErrorCode(err) == alertd.Invalid {
 			result.Rejected = append(result.Rejected, ImportRejection{Line: row.Line, Reason: err.Error()})
 			return nil

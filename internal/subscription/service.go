@@ -34,6 +34,12 @@ type Rules struct {
 	// ConsentVersion names the wording of the form the reader agreed to.
 	ConsentVersion string
 	Topics         []alertd.Topic
+	// Frequencies are the configured series of digests, the first being
+	// the one a sign-up that names none reads; none: the one weekly.
+	Frequencies []alertd.Frequency
+	// Pending is the catalogue's rule of what the next digest of a series
+	// would announce, which a reader changing frequency is owed.
+	Pending func(tx *store.Tx, frequency string, now time.Time) (store.DigestSelection, error)
 }
 
 // Service applies the rules to the store.
@@ -50,6 +56,9 @@ type Service struct {
 // NewService returns a Service. now and random are the clock and the source
 // of token bytes; queued is called after mail has been committed to the outbox.
 func NewService(st *store.Store, rules Rules, signer UnsubscribeSigner, now func() time.Time, random io.Reader, queued func()) *Service {
+	if len(rules.Frequencies) == 0 {
+		rules.Frequencies = []alertd.Frequency{{ID: alertd.DefaultFrequency, Name: "Weekly"}}
+	}
 	return &Service{store: st, rules: rules, signer: signer, now: now, random: random, queued: queued}
 }
 

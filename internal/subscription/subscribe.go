@@ -15,6 +15,8 @@ import (
 type Request struct {
 	Email  string
 	Topics []string
+	// Frequency is the id of the series chosen; "" for the first configured.
+	Frequency string
 	// The consent proof: where the request came from.
 	IP, UserAgent, FormURL string
 }
@@ -41,6 +43,10 @@ func (s *Service) Subscribe(ctx context.Context, req Request) error {
 	if err != nil {
 		return err
 	}
+	frequency, err := s.checkFrequency(req.Frequency)
+	if err != nil {
+		return err
+	}
 	secret, hash, err := NewConfirmationToken(s.random)
 	if err != nil {
 		return fmt.Errorf("confirmation token: %w", err)
@@ -54,7 +60,7 @@ func (s *Service) Subscribe(ctx context.Context, req Request) error {
 	var queued bool
 	err = s.store.Write(ctx, func(tx *store.Tx) error {
 		queued = false
-		id, send, err := s.recordSignup(tx, email, topics, consent, link)
+		id, send, err := s.recordSignup(tx, email, topics, frequency, consent, link)
 		if err != nil || !send {
 			return err
 		}
@@ -80,12 +86,12 @@ func (s *Service) Subscribe(ctx context.Context, req Request) error {
 // recordSignup brings the subscriber row in line with a new sign-up and,
 // when the rules allow a confirmation e-mail now, stores link as the live
 // confirmation link and reports send.
-func (s *Service) recordSignup(tx *store.Tx, email string, topics []string, consent alertd.Consent, link store.Confirmation) (id int64, send bool, err error) {
+func (s *Service) recordSignup(tx *store.Tx, email string, topics []string, frequency string, consent alertd.Consent, link store.Confirmation) (id int64, send bool, err error) {
 	now := consent.SignupAt
 	key := AddressKey(email)
 	link.Sends = []time.Time{now}
 	id, inserted, err := tx.InsertSubscriber(key, alertd.Subscriber{
-		Email: email, Status: alertd.StatusPending, Topics: topics, CreatedAt: now, Consent: consent,
+		Email: email, Status: alertd.StatusPending, Topics: topics, Frequency: frequency, CreatedAt: now, Consent: consent,
 	}, link)
 	if err != nil || inserted {
 		return id, inserted, err
@@ -99,12 +105,12 @@ func (s *Service) recordSignup(tx *store.Tx, email string, topics []string, cons
 		// Never mail a confirmed address again, nor one that cannot receive.
 		return sub.ID, false, nil
 	case alertd.StatusUnsubscribed:
-		if err := tx.RestartSignup(sub.ID, email, topics, consent); err != nil {
+		if err := tx.RestartSignup(sub.ID, email, topics, frequency, consent); err != nil {
 			return 0, false, err
 		}
 	case alertd.StatusPending:
 		if now.Sub(sub.Consent.SignupAt) > s.rules.ConfirmTTL {
-			if err := tx.RestartSignup(sub.ID, email, topics, consent); err != nil {
+			if err := tx.RestartSignup(sub.ID, email, topics, frequency, consent); err != nil {
 				return 0, false, err
 			}
 		}
@@ -125,6 +131,16 @@ func (s *Service) recordSignup(tx *store.Tx, email string, topics []string, cons
 	}
 	link.Sends = append(today, now)
 	return sub.ID, true, tx.SetConfirmation(sub.ID, link)
+}
+
+// checkFrequency returns the id of the frequency chosen: the first
+// configured when chosen is empty (a form that offers no choice), or an
+// error wrapping alertd.ErrUnknownFrequency.
+func (s *Service) checkFrequency(chosen string) (string, error) {
+	if chosen == "" {
+		return s.rules.Frequencies[0].ID, nil
+	}
+	return alertd.ChooseFrequency(s.rules.Frequencies, chosen)
 }
 
 // checkTopics returns chosen without repeats, or an error wrapping

@@ -344,9 +344,9 @@ func TestDashboardExportsConfirmedSubscribersAsCSV(t *testing.T) {
 		resp.Header.Get("Content-Disposition") != `attachment; filename="subscribers.csv"` {
 		t.Fatalf("export: %d %v", resp.StatusCode, resp.Header)
 	}
-	want := "email,confirmed_at,topics\n" +
-		"ada@example.org,2026-03-02T08:00:00Z,economics;health\n" +
-		"'=1+2@example.org,2026-03-02T08:00:00Z,\n"
+	want := "email,confirmed_at,topics,frequency\n" +
+		"ada@example.org,2026-03-02T08:00:00Z,economics;health,weekly\n" +
+		"'=1+2@example.org,2026-03-02T08:00:00Z,,weekly\n"
 	if resp.body != want {
 		t.Errorf("export:\n%s\nwant\n%s", resp.body, want)
 	}

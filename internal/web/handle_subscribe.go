@@ -14,16 +14,19 @@ import (
 var errTrailingData = errors.New("unexpected data after the JSON object")
 
 type subscribeBody struct {
-	Email  string   `json:"email"`
-	Topics []string `json:"topics"`
+	Email     string   `json:"email"`
+	Topics    []string `json:"topics"`
+	Frequency string   `json:"frequency"`
 }
 
 // formView is the data of the subscription form page.
 type formView struct {
-	Email   string
-	Error   string
-	Chosen  map[string]bool
-	Reports []reportView
+	Email  string
+	Error  string
+	Chosen map[string]bool
+	// Frequency is the frequency chosen; "" for the first offered.
+	Frequency string
+	Reports   []reportView
 }
 
 // latestOnForm is how many recent reports the form page shows.
@@ -59,7 +62,7 @@ func handleSubscribe(p *pages, subs *subscription.Service, ips clientIPs, outcom
 		if asJSON {
 			err = decodeJSON(r, &body)
 		} else if err = parseForm(r); err == nil {
-			body = subscribeBody{Email: r.PostForm.Get("email"), Topics: r.PostForm["topics"]}
+			body = subscribeBody{Email: r.PostForm.Get("email"), Topics: r.PostForm["topics"], Frequency: r.PostForm.Get("frequency")}
 			honeypot = r.PostForm.Get("website")
 		}
 		switch {
@@ -78,7 +81,7 @@ func handleSubscribe(p *pages, subs *subscription.Service, ips clientIPs, outcom
 			outcome = "honeypot"
 		} else {
 			err = subs.Subscribe(r.Context(), subscription.Request{
-				Email: body.Email, Topics: body.Topics,
+				Email: body.Email, Topics: body.Topics, Frequency: body.Frequency,
 				IP: ips.of(r), UserAgent: r.UserAgent(), FormURL: r.Referer(),
 			})
 		}
@@ -110,5 +113,5 @@ func refuse(w http.ResponseWriter, r *http.Request, p *pages, asJSON bool, statu
 	}
 	// The page is UTF-8; bytes that are not must not reach it raw.
 	email := strings.ToValidUTF8(body.Email, "\uFFFD")
-	p.render(w, r, status, "form", formView{Email: email, Error: message, Chosen: chosen})
+	p.render(w, r, status, "form", formView{Email: email, Error: message, Chosen: chosen, Frequency: body.Frequency})
 }

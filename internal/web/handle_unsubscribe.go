@@ -14,6 +14,8 @@ type unsubscribeView struct {
 	Email  string
 	Status string
 	Chosen map[string]bool
+	// Frequency is the id of the frequency the reader gets.
+	Frequency string
 }
 
 // handleUnsubscribePage shows the Unsubscribe button and, when topics exist,
@@ -37,7 +39,7 @@ func handleUnsubscribePage(p *pages, subs *subscription.Service) http.HandlerFun
 		if sub.Status == alertd.StatusBounced {
 			status = "unsubscribed"
 		}
-		p.render(w, r, http.StatusOK, "unsubscribe", unsubscribeView{Email: sub.Email, Status: status, Chosen: chosen})
+		p.render(w, r, http.StatusOK, "unsubscribe", unsubscribeView{Email: sub.Email, Status: status, Chosen: chosen, Frequency: sub.Frequency})
 	}
 }
 
@@ -51,6 +53,20 @@ func handleUnsubscribe(p *pages, subs *subscription.Service) http.HandlerFunc {
 		err := parseForm(r)
 		if isTooLarge(err) {
 			p.message(w, r, http.StatusRequestEntityTooLarge, "Request too large", "The request is too large.")
+			return
+		}
+		if err == nil && r.PostForm.Get("preferences") == "frequency" {
+			err = subs.SetFrequency(r.Context(), token, r.PostForm.Get("frequency"))
+			switch {
+			case errors.Is(err, subscription.ErrUnknownToken):
+				unknownUnsubscribeToken(w, r, p)
+			case alertd.ErrorCode(err) == alertd.Invalid:
+				p.message(w, r, errorStatus(err), "Unknown frequency", "Choose how often from the list on the page.")
+			case err != nil:
+				p.serverError(w, r, err)
+			default:
+				p.render(w, r, http.StatusOK, "preferences_saved", nil)
+			}
 			return
 		}
 		if err == nil && r.PostForm.Get("preferences") != "" {

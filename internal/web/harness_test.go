@@ -79,6 +79,8 @@ type options struct {
 	ReportSearchBudget int
 	// Webhooks are the provider webhooks.
 	Webhooks web.Webhooks
+	// Frequencies are the configured frequencies; none: the one weekly.
+	Frequencies []alertd.Frequency
 }
 
 // sessionTTL is the dashboard sessions' length in the tests.
@@ -152,9 +154,13 @@ func newHarness(t *testing.T, opts options) *harness {
 	}
 
 	r := rules
-	r.Topics = opts.Topics
+	r.Topics, r.Frequencies = opts.Topics, opts.Frequencies
+	r.Pending = func(tx *store.Tx, frequency string, now time.Time) (store.DigestSelection, error) {
+		return h.cat.Selection(tx, frequency, now)
+	}
 	h.subs = subscription.NewService(st, r, signer, h.clock.Now, rand.Reader, queued)
-	h.cat = catalogue.NewService(st, catalogue.Rules{FirstWindow: 168 * time.Hour, Topics: opts.Topics, Sources: opts.Sources, SearchBudget: opts.ReportSearchBudget}, h.clock.Now, queued)
+	h.cat = catalogue.NewService(st, catalogue.Rules{FirstWindow: 168 * time.Hour, Topics: opts.Topics, Frequencies: opts.Frequencies,
+		Sources: opts.Sources, SearchBudget: opts.ReportSearchBudget}, h.clock.Now, queued)
 	h.dash = admin.NewService(st, admin.Rules{Emails: opts.AdminEmails, SessionTTL: sessionTTL}, h.clock.Now, rand.Reader, queued)
 	bounceSigner, err := bounce.NewSigner([]byte(strings.Repeat("s", subscription.MinSecretLength)))
 	if err != nil {
@@ -203,6 +209,7 @@ func (h *harness) mailRenderer(st *store.Store, signer subscription.UnsubscribeS
 		Composer: composer, BaseURL: h.url, UnsubscribeToken: signer.Token, MaxReports: 50,
 		Subject:       template.Must(template.New("subject").Parse("New reports: {{.Count}}")),
 		Digests:       delivery.NewDigestCache(st.DigestReports),
+		ReportsByID:   st.ReportsByID,
 		LatestReports: func(context.Context) ([]alertd.Report, error) { return nil, nil },
 		Now:           h.clock.Now,
 	}

@@ -31,7 +31,9 @@ type pages struct {
 	byName  map[string]*template.Template
 	service string
 	topics  []alertd.Topic
-	log     *slog.Logger
+	// frequencies are offered to readers; nil when there is only one.
+	frequencies []alertd.Frequency
+	log         *slog.Logger
 }
 
 func loadPages(templates fs.FS, service string, topics []alertd.Topic, log *slog.Logger) (*pages, error) {
@@ -57,6 +59,9 @@ func loadPages(templates fs.FS, service string, topics []alertd.Topic, log *slog
 type view struct {
 	Service string
 	Topics  []alertd.Topic
+	// Frequencies are the frequencies readers choose from; nil when there
+	// is only one, and so no choice.
+	Frequencies []alertd.Frequency
 	// Admin is the signed-in dashboard user's address, on dashboard pages.
 	Admin string
 	Data  any
@@ -67,7 +72,7 @@ type view struct {
 func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
 	var buf bytes.Buffer
 	err := p.byName[name].ExecuteTemplate(&buf, "layout", view{
-		Service: p.service, Topics: p.topics, Admin: sessionOf(r).Email, Data: data,
+		Service: p.service, Topics: p.topics, Frequencies: p.frequencies, Admin: sessionOf(r).Email, Data: data,
 	})
 	if err != nil {
 		p.log.Error("render page", "page", name, "path", r.URL.Path, "err", err)
