@@ -265,6 +265,7 @@ func TestDashboardSendsNowPerFrequency(t *testing.T) {
 	req.AddCookie(&http.Cookie{Name: cookie.Name, Value: cookie.Value})
 	wantRedirect(t, h.do(req), http.StatusSeeOther, "/admin/digests/1")
 	wantContains(t, "the digest page", h.withCookie(http.MethodGet, "/admin/digests/1", cookie).body, "Every week digest, compiled")
+	wantContains(t, "the weekly reader's page", h.withCookie(http.MethodGet, "/admin/subscribers/2", cookie).body, "<dt>Frequency</dt><dd>weekly</dd>")
 	d, err := h.cat.Digest(context.Background(), 1)
 	if err != nil || d.Frequency != "weekly" || d.Recipients != 1 {
 		t.Fatalf("digest 1: %+v %v, want the weekly one to its one reader", d, err)
