@@ -61,6 +61,10 @@ const (
 	KindWelcome MessageKind = "welcome"
 	// KindDigest is one subscriber's copy of a digest.
 	KindDigest MessageKind = "digest"
+	// KindCatchUp carries to a reader who changed frequency the reports
+	// their new series announced before the change and their old one had
+	// not yet: the payload (CopyPayload) lists them.
+	KindCatchUp MessageKind = "catch-up"
 	// KindAdminSignIn carries a one-time dashboard sign-in link to an
 	// address in admin.emails; it goes to no subscriber.
 	KindAdminSignIn MessageKind = "admin_sign_in"
@@ -107,7 +111,9 @@ type Subscriber struct {
 	Status SubscriberStatus `json:"status"`
 	Topics []string         `json:"topics"`
 	// Lang is the language tag the subscriber reads pages and mails in.
-	Lang           string     `json:"lang"`
+	Lang string `json:"lang"`
+	// Frequency is the id of the series of digests the subscriber reads.
+	Frequency      string     `json:"frequency"`
 	CreatedAt      time.Time  `json:"created_at"`
 	ConfirmedAt    *time.Time `json:"confirmed_at"`
 	UnsubscribedAt *time.Time `json:"unsubscribed_at"`

@@ -25,6 +25,8 @@ type Digest struct {
 	Pending    int          `json:"pending"`
 	// Cancelled counts recipients who left before their copy was sent.
 	Cancelled int `json:"cancelled"`
+	// Frequency is the id of the series the digest belongs to.
+	Frequency string `json:"frequency"`
 }
 
 // DeliveryFailure is one copy of a digest that could not be delivered, with
@@ -43,4 +45,13 @@ type DeliveryFailure struct {
 type TopicChoice struct {
 	Topics      []string
 	Subscribers int
+}
+
+// CopyPayload is what one reader's copy needs beyond the digest, for the
+// few readers who changed frequency: LeaveOut, on a digest copy, names the
+// reports their old series had sent them already; Reports, on a catch-up,
+// the reports it brings.
+type CopyPayload struct {
+	LeaveOut []int64 `json:"leave_out,omitempty"`
+	Reports  []int64 `json:"reports,omitempty"`
 }

@@ -106,10 +106,11 @@ func benchBounces(ctx context.Context, alertdPath string, subscribers, dsns, con
 		return err
 	}
 	db := filepath.Join(dir, "alertd.db")
-	if err := fillDatabase(ctx, db, subscribers); err != nil {
+	frequencies := benchFrequencies(1)
+	if err := fillDatabase(ctx, db, subscribers, frequencies); err != nil {
 		return err
 	}
-	if _, _, err := compileDigest(ctx, db, subscribers); err != nil {
+	if err := compileDigests(ctx, db, subscribers, frequencies); err != nil {
 		return err
 	}
 

@@ -23,9 +23,10 @@ import (
 
 // benchDeliver measures, against one in-process sink and with the same
 // number of connections, (a) the real alertd binary delivering a digest to
-// that many confirmed subscribers and (b) the transport limit: a minimal
-// pipelined client pushing as many messages of the digest's size.
-func benchDeliver(ctx context.Context, alertdPath string, subscribers, connections int) error {
+// the readers of the first of n frequencies the confirmed subscribers are
+// spread over (all of them when n is 1) and (b) the transport limit: a
+// minimal pipelined client pushing as many messages of the digest's size.
+func benchDeliver(ctx context.Context, alertdPath string, all, connections, n int) error {
 	dir, err := os.MkdirTemp("", "alertd-bench-")
 	if err != nil {
 		return err
@@ -34,7 +35,19 @@ func benchDeliver(ctx context.Context, alertdPath string, subscribers, connectio
 	if alertdPath, err = alertdBinary(ctx, alertdPath, dir); err != nil {
 		return err
 	}
-	if err := fillDatabase(ctx, filepath.Join(dir, "alertd.db"), subscribers); err != nil {
+	frequencies := benchFrequencies(n)
+	if err := fillDatabase(ctx, filepath.Join(dir, "alertd.db"), all, frequencies); err != nil {
+		return err
+	}
+	// The first frequency's readers are the first subscribers, a block of
+	// all/n rounded up.
+	subscribers := (all + len(frequencies) - 1) / len(frequencies)
+	config := filepath.Join(dir, "frequencies.toml")
+	var toml strings.Builder
+	for _, f := range frequencies {
+		fmt.Fprintf(&toml, "[[frequencies]]\nid = %q\nschedule = %q\n", f.ID, f.Schedule)
+	}
+	if err := os.WriteFile(config, []byte(toml.String()), 0o600); err != nil {
 		return err
 	}
 
@@ -50,7 +63,7 @@ func benchDeliver(ctx context.Context, alertdPath string, subscribers, connectio
 	// (a) first: the digest mail it sends is what (b) replays. This
 	// process's CPU time meanwhile is the sink's.
 	sinkStart := selfCPU()
-	run, err := runAlertd(ctx, alertdPath, dir, listener.Addr().(*net.TCPAddr).Port, connections)
+	run, err := runAlertd(ctx, alertdPath, dir, config, frequencies[0].ID, listener.Addr().(*net.TCPAddr).Port, connections)
 	if err != nil {
 		return err
 	}
@@ -84,7 +97,7 @@ func benchDeliver(ctx context.Context, alertdPath string, subscribers, connectio
 	sending := run.total - run.compiled
 	transportRate := perSecond(own.total)
 	missing, duplicates, unexpected := exactlyOnce(delivered.recipients, subscribers)
-	fmt.Printf(`deliver: %d subscribers, %d connections, digest mail %d bytes
+	fmt.Printf(`deliver: %d subscribers over %d frequencies, the digest of one to %d, %d connections, digest mail %d bytes
   (b) transport limit, minimal client as a process: %d messages in %s = %.0f msgs/s
       CPU %s (%s a message); the sink's meanwhile %s (%s a message)
       the same client inside the sink's process: %s = %.0f msgs/s, CPU of both %s (%s a message)
@@ -93,7 +106,7 @@ func benchDeliver(ctx context.Context, alertdPath string, subscribers, connectio
       peak RSS %.1f MB, CPU time %s (%s a message); the sink's meanwhile %s (%s a message)
       sink: %d messages, %d missing, %d duplicates, %d unexpected
 `,
-		subscribers, connections, len(delivered.first),
+		all, len(frequencies), subscribers, connections, len(delivered.first),
 		subscribers, own.total.Round(time.Millisecond), transportRate,
 		own.cpu.Round(time.Millisecond), perMessage(own.cpu, subscribers), own.sinkCPU.Round(time.Millisecond), perMessage(own.sinkCPU, subscribers),
 		inProcess.Round(time.Millisecond), perSecond(inProcess), inProcessCPU.Round(time.Millisecond), perMessage(inProcessCPU, subscribers),
@@ -197,12 +210,14 @@ type alertdRun struct {
 	maxRSS   int64         // bytes
 }
 
-// runAlertd runs 'alertd digest send' on the database in dir, configured by
-// the environment alone, against the sink on 127.0.0.1:port.
-func runAlertd(ctx context.Context, path, dir string, port, connections int) (alertdRun, error) {
-	cmd := exec.CommandContext(ctx, path, "digest", "send")
+// runAlertd runs 'alertd digest send --frequency F' on the database in dir,
+// configured by the environment and the frequencies in config, against the
+// sink on 127.0.0.1:port.
+func runAlertd(ctx context.Context, path, dir, config, frequency string, port, connections int) (alertdRun, error) {
+	cmd := exec.CommandContext(ctx, path, "digest", "send", "--frequency", frequency)
 	cmd.Dir = dir // where no ./config.toml can be picked up
 	cmd.Env = append(os.Environ(),
+		"ALERTD_CONFIG="+config,
 		"ALERTD_DATABASE_PATH="+filepath.Join(dir, "alertd.db"),
 		"ALERTD_SMTP_HOST=127.0.0.1",
 		"ALERTD_SMTP_PORT="+strconv.Itoa(port),

@@ -31,8 +31,8 @@ import (
 const usage = `usage:
   alertd-bench sink [-listen ADDR]
   alertd-bench csv [-rows N]
-  alertd-bench compile [-subscribers N] [-db FILE]
-  alertd-bench deliver [-subscribers N] [-connections C] [-alertd PATH]
+  alertd-bench compile [-subscribers N] [-frequencies K] [-db FILE]
+  alertd-bench deliver [-subscribers N] [-frequencies K] [-connections C] [-alertd PATH]
   alertd-bench push -addr HOST:PORT -message FILE [-count N] [-connections C]
   alertd-bench dashboard [-db FILE] [-seed] [-alertd PATH] [-requests N] [-clients C] [-skip REGEXP] [-export URL]
   alertd-bench bounces [-subscribers N] [-dsns N] [-connections C] [-alertd PATH]`
@@ -76,16 +76,18 @@ func main() {
 	case "compile":
 		subscribers := flags.Int("subscribers", 1_000_000, "confirmed subscribers")
 		db := flags.String("db", "", "database file to create (default: a temporary one)")
+		frequencies := flags.Int("frequencies", 1, "frequencies the subscribers are spread over, each compiled in turn")
 		flags.Parse(os.Args[2:])
 		startProfile()
-		err = benchCompile(*db, *subscribers)
+		err = benchCompile(*db, *subscribers, *frequencies)
 	case "deliver":
 		subscribers := flags.Int("subscribers", 20_000, "confirmed subscribers to deliver a digest to")
 		connections := flags.Int("connections", 4, "SMTP connections, for alertd and for the minimal client alike")
 		alertdPath := flags.String("alertd", "", "alertd binary to measure (default: build ./cmd/alertd, run from the repository root)")
+		frequencies := flags.Int("frequencies", 1, "frequencies the subscribers are spread over; the first one's digest is delivered")
 		flags.Parse(os.Args[2:])
 		startProfile()
-		err = benchDeliver(context.Background(), *alertdPath, *subscribers, *connections)
+		err = benchDeliver(context.Background(), *alertdPath, *subscribers, *connections, *frequencies)
 	case "push":
 		addr := flags.String("addr", "", "the SMTP sink's address")
 		message := flags.String("message", "", "file holding the message to send")

@@ -113,13 +113,19 @@ func (env *environment) wireServices(ctx context.Context, c *core, queued func()
 		ConfirmTTL: time.Duration(cfg.Subscribe.ConfirmTTL), ResendCooldown: time.Duration(cfg.Subscribe.ResendCooldown),
 		MaxConfirmationsPerDay: cfg.Subscribe.MaxConfirmationsPerDay,
 		PurgeUnconfirmedAfter:  time.Duration(cfg.Subscribe.PurgeUnconfirmedAfter), Welcome: cfg.Subscribe.Welcome,
-		ConsentVersion: consentVersion, Topics: cfg.Topics, Languages: cfg.Site.Languages,
+		ConsentVersion: consentVersion, Topics: cfg.Topics, Frequencies: cfg.Frequencies,
+		Languages: cfg.Site.Languages,
+		// The catalogue, made next, holds the rule of what a series has
+		// still to announce.
+		Pending: func(tx *store.Tx, frequency string, now time.Time) (store.DigestSelection, error) {
+			return c.catalogue.Selection(tx, frequency, now)
+		},
 	}, c.signer, time.Now, rand.Reader, queued)
 	if err := c.subscriptions.GiveLang(ctx); err != nil {
 		return err
 	}
 	c.catalogue = catalogue.NewService(c.store, catalogue.Rules{
-		FirstWindow: time.Duration(cfg.Digest.FirstWindow), Topics: cfg.Topics, Sources: catalogueSources(cfg.Sources),
+		FirstWindow: time.Duration(cfg.Digest.FirstWindow), Topics: cfg.Topics, Frequencies: cfg.Frequencies, Sources: catalogueSources(cfg.Sources),
 	}, time.Now, queued)
 	c.admin = admin.NewService(c.store, admin.Rules{
 		Emails: cfg.Admin.Emails, SessionTTL: time.Duration(cfg.Admin.SessionTTL),
@@ -196,7 +202,7 @@ func (env *environment) wireDelivery(a *app) error {
 	a.renderer = delivery.MailRenderer{
 		Composer: composer, BaseURL: cfg.Server.BaseURL, UnsubscribeToken: a.signer.Token,
 		MaxReports: cfg.Digest.MaxReports, Subject: subject,
-		Digests: delivery.NewDigestCache(a.store.DigestReports),
+		Digests: delivery.NewDigestCache(a.store.DigestReports), ReportsByID: a.store.ReportsByID,
 		LatestReports: func(ctx context.Context) ([]alertd.Report, error) {
 			return a.catalogue.Published(ctx, cfg.Digest.MaxReports, 0)
 		},

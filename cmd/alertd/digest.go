@@ -28,13 +28,33 @@ func (env *environment) digest(ctx context.Context, args []string) error {
 	return usagef("unknown subcommand 'digest %s'", sub)
 }
 
-// previewDigest renders the next digest as a subscriber without topics would
-// get it, and records nothing.
+// frequencyFlag is --frequency, the series a digest command is about.
+func (env *environment) frequencyFlag(flags *flag.FlagSet) *string {
+	return flags.String("frequency", "", "the frequency (its id under [[frequencies]]); may be left out when there is only one")
+}
+
+// chooseFrequency checks --frequency against the configuration, before
+// anything is opened.
+func (env *environment) chooseFrequency(id string) (string, error) {
+	frequency, err := alertd.ChooseFrequency(env.cfg.Frequencies, id)
+	if err != nil {
+		return "", usagef("--frequency: %v", err)
+	}
+	return frequency, nil
+}
+
+// previewDigest renders the next digest of a frequency as a subscriber
+// without topics would get it, and records nothing.
 func (env *environment) previewDigest(ctx context.Context, args []string) error {
 	flags := flag.NewFlagSet("digest preview", flag.ContinueOnError)
 	flags.SetOutput(env.stderr)
 	asHTML := flags.Bool("html", false, "print the HTML part instead of the text part")
+	frequencyID := env.frequencyFlag(flags)
 	if err := parseFlags(flags, args); err != nil {
+		return err
+	}
+	frequency, err := env.chooseFrequency(*frequencyID)
+	if err != nil {
 		return err
 	}
 	a, err := env.newApp(ctx)
@@ -42,7 +62,7 @@ func (env *environment) previewDigest(ctx context.Context, args []string) error 
 		return err
 	}
 	defer a.close()
-	reports, err := a.catalogue.NextDigest(ctx)
+	reports, err := a.catalogue.NextDigest(ctx, frequency)
 	if err != nil {
 		return err
 	}
@@ -62,18 +82,26 @@ func (env *environment) previewDigest(ctx context.Context, args []string) error 
 	return err
 }
 
-// sendDigest compiles the next digest and delivers it, with a progress line
-// on a terminal, until it is delivered or only retries are left.
+// sendDigest compiles the next digest of a frequency and delivers it, with
+// a progress line on a terminal, until it is delivered or only retries are
+// left.
 func (env *environment) sendDigest(ctx context.Context, args []string) error {
-	if len(args) > 0 {
-		return usagef("digest send takes no arguments")
+	flags := flag.NewFlagSet("digest send", flag.ContinueOnError)
+	flags.SetOutput(env.stderr)
+	frequencyID := env.frequencyFlag(flags)
+	if err := parseFlags(flags, args); err != nil {
+		return err
+	}
+	frequency, err := env.chooseFrequency(*frequencyID)
+	if err != nil {
+		return err
 	}
 	a, err := env.newApp(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	d, created, err := a.catalogue.CompileDigest(ctx)
+	d, created, err := a.catalogue.CompileDigest(ctx, frequency)
 	if err != nil {
 		return err
 	}
@@ -170,9 +198,9 @@ func (env *environment) listDigests(ctx context.Context, args []string) error {
 		return err
 	}
 	w := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tCREATED\tSTATUS\tREPORTS\tRECIPIENTS\tSENT\tFAILED\tCANCELLED\tPENDING")
+	fmt.Fprintln(w, "ID\tFREQUENCY\tCREATED\tSTATUS\tREPORTS\tRECIPIENTS\tSENT\tFAILED\tCANCELLED\tPENDING")
 	for _, d := range digests {
-		fmt.Fprintf(w, "%d\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\n", d.ID, d.CreatedAt.Format("2006-01-02 15:04"), d.Status,
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\n", d.ID, d.Frequency, d.CreatedAt.Format("2006-01-02 15:04"), d.Status,
 			d.Reports, d.Recipients, d.Sent, d.Failed, d.Cancelled, d.Pending)
 	}
 	return w.Flush()

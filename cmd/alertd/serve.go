@@ -30,17 +30,31 @@ func (env *environment) serve(ctx context.Context, args []string) error {
 	}
 	defer a.close()
 	cfg := env.cfg
-	digests, err := schedule.NewDigests(cfg.Digest.Schedule, cfg.Digest.Location, a.store, func(ctx context.Context) error {
-		d, created, err := a.catalogue.CompileDigest(ctx)
-		if err == nil && created {
-			a.log.Info("digest compiled", "id", d.ID, "reports", d.Reports, "recipients", d.Recipients)
-		} else if err == nil {
-			a.log.Info("no new reports; no digest")
+	var digests []*schedule.Digests
+	for _, f := range cfg.Frequencies {
+		d, err := schedule.NewDigests(f.ID, f.Schedule, cfg.Digest.Location, a.store, func(ctx context.Context) error {
+			d, created, err := a.catalogue.CompileDigest(ctx, f.ID)
+			if err == nil && created {
+				a.log.Info("digest compiled", "frequency", f.ID, "id", d.ID, "reports", d.Reports, "recipients", d.Recipients)
+			} else if err == nil {
+				a.log.Info("no new reports; no digest", "frequency", f.ID)
+			}
+			return err
+		}, time.Now, a.log)
+		if err != nil {
+			return &config.Error{Key: "frequencies.schedule", Msg: err.Error()}
 		}
-		return err
-	}, time.Now, a.log)
-	if err != nil {
-		return &config.Error{Key: "digest.schedule", Msg: err.Error()}
+		digests = append(digests, d)
+	}
+	// The dashboard and the stats give the next time any series fires.
+	nextDigest := func() time.Time {
+		next := digests[0].Next()
+		for _, d := range digests[1:] {
+			if at := d.Next(); at.Before(next) {
+				next = at
+			}
+		}
+		return next
 	}
 	var sources []schedule.Source
 	for _, src := range cfg.Sources {
@@ -62,7 +76,7 @@ func (env *environment) serve(ctx context.Context, args []string) error {
 			Location: cfg.Digest.Location,
 		},
 		Templates: a.templates, Subscriptions: a.subscriptions, Catalogue: a.catalogue, Admin: a.admin,
-		NextDigest: digests.Next, Metrics: a.metrics, Log: a.log, Now: time.Now,
+		NextDigest: nextDigest, Metrics: a.metrics, Log: a.log, Now: time.Now,
 		PreviewDigest: a.renderer.PreviewDigest,
 		Bounces:       a.bounces, Webhooks: webhooks,
 	})
@@ -99,7 +113,9 @@ func (env *environment) serve(ctx context.Context, args []string) error {
 	var background sync.WaitGroup
 	background.Go(func() { a.engine.Run(workCtx) })
 	background.Go(func() { a.purgeLoop(workCtx, time.Duration(cfg.Delivery.KeepMessagesFor)) })
-	background.Go(func() { digests.Run(workCtx) })
+	for _, d := range digests {
+		background.Go(func() { d.Run(workCtx) })
+	}
 	background.Go(func() { feeds.Run(workCtx) })
 	if bounceListener != nil {
 		receiver := &bounce.Receiver{

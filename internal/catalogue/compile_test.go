@@ -122,11 +122,11 @@ func TestDigestSelection(t *testing.T) {
 			ctx := context.Background()
 			for i, at := range tc.at {
 				now = at
-				preview, err := cat.NextDigest(ctx)
+				preview, err := cat.NextDigest(ctx, "")
 				if err != nil {
 					t.Fatal(err)
 				}
-				d, created, err := cat.CompileDigest(ctx)
+				d, created, err := cat.CompileDigest(ctx, "")
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -23,8 +23,11 @@ type Service struct {
 
 // Rules are the operator's catalogue and digest settings.
 type Rules struct {
-	// FirstWindow limits the first digest ever to reports this recent.
+	// FirstWindow limits the first digest of each series to reports this
+	// recent.
 	FirstWindow time.Duration
+	// Frequencies are the configured series of digests; at least one.
+	Frequencies []alertd.Frequency
 	// Topics are the configured topics; reports may only name these.
 	Topics []alertd.Topic
 	// Sources are the configured feed sources, in the order of the
@@ -40,6 +43,9 @@ type Rules struct {
 func NewService(st *store.Store, rules Rules, now func() time.Time, queued func()) *Service {
 	if rules.SearchBudget == 0 {
 		rules.SearchBudget = searchBudget
+	}
+	if len(rules.Frequencies) == 0 {
+		rules.Frequencies = []alertd.Frequency{{ID: alertd.DefaultFrequency, Name: "Weekly"}}
 	}
 	return &Service{store: st, rules: rules, now: now, queued: queued}
 }

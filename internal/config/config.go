@@ -38,6 +38,9 @@ type Config struct {
 	Webhooks  Webhooks       `toml:"webhooks"`
 	Topics    []alertd.Topic `toml:"topics"`
 	Sources   []Source       `toml:"sources"`
+	// Frequencies are the series of digests readers choose from; after
+	// loading, never empty (see Load).
+	Frequencies []alertd.Frequency `toml:"frequencies"`
 }
 
 // Server is the [server] section.

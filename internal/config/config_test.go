@@ -53,6 +53,7 @@ func TestLoadWithoutFileGivesTheDefaults(t *testing.T) {
 		{"subscribe.confirm_ttl", time.Duration(cfg.Subscribe.ConfirmTTL), 72 * time.Hour},
 		{"subscribe.welcome", cfg.Subscribe.Welcome, true},
 		{"fetch.allow_private_networks", cfg.Fetch.AllowPrivateNetworks, false},
+		{"frequencies", cfg.Frequencies, []alertd.Frequency{{ID: "weekly", Name: "Weekly", Schedule: "0 8 * * 1"}}},
 	} {
 		if !reflect.DeepEqual(c.got, c.want) {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
@@ -238,6 +239,11 @@ func TestInvalidValuesAreErrorsNamingTheKey(t *testing.T) {
 		{name: "partial dkim", file: "[dkim]\ndomain = \"example.org\"\nselector = \"s1\"", wantKey: "dkim.private_key_file", wantMsg: "must be set too"},
 		{name: "duplicate topic", file: "[[topics]]\nid = \"a\"\n[[topics]]\nid = \"a\"", wantKey: "topics.id", wantMsg: "twice"},
 		{name: "empty topic id", file: "[[topics]]\nname = \"A\"", wantKey: "topics.id", wantMsg: `(got "")`},
+		{name: "duplicate frequency", file: "[[frequencies]]\nid = \"a\"\nschedule = \"@daily\"\n[[frequencies]]\nid = \"a\"\nschedule = \"@weekly\"", wantKey: "frequencies.id", wantMsg: "twice"},
+		{name: "bad frequency id", file: "[[frequencies]]\nid = \"a b\"\nschedule = \"@daily\"", wantKey: "frequencies.id", wantMsg: `(got "a b")`},
+		{name: "frequency schedule", file: "[[frequencies]]\nid = \"daily\"\nschedule = \"often\"", wantKey: "frequencies.schedule", wantMsg: "cron"},
+		{name: "frequency without schedule", file: "[[frequencies]]\nid = \"daily\"", wantKey: "frequencies.schedule", wantMsg: `must be set for frequency "daily"`},
+		{name: "unknown key in a frequency", file: "[[frequencies]]\nid = \"daily\"\nschedule = \"@daily\"\nevery = \"day\"", wantKey: "frequencies.every", wantMsg: "unknown key"},
 		{name: "source url", file: "[[sources]]\nurl = \"feed.xml\"", wantKey: "sources.url", wantMsg: "absolute"},
 		{name: "source schedule", file: "[[sources]]\nurl = \"https://example.org/f\"\nschedule = \"often\"", wantKey: "sources.schedule", wantMsg: "cron"},
 		{name: "source review", file: "[[sources]]\nurl = \"https://example.org/f\"\nreview = \"yes\"", wantMsg: `"sources.review"`},
@@ -451,5 +457,29 @@ func TestWebhookKeys(t *testing.T) {
 		if !errors.As(err, &cerr) || cerr.Env != key {
 			t.Errorf("%s=%q: error %v, want one naming the variable", key, bad, err)
 		}
+	}
+}
+
+func TestFrequenciesFromTheFileReplaceTheWeeklyOne(t *testing.T) {
+	path := writeFile(t, "[digest]\nschedule = \"0 9 * * 2\"\n"+
+		"[[frequencies]]\nid = \"asap\"\nname = \"As soon as published\"\nschedule = \"*/15 * * * *\"\n"+
+		"[[frequencies]]\nid = \"monthly\"\nschedule = \"0 8 1 * *\"\n")
+	cfg, err := Load(path, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []alertd.Frequency{
+		{ID: "asap", Name: "As soon as published", Schedule: "*/15 * * * *"},
+		{ID: "monthly", Name: "monthly", Schedule: "0 8 1 * *"},
+	}
+	if !reflect.DeepEqual(cfg.Frequencies, want) {
+		t.Fatalf("frequencies = %+v, want %+v", cfg.Frequencies, want)
+	}
+	cfg, err = Load(writeFile(t, "[digest]\nschedule = \"0 9 * * 2\"\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []alertd.Frequency{{ID: "weekly", Name: "Weekly", Schedule: "0 9 * * 2"}}; !reflect.DeepEqual(cfg.Frequencies, want) {
+		t.Fatalf("without [[frequencies]]: %+v, want %+v", cfg.Frequencies, want)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"golang.org/x/text/language"
 
+	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/bounce"
 	"github.com/alertd/alertd/internal/htmlsource"
 	alertmail "github.com/alertd/alertd/internal/mail"
@@ -572,6 +573,27 @@ func (cfg *Config) validate(fromEnv map[string]string) error {
 		seen[t.ID] = true
 		if t.Name == "" {
 			cfg.Topics[i].Name = t.ID
+		}
+	}
+	if len(cfg.Frequencies) == 0 {
+		cfg.Frequencies = []alertd.Frequency{{ID: alertd.DefaultFrequency, Name: "Weekly", Schedule: cfg.Digest.Schedule}}
+	}
+	seen = map[string]bool{}
+	for i, f := range cfg.Frequencies {
+		switch {
+		case !topicID.MatchString(f.ID):
+			c.fail("frequencies.id", "must be letters, digits, '-', '_' or '.' (got %q)", f.ID)
+		case seen[f.ID]:
+			c.fail("frequencies.id", "%q appears twice", f.ID)
+		}
+		seen[f.ID] = true
+		if f.Name == "" {
+			cfg.Frequencies[i].Name = f.ID
+		}
+		if f.Schedule == "" {
+			c.fail("frequencies.schedule", "must be set for frequency %q (a cron schedule like \"0 8 * * 1\")", f.ID)
+		} else {
+			c.cronSpec("frequencies.schedule", f.Schedule)
 		}
 	}
 	for i, s := range cfg.Sources {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
@@ -28,6 +29,9 @@ type MailRenderer struct {
 	Digests *DigestCache
 	// UnsubscribeToken returns a subscriber's unsubscribe link token.
 	UnsubscribeToken func(subscriberID int64) string
+	// ReportsByID lists, newest first, the reports with the ids that are
+	// still out, for a catch-up.
+	ReportsByID func(ctx context.Context, ids []int64) ([]alertd.Report, error)
 	// LatestReports lists the catalogue for the welcome mail.
 	LatestReports func(ctx context.Context) ([]alertd.Report, error)
 	Now           func() time.Time
@@ -82,13 +86,52 @@ func (r MailRenderer) render(ctx context.Context, m alertd.Message, sub alertd.S
 			To: sub.Email, UnsubscribeURL: r.unsubscribeURL(sub.ID), Reports: reports, Lang: sub.Lang,
 		}, r.Now())
 	case alertd.KindDigest:
+		if m.Payload != "" {
+			return r.personalDigest(ctx, m, sub)
+		}
 		prepared, err := r.Digests.Prepared(ctx, m.DigestID, sub.Topics, sub.Lang, r.prepareDigest)
 		if err != nil {
 			return mail.Message{}, err
 		}
 		return prepared.Message(sub.Email, r.unsubscribeURL(sub.ID), r.Now())
+	case alertd.KindCatchUp:
+		var p alertd.CopyPayload
+		if err := json.Unmarshal([]byte(m.Payload), &p); err != nil {
+			return mail.Message{}, fmt.Errorf("catch-up payload: %w", err)
+		}
+		reports, err := r.ReportsByID(ctx, p.Reports)
+		if err != nil {
+			return mail.Message{}, fmt.Errorf("catch-up reports: %w", err)
+		}
+		return r.copyOf(0, reports, sub)
 	}
 	return mail.Message{}, fmt.Errorf("unknown message kind %q", m.Kind)
+}
+
+// personalDigest renders the copy of a digest for a reader who changed
+// frequency: the digest without the reports their old series sent them.
+// Such readers are few, so their copies are rendered one by one.
+func (r MailRenderer) personalDigest(ctx context.Context, m alertd.Message, sub alertd.Subscriber) (mail.Message, error) {
+	var p alertd.CopyPayload
+	if err := json.Unmarshal([]byte(m.Payload), &p); err != nil {
+		return mail.Message{}, fmt.Errorf("digest copy payload: %w", err)
+	}
+	reports, err := r.Digests.Reports(ctx, m.DigestID)
+	if err != nil {
+		return mail.Message{}, err
+	}
+	reports = slices.DeleteFunc(slices.Clone(reports), func(rep alertd.Report) bool { return slices.Contains(p.LeaveOut, rep.ID) })
+	return r.copyOf(m.DigestID, reports, sub)
+}
+
+// copyOf renders, for one reader, a digest of reports: those of digest
+// digestID, or of no digest (0) for a catch-up.
+func (r MailRenderer) copyOf(digestID int64, reports []alertd.Report, sub alertd.Subscriber) (mail.Message, error) {
+	prepared, err := r.prepareDigest(digestID, reports, sub.Topics, sub.Lang)
+	if err != nil {
+		return mail.Message{}, err
+	}
+	return prepared.Message(sub.Email, r.unsubscribeURL(sub.ID), r.Now())
 }
 
 // ErrNothingToSend means the digest holds no report for the subscriber's

@@ -219,7 +219,7 @@ func TestDigestCacheLoadsADigestOnce(t *testing.T) {
 // compileDigest compiles the next digest at now, the way the catalogue does.
 func compileDigest(ctx context.Context, st *store.Store, now time.Time, firstWindow time.Duration) (alertd.Digest, bool, error) {
 	cat := catalogue.NewService(st, catalogue.Rules{FirstWindow: firstWindow}, func() time.Time { return now }, func() {})
-	return cat.CompileDigest(ctx)
+	return cat.CompileDigest(ctx, "")
 }
 
 // TestRenderDigestInEachReadersLanguage proves that readers of one digest

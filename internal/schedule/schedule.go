@@ -1,8 +1,9 @@
-// Package schedule runs the periodic work: the digest on digest.schedule in
-// digest.timezone, one catch-up digest after downtime that missed a
-// scheduled time, and the polling of feed sources. A lease row in the
-// database keeps two alertd processes from compiling together, and a mutex
-// keeps one process from compiling twice at once.
+// Package schedule runs the periodic work: each frequency's digest on its
+// schedule in digest.timezone, one catch-up digest per frequency after
+// downtime that missed one of its scheduled times, and the polling of feed
+// sources. A lease row per frequency in the database keeps two alertd
+// processes from compiling the same series together, and a mutex keeps one
+// process from compiling it twice at once.
 package schedule
 
 import (
@@ -20,15 +21,17 @@ import (
 	"github.com/alertd/alertd/internal/store"
 )
 
-// lastRunKey is the setting that remembers when the digest schedule last
-// fired, so that a restart can tell whether it missed a time.
-const lastRunKey = "digest.last_scheduled_run"
+// lastRunKeyPrefix, followed by a frequency's id, is the setting that
+// remembers when that frequency's schedule last fired, so that a restart
+// can tell whether it missed a time.
+const lastRunKeyPrefix = "digest.last_scheduled_run."
 
-// leaseName and leaseTTL guard the digest compile across processes. The TTL
-// outlasts any compile, so a crashed holder only delays the next one.
+// leaseNamePrefix (and a frequency's id) and leaseTTL guard a series'
+// compile across processes. The TTL outlasts any compile, so a crashed
+// holder only delays the next one.
 const (
-	leaseName = "digest.compile"
-	leaseTTL  = 10 * time.Minute
+	leaseNamePrefix = "digest.compile."
+	leaseTTL        = 10 * time.Minute
 )
 
 // Store is what the scheduler keeps in the database.
@@ -42,28 +45,32 @@ type Store interface {
 // Job is one scheduled piece of work.
 type Job func(ctx context.Context) error
 
-// Digests fires the digest compile on its schedule.
+// Digests fires the digest compile of one frequency on its schedule.
 type Digests struct {
-	schedule cron.Schedule
-	location *time.Location
-	store    Store
-	compile  Job
-	now      func() time.Time
-	log      *slog.Logger
-	holder   string
-	running  sync.Mutex
+	// lastRunKey and leaseName are the frequency's setting and lease.
+	lastRunKey, leaseName string
+	schedule              cron.Schedule
+	location              *time.Location
+	store                 Store
+	compile               Job
+	now                   func() time.Time
+	log                   *slog.Logger
+	holder                string
+	running               sync.Mutex
 }
 
 // NewDigests parses spec (5 cron fields or a descriptor such as @weekly),
-// read in location.
-func NewDigests(spec string, location *time.Location, st Store, compile Job, now func() time.Time, log *slog.Logger) (*Digests, error) {
+// read in location, the schedule of the frequency with the id.
+func NewDigests(frequency, spec string, location *time.Location, st Store, compile Job, now func() time.Time, log *slog.Logger) (*Digests, error) {
 	schedule, err := cron.ParseStandard(spec)
 	if err != nil {
-		return nil, fmt.Errorf("digest.schedule %q: %w", spec, err)
+		return nil, fmt.Errorf("schedule %q of frequency %q: %w", spec, frequency, err)
 	}
 	host, _ := os.Hostname()
 	return &Digests{
-		schedule: schedule, location: location, store: st, compile: compile, now: now, log: log,
+		lastRunKey: lastRunKeyPrefix + frequency, leaseName: leaseNamePrefix + frequency,
+		log:      log.With("frequency", frequency),
+		schedule: schedule, location: location, store: st, compile: compile, now: now,
 		holder: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), rand.Text()[:8]),
 	}, nil
 }
@@ -78,16 +85,16 @@ func (d *Digests) Next() time.Time {
 // records that the schedule starts now.
 func (d *Digests) CatchUp(ctx context.Context) error {
 	now := d.now()
-	last, err := d.store.Setting(ctx, lastRunKey)
+	last, err := d.store.Setting(ctx, d.lastRunKey)
 	if errors.Is(err, store.ErrNotFound) {
-		return d.store.SetSetting(ctx, lastRunKey, now.UTC().Format(time.RFC3339Nano))
+		return d.store.SetSetting(ctx, d.lastRunKey, now.UTC().Format(time.RFC3339Nano))
 	}
 	if err != nil {
 		return err
 	}
 	lastRun, err := time.Parse(time.RFC3339Nano, last)
 	if err != nil {
-		return fmt.Errorf("setting %s: %w", lastRunKey, err)
+		return fmt.Errorf("setting %s: %w", d.lastRunKey, err)
 	}
 	if missed := d.schedule.Next(lastRun.In(d.location)); !missed.After(now) {
 		d.log.Info("digest schedule missed a run while alertd was down; compiling one now", "missed", missed)
@@ -105,7 +112,7 @@ func (d *Digests) Fire(ctx context.Context) error {
 	}
 	defer d.running.Unlock()
 	now := d.now()
-	held, err := d.store.AcquireLease(ctx, leaseName, d.holder, now, leaseTTL)
+	held, err := d.store.AcquireLease(ctx, d.leaseName, d.holder, now, leaseTTL)
 	if err != nil {
 		return err
 	}
@@ -113,8 +120,8 @@ func (d *Digests) Fire(ctx context.Context) error {
 		d.log.Info("another alertd process is compiling the digest; skipping this run")
 		return nil
 	}
-	defer d.store.ReleaseLease(context.WithoutCancel(ctx), leaseName, d.holder)
-	if err := d.store.SetSetting(ctx, lastRunKey, now.UTC().Format(time.RFC3339Nano)); err != nil {
+	defer d.store.ReleaseLease(context.WithoutCancel(ctx), d.leaseName, d.holder)
+	if err := d.store.SetSetting(ctx, d.lastRunKey, now.UTC().Format(time.RFC3339Nano)); err != nil {
 		return err
 	}
 	return d.compile(ctx)

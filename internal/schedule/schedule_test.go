@@ -49,7 +49,7 @@ func TestCatchUp(t *testing.T) {
 			compiles := 0
 			for _, at := range tc.starts {
 				c.Set(at)
-				d, err := schedule.NewDigests("0 8 * * 1", time.UTC, st, func(context.Context) error {
+				d, err := schedule.NewDigests("weekly", "0 8 * * 1", time.UTC, st, func(context.Context) error {
 					compiles++
 					return nil
 				}, c.Now, quiet())
@@ -76,7 +76,7 @@ func TestScheduleReadsTimezone(t *testing.T) {
 	}
 	var c clock
 	c.Set(monday(0)) // 09:00 in Tokyo
-	d, err := schedule.NewDigests("0 8 * * *", tokyo, openStore(t), func(context.Context) error { return nil }, c.Now, quiet())
+	d, err := schedule.NewDigests("weekly", "0 8 * * *", tokyo, openStore(t), func(context.Context) error { return nil }, c.Now, quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,10 +93,10 @@ func TestLeaseKeepsTwoProcessesApart(t *testing.T) {
 	c.Set(monday(8))
 	compiles := 0
 	compile := func(context.Context) error { compiles++; return nil }
-	first, _ := schedule.NewDigests("@weekly", time.UTC, st, compile, c.Now, quiet())
-	second, _ := schedule.NewDigests("@weekly", time.UTC, st, compile, c.Now, quiet())
+	first, _ := schedule.NewDigests("weekly", "@weekly", time.UTC, st, compile, c.Now, quiet())
+	second, _ := schedule.NewDigests("weekly", "@weekly", time.UTC, st, compile, c.Now, quiet())
 
-	held, err := st.AcquireLease(context.Background(), "digest.compile", "other-process", c.Now(), time.Minute)
+	held, err := st.AcquireLease(context.Background(), "digest.compile.weekly", "other-process", c.Now(), time.Minute)
 	if err != nil || !held {
 		t.Fatalf("lease: %v %v", held, err)
 	}
@@ -115,5 +115,50 @@ func TestLeaseKeepsTwoProcessesApart(t *testing.T) {
 	}
 	if compiles != 2 {
 		t.Fatalf("%d compiles, want 2 (each process in turn once the lease was free)", compiles)
+	}
+}
+
+// TestEachFrequencyCatchesUpAndLeasesOnItsOwn proves that the catch-up
+// after downtime and the compile lease are per frequency: a daily series
+// that missed a time compiles once while a weekly one that missed none
+// does not, and a lease held on one series does not stop the other.
+func TestEachFrequencyCatchesUpAndLeasesOnItsOwn(t *testing.T) {
+	st := openStore(t)
+	var c clock
+	compiles := map[string]int{}
+	start := func(frequency, spec string) *schedule.Digests {
+		d, err := schedule.NewDigests(frequency, spec, time.UTC, st, func(context.Context) error {
+			compiles[frequency]++
+			return nil
+		}, c.Now, quiet())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.CatchUp(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	c.Set(monday(9)) // first start, after Monday's 08:00
+	start("daily", "0 8 * * *")
+	start("weekly", "0 8 * * 1")
+	c.Set(monday(9).Add(24 * time.Hour)) // Tuesday: daily missed 08:00, weekly did not
+	daily := start("daily", "0 8 * * *")
+	weekly := start("weekly", "0 8 * * 1")
+	if compiles["daily"] != 1 || compiles["weekly"] != 0 {
+		t.Fatalf("catch-up compiles = %v, want daily 1 and weekly 0", compiles)
+	}
+	held, err := st.AcquireLease(context.Background(), "digest.compile.daily", "other-process", c.Now(), time.Minute)
+	if err != nil || !held {
+		t.Fatalf("lease: %v %v", held, err)
+	}
+	if err := daily.Fire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := weekly.Fire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if compiles["daily"] != 1 || compiles["weekly"] != 1 {
+		t.Fatalf("compiles = %v, want the leased daily series skipped and weekly compiled", compiles)
 	}
 }

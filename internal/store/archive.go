@@ -9,8 +9,9 @@ import (
 // archivedDigestColumns are digestColumns with the reports counted as the
 // archive shows them: those not retracted.
 const archivedDigestColumns = `id, created_at,
-	(SELECT count(*) FROM reports r WHERE r.digest_id = digests.id AND r.retracted_at IS NULL),
-	recipients, sent, failed, cancelled`
+	(SELECT count(*) FROM series_reports a JOIN reports r ON r.id = a.report_id
+	  WHERE a.digest_id = digests.id AND r.retracted_at IS NULL),
+	recipients, sent, failed, cancelled, frequency`
 
 // archived is alertd.Digest.Archived as a condition on the digests table:
 // a copy sent, or one still pending.

@@ -155,9 +155,9 @@ func TestSubscriberDaysCountEachEventOnceWhereverItHappens(t *testing.T) {
 
 	// b signs up again; c's pending sign-up is restarted after it expired;
 	// a topic change is no event.
-	write(func(tx *Tx) error { return tx.RestartSignup(b, "b", nil, alertd.Consent{SignupAt: day3}) })
+	write(func(tx *Tx) error { return tx.RestartSignup(b, "b", nil, "", alertd.Consent{SignupAt: day3}) })
 	write(func(tx *Tx) error {
-		return tx.RestartSignup(c, "c", nil, alertd.Consent{SignupAt: day3.Add(time.Hour)})
+		return tx.RestartSignup(c, "c", nil, "", alertd.Consent{SignupAt: day3.Add(time.Hour)})
 	})
 	write(func(tx *Tx) error { return tx.SetTopics(a, []string{"x"}) })
 	check("sign-ups again", SubscriberDay{Day: utcDay(3, 1), Signups: 2},
@@ -168,7 +168,7 @@ func TestSubscriberDaysCountEachEventOnceWhereverItHappens(t *testing.T) {
 	write(func(tx *Tx) error { return tx.Erase(a, "hash-a", day3) })
 	write(func(tx *Tx) error { _, err := tx.PurgeUnconfirmed(day3.Add(24 * time.Hour)); return err })
 	write(func(tx *Tx) error {
-		_, err := tx.InsertImported([]Imported{NewImported("d", "d", "hash-d", nil, day3)}, "test", day3)
+		_, err := tx.InsertImported([]Imported{NewImported("d", "d", "hash-d", nil, "", day3)}, "test", day3)
 		return err
 	})
 	check("erase, purge and import", SubscriberDay{Day: utcDay(3, 1), Signups: 2},

@@ -66,7 +66,12 @@ func seed(t *testing.T, st *store.Store, reports []fixtureReport, subscribers []
 }
 
 // compileDigest compiles the next digest with sel, in one transaction.
+// compileDigest compiles a digest with sel, of the one series weekly
+// unless sel names its series.
 func compileDigest(ctx context.Context, st *store.Store, sel store.DigestSelection) (d alertd.Digest, created bool, err error) {
+	if sel.Frequency == "" {
+		sel.Frequency, sel.Series = alertd.DefaultFrequency, []string{alertd.DefaultFrequency}
+	}
 	err = st.Write(ctx, func(tx *store.Tx) error {
 		d, created, err = tx.CompileDigest(sel)
 		return err

@@ -25,9 +25,9 @@ func TestSubscriberLanguage(t *testing.T) {
 		if none, _, err = tx.InsertSubscriber("none", alertd.Subscriber{Email: "none", Status: alertd.StatusPending, CreatedAt: now}, Confirmation{}); err != nil {
 			return err
 		}
-		imported := NewImported("imp", "imp", "hash-imp", nil, now)
+		imported := NewImported("imp", "imp", "hash-imp", nil, "", now)
 		imported.Lang = "zh-Hans"
-		_, err = tx.InsertImported([]Imported{imported, NewImported("imp2", "imp2", "hash-imp2", nil, now)}, "test", now)
+		_, err = tx.InsertImported([]Imported{imported, NewImported("imp2", "imp2", "hash-imp2", nil, "", now)}, "test", now)
 		return err
 	})
 	if err != nil {

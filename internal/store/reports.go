@@ -16,6 +16,11 @@ import (
 
 const reportColumns = `id, guid, url, title, published_at, series, number, authors, abstract, keywords, topics, created_at, retracted_at, held_at`
 
+// reportColumnsOfR is reportColumns of a query that names the reports
+// table r, beside others sharing column names.
+const reportColumnsOfR = `r.id, r.guid, r.url, r.title, r.published_at, r.series, r.number, r.authors, r.abstract, r.keywords,
+	r.topics, r.created_at, r.retracted_at, r.held_at`
+
 func scanReport(row rowScanner) (alertd.Report, error) {
 	var (
 		r                         alertd.Report
@@ -160,6 +165,14 @@ func (s *Store) HeldReports(ctx context.Context, limit int, before int64) ([]ale
 // and a retracted one stays retracted.
 func (s *Store) ApproveReport(ctx context.Context, id int64) (rep alertd.Report, changed bool, err error) {
 	return s.changeReport(ctx, id, "held_at = NULL", "held_at IS NOT NULL")
+}
+
+// ReportsByID lists, newest first, the reports with the ids that are
+// still out: retracted and held ones are left out.
+func (s *Store) ReportsByID(ctx context.Context, ids []int64) ([]alertd.Report, error) {
+	return scanReports(s.readRows(ctx, "SELECT "+reportColumns+` FROM reports
+		WHERE id IN (SELECT value FROM json_each(?)) AND retracted_at IS NULL AND held_at IS NULL
+		ORDER BY published_at DESC, id DESC`, jsonIDs(ids)))
 }
 
 // ReportByID returns the report with the id, whatever its status, or

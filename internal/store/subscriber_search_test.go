@@ -30,7 +30,7 @@ func TestSearchSubscribersStopsAtTheBudgetAndResumes(t *testing.T) {
 			topics = []string{"rare"}
 			rare = append(rare, email)
 		}
-		rows = append(rows, NewImported(email, email, "hash-"+email, topics, now))
+		rows = append(rows, NewImported(email, email, "hash-"+email, topics, "", now))
 	}
 	if err := st.Write(ctx, func(tx *Tx) error { _, err := tx.InsertImported(rows, "test", now); return err }); err != nil {
 		t.Fatal(err)

@@ -13,7 +13,7 @@ import (
 	"github.com/alertd/alertd"
 )
 
-const subscriberColumns = `id, email, status, topics, created_at, confirmed_at, unsubscribed_at,
+const subscriberColumns = `id, email, status, topics, frequency, created_at, confirmed_at, unsubscribed_at,
 	signup_at, signup_ip, signup_ua, form_url, consent_version, confirm_ip, confirm_ua, lang`
 
 type rowScanner interface{ Scan(...any) error }
@@ -25,7 +25,7 @@ func scanSubscriber(row rowScanner) (alertd.Subscriber, error) {
 		created, signup         int64
 		confirmed, unsubscribed sql.NullInt64
 	)
-	err := row.Scan(&sub.ID, &sub.Email, &sub.Status, &topics, &created, &confirmed, &unsubscribed,
+	err := row.Scan(&sub.ID, &sub.Email, &sub.Status, &topics, &sub.Frequency, &created, &confirmed, &unsubscribed,
 		&signup, &sub.Consent.SignupIP, &sub.Consent.SignupUA, &sub.Consent.FormURL,
 		&sub.Consent.ConsentVersion, &sub.Consent.ConfirmIP, &sub.Consent.ConfirmUA, &sub.Lang)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -78,6 +78,16 @@ func (t *Tx) SubscriberByID(id int64) (alertd.Subscriber, error) {
 	return scanSubscriber(t.queryRow("SELECT "+subscriberColumns+" FROM subscribers WHERE id = ?", id))
 }
 
+// frequencyOr is the frequency column for a subscriber written with the
+// id, the one series of an installation that configures none when it is
+// empty.
+func frequencyOr(id string) string {
+	if id == "" {
+		return alertd.DefaultFrequency
+	}
+	return id
+}
+
 // Confirmation is a subscriber's live confirmation link, by the hash of its
 // secret, and the times of the confirmation e-mails of the last day.
 type Confirmation struct {
@@ -105,11 +115,11 @@ func (t *Tx) InsertSubscriber(key string, sub alertd.Subscriber, c Confirmation)
 		expires = sql.NullInt64{Int64: millis(c.ExpiresAt), Valid: true}
 	}
 	res, err := t.exec(`INSERT INTO subscribers
-		(email, email_key, status, topics, created_at, signup_at, signup_ip, signup_ua, form_url, consent_version,
+		(email, email_key, status, topics, frequency, created_at, signup_at, signup_ip, signup_ua, form_url, consent_version,
 		 confirmed_at, confirm_ip, confirm_ua, confirm_hash, confirm_expires_at, confirm_sends, lang)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (email_key) DO NOTHING`,
-		sub.Email, key, sub.Status, topicsJSON(sub.Topics), millis(sub.CreatedAt), millis(consent.SignupAt),
+		sub.Email, key, sub.Status, topicsJSON(sub.Topics), frequencyOr(sub.Frequency), millis(sub.CreatedAt), millis(consent.SignupAt),
 		consent.SignupIP, consent.SignupUA, consent.FormURL, consent.ConsentVersion, nullMillis(sub.ConfirmedAt),
 		consent.ConfirmIP, consent.ConfirmUA, c.Hash, expires, sendsJSON(c.Sends), sub.Lang)
 	if err != nil {
@@ -164,12 +174,12 @@ func (t *Tx) Confirmation(id int64) (Confirmation, error) {
 
 // RestartSignup turns an existing row into a fresh pending sign-up, replacing
 // the consent proof of the earlier subscription.
-func (t *Tx) RestartSignup(id int64, email string, topics []string, c alertd.Consent) error {
-	_, err := t.exec(`UPDATE subscribers SET email = ?, status = 'pending', topics = ?,
+func (t *Tx) RestartSignup(id int64, email string, topics []string, frequency string, c alertd.Consent) error {
+	_, err := t.exec(`UPDATE subscribers SET email = ?, status = 'pending', topics = ?, frequency = ?,
 		signup_at = ?, signup_ip = ?, signup_ua = ?, form_url = ?, consent_version = ?,
 		confirmed_at = NULL, confirm_ip = '', confirm_ua = '', unsubscribed_at = NULL
 		WHERE id = ?`,
-		email, topicsJSON(topics), millis(c.SignupAt), c.SignupIP, c.SignupUA, c.FormURL, c.ConsentVersion, id)
+		email, topicsJSON(topics), frequencyOr(frequency), millis(c.SignupAt), c.SignupIP, c.SignupUA, c.FormURL, c.ConsentVersion, id)
 	return err
 }
 
@@ -191,6 +201,55 @@ func (t *Tx) Unsubscribe(id int64, at time.Time) (bool, error) {
 	}
 	n, err := res.RowsAffected()
 	return n > 0, err
+}
+
+// SwitchFrequency moves the subscriber with the id to the series to. pending
+// is the selection of what their old series has still to announce (the
+// catalogue's rule). For a confirmed reader it returns, newest first, the
+// reports their new series announced before now that their old one had
+// still to send them — the caller mails those at once — and remembers, to
+// leave out of their copies of the new series, the reports their old
+// series sent them that the new one has still to announce. So a reader
+// who changes frequency misses no report and gets none twice.
+func (t *Tx) SwitchFrequency(id int64, to string, pending DigestSelection) (owed []int64, err error) {
+	sub, err := t.SubscriberByID(id)
+	if err != nil || sub.Frequency == to {
+		return nil, err
+	}
+	if _, err := t.exec("UPDATE subscribers SET frequency = ? WHERE id = ?", to, id); err != nil {
+		return nil, err
+	}
+	if sub.Status != alertd.StatusConfirmed || sub.ConfirmedAt == nil {
+		_, err := t.exec("DELETE FROM switch_seen WHERE subscriber_id = ?", id)
+		return nil, err
+	}
+	where, args := pending.where()
+	owed, err = t.ids(`SELECT r.id FROM reports r WHERE `+where+`
+		AND EXISTS (SELECT 1 FROM series_reports b WHERE b.frequency = ? AND b.report_id = r.id AND b.digest_id IS NOT NULL)
+		AND NOT EXISTS (SELECT 1 FROM switch_seen s WHERE s.subscriber_id = ? AND s.report_id = r.id)
+		ORDER BY r.published_at DESC, r.id DESC`, append(args, to, id)...)
+	if err != nil {
+		return nil, err
+	}
+	// Only reports some series has still to announce (the index of
+	// unannounced ones) can be waiting in the new series.
+	seen, err := t.ids(`SELECT r.id FROM reports r
+		WHERE r.digest_id IS NULL AND r.backfilled = 0
+		  AND NOT EXISTS (SELECT 1 FROM series_reports b WHERE b.frequency = ?1 AND b.report_id = r.id)
+		  AND (EXISTS (SELECT 1 FROM series_reports a JOIN digests d ON d.id = a.digest_id
+		               WHERE a.frequency = ?2 AND a.report_id = r.id AND d.created_at >= ?3)
+		       OR EXISTS (SELECT 1 FROM switch_seen s WHERE s.subscriber_id = ?4 AND s.report_id = r.id))`,
+		to, sub.Frequency, millis(*sub.ConfirmedAt), id)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := t.exec("DELETE FROM switch_seen WHERE subscriber_id = ?", id); err != nil {
+		return nil, err
+	}
+	if len(seen) > 0 {
+		_, err = t.exec("INSERT INTO switch_seen (subscriber_id, report_id) SELECT ?, value FROM json_each(?)", id, jsonIDs(seen))
+	}
+	return owed, err
 }
 
 // SetTopics replaces a subscriber's chosen topics.
@@ -250,6 +309,9 @@ func (t *Tx) Erase(id int64, emailHash string, at time.Time) error {
 		return err
 	}
 	if _, err := t.exec("DELETE FROM bounces WHERE subscriber_id = ?", id); err != nil {
+		return err
+	}
+	if _, err := t.exec("DELETE FROM switch_seen WHERE subscriber_id = ?", id); err != nil {
 		return err
 	}
 	if _, err := t.exec("DELETE FROM subscribers WHERE id = ?", id); err != nil {
@@ -478,6 +540,7 @@ type Imported struct {
 	Email       string `json:"email"`
 	Key         string `json:"key"`
 	Topics      string `json:"topics"`
+	Frequency   string `json:"frequency"`
 	ConfirmedAt int64  `json:"confirmed_at"`
 	Suppression string `json:"suppression"`
 	// Lang is the language the subscriber reads in; empty gives the first
@@ -486,10 +549,11 @@ type Imported struct {
 }
 
 // NewImported describes a confirmed subscriber to import: address, its key,
-// the hash the suppression list would hold, topics and consent time.
-func NewImported(email, key, suppressionHash string, topics []string, confirmedAt time.Time) Imported {
+// the hash the suppression list would hold, topics, frequency and consent
+// time.
+func NewImported(email, key, suppressionHash string, topics []string, frequency string, confirmedAt time.Time) Imported {
 	return Imported{
-		Email: email, Key: key, Topics: topicsJSON(topics), ConfirmedAt: millis(confirmedAt),
+		Email: email, Key: key, Topics: topicsJSON(topics), Frequency: frequencyOr(frequency), ConfirmedAt: millis(confirmedAt),
 		Suppression: suppressionHash,
 	}
 }
@@ -504,8 +568,8 @@ func (t *Tx) InsertImported(rows []Imported, source string, now time.Time) (int6
 		return 0, err
 	}
 	res, err := t.exec(`INSERT INTO subscribers
-		(email, email_key, status, topics, created_at, signup_at, form_url, consent_version, confirmed_at, lang)
-		SELECT r.value ->> 'email', r.value ->> 'key', 'confirmed', r.value ->> 'topics', ?1,
+		(email, email_key, status, topics, frequency, created_at, signup_at, form_url, consent_version, confirmed_at, lang)
+		SELECT r.value ->> 'email', r.value ->> 'key', 'confirmed', r.value ->> 'topics', r.value ->> 'frequency', ?1,
 		       r.value ->> 'confirmed_at', ?2, 'imported', r.value ->> 'confirmed_at', r.value ->> 'lang'
 		FROM json_each(?3) AS r
 		WHERE NOT EXISTS (SELECT 1 FROM suppressions WHERE email_hash = r.value ->> 'suppression')

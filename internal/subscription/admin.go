@@ -132,11 +132,16 @@ func (s *Service) ImportConfirmed(ctx context.Context, rows []ImportRow, source 
 			rejected = append(rejected, ImportRejection{Line: row.Line, Reason: err.Error()})
 			continue
 		}
+		frequency, err := s.checkFrequency(row.Frequency)
+		if err != nil {
+			rejected = append(rejected, ImportRejection{Line: row.Line, Reason: err.Error()})
+			continue
+		}
 		confirmed := row.ConfirmedAt
 		if confirmed.IsZero() {
 			confirmed = now
 		}
-		one := store.NewImported(row.Email, AddressKey(row.Email), SuppressionHash(row.Email), topics, confirmed)
+		one := store.NewImported(row.Email, AddressKey(row.Email), SuppressionHash(row.Email), topics, frequency, confirmed)
 		one.Lang = lang
 		imported = append(imported, one)
 	}
@@ -180,7 +185,7 @@ func (s *Service) Import(ctx context.Context, r io.Reader, source string, confir
 		if confirmed {
 			return chunks.Add(row)
 		}
-		err := s.Subscribe(ctx, Request{Email: row.Email, Topics: row.Topics, Lang: row.Lang, FormURL: source})
+		err := s.Subscribe(ctx, Request{Email: row.Email, Topics: row.Topics, Lang: row.Lang, Frequency: row.Frequency, FormURL: source})
 		if alertd.ErrorCode(err) == alertd.Invalid {
 			result.Rejected = append(result.Rejected, ImportRejection{Line: row.Line, Reason: err.Error()})
 			return nil

@@ -23,6 +23,7 @@ type ImportRow struct {
 	ConfirmedAt time.Time // zero when the file gives none
 	Topics      []string  // nil when the file gives none; duplicates removed
 	Lang        string    // empty when the file gives none
+	Frequency   string    // "" when the file gives none
 }
 
 // ImportRejection is a row that could not be imported, and why.
@@ -38,19 +39,21 @@ const (
 	columnConfirmedAt = "confirmed_at"
 	columnTopics      = "topics"
 	// columnLang is read only by its name in a header.
-	columnLang = "lang"
+	columnLang      = "lang"
+	columnFrequency = "frequency"
 )
 
 // importColumns holds the index of each known column in a record, or -1
 // when the file has no such column.
 type importColumns struct {
-	email, confirmedAt, topics, lang int
-	fromHeader                       bool
+	email, confirmedAt, topics, frequency, lang int
+	fromHeader                                  bool
 }
 
-var positionalColumns = importColumns{email: 0, confirmedAt: 1, topics: 2, lang: -1}
+var positionalColumns = importColumns{email: 0, confirmedAt: 1, topics: 2, frequency: 3, lang: -1}
 
-// ReadImportCSV reads a subscriber list, email[,confirmed_at][,topics], and
+// ReadImportCSV reads a subscriber list,
+// email[,confirmed_at][,topics][,frequency], and
 // calls each for every good row, in file order. It streams: memory use does
 // not grow with the number of good rows, so a file of millions of addresses
 // is fine.
@@ -59,7 +62,7 @@ var positionalColumns = importColumns{email: 0, confirmedAt: 1, topics: 2, lang:
 // can be that); a header may put the columns in any order and may name
 // other columns, which are ignored, so exports from other systems can be
 // imported as they are. Without a header the columns are positional and a
-// fourth column is an error.
+// fifth column is an error.
 //
 // confirmed_at is RFC 3339, 2006-01-02 or 2006-01-02 15:04:05 (the last two
 // in UTC). Topics within their cell are separated by ';', '|', ',' or spaces.
@@ -125,7 +128,7 @@ func columnName(cell string) string {
 }
 
 func headerColumns(header []string) (importColumns, error) {
-	columns := importColumns{email: -1, confirmedAt: -1, topics: -1, lang: -1, fromHeader: true}
+	columns := importColumns{email: -1, confirmedAt: -1, topics: -1, frequency: -1, lang: -1, fromHeader: true}
 	for i, cell := range header {
 		var index *int
 		switch columnName(cell) {
@@ -137,6 +140,8 @@ func headerColumns(header []string) (importColumns, error) {
 			index = &columns.topics
 		case columnLang:
 			index = &columns.lang
+		case columnFrequency:
+			index = &columns.frequency
 		default:
 			continue
 		}
@@ -150,8 +155,8 @@ func headerColumns(header []string) (importColumns, error) {
 
 // parseImportRow returns the row, or the reason it is rejected.
 func parseImportRow(record []string, columns importColumns) (ImportRow, string) {
-	if !columns.fromHeader && len(record) > 3 {
-		return ImportRow{}, fmt.Sprintf("%d columns, want at most 3 (email,confirmed_at,topics); separate several topics with ';' or '|', or quote the cell", len(record))
+	if !columns.fromHeader && len(record) > 4 {
+		return ImportRow{}, fmt.Sprintf("%d columns, want at most 4 (email,confirmed_at,topics,frequency); separate several topics with ';' or '|', or quote the cell", len(record))
 	}
 	cell := func(index int) string {
 		if index < 0 || index >= len(record) {
@@ -168,7 +173,7 @@ func parseImportRow(record []string, columns importColumns) (ImportRow, string) 
 	if err != nil {
 		return ImportRow{}, fmt.Sprintf("%s is not a valid e-mail address: %v", quoteCell(rawEmail), err)
 	}
-	row := ImportRow{Email: email, Topics: splitTopics(cell(columns.topics)), Lang: cell(columns.lang)}
+	row := ImportRow{Email: email, Topics: splitTopics(cell(columns.topics)), Frequency: cell(columns.frequency), Lang: cell(columns.lang)}
 
 	if rawDate := cell(columns.confirmedAt); rawDate != "" {
 		row.ConfirmedAt, err = parseConfirmedAt(rawDate)

@@ -190,10 +190,10 @@ func TestReadImportCSVRejectsBadRowsAndKeepsGoodOnes(t *testing.T) {
 			goodEmails: []string{"c@example.org"},
 		},
 		{
-			name:       "topics spilling into a fourth column",
-			input:      "a@example.org,,law,science\nc@example.org\n",
+			name:       "topics spilling into a fifth column",
+			input:      "a@example.org,,law,science,weekly\nc@example.org\n",
 			line:       1,
-			reasonHas:  []string{"4 columns", "';' or '|'"},
+			reasonHas:  []string{"5 columns", "';' or '|'"},
 			goodEmails: []string{"c@example.org"},
 		},
 		{

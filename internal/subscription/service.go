@@ -39,6 +39,12 @@ type Rules struct {
 	// Languages are the language tags readers may choose, the first for
 	// those who have not; empty = English alone.
 	Languages []string
+	// Frequencies are the configured series of digests, the first being
+	// the one a sign-up that names none reads; none: the one weekly.
+	Frequencies []alertd.Frequency
+	// Pending is the catalogue's rule of what the next digest of a series
+	// would announce, which a reader changing frequency is owed.
+	Pending func(tx *store.Tx, frequency string, now time.Time) (store.DigestSelection, error)
 }
 
 // Service applies the rules to the store.
@@ -57,6 +63,9 @@ type Service struct {
 func NewService(st *store.Store, rules Rules, signer UnsubscribeSigner, now func() time.Time, random io.Reader, queued func()) *Service {
 	if len(rules.Languages) == 0 {
 		rules.Languages = []string{"en"}
+	}
+	if len(rules.Frequencies) == 0 {
+		rules.Frequencies = []alertd.Frequency{{ID: alertd.DefaultFrequency, Name: "Weekly"}}
 	}
 	return &Service{store: st, rules: rules, signer: signer, now: now, random: random, queued: queued}
 }

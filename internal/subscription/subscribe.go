@@ -18,6 +18,8 @@ type Request struct {
 	// Lang is the language chosen for pages and mails; empty = the first
 	// offered.
 	Lang string
+	// Frequency is the id of the series chosen; "" for the first configured.
+	Frequency string
 	// The consent proof: where the request came from.
 	IP, UserAgent, FormURL string
 }
@@ -48,6 +50,10 @@ func (s *Service) Subscribe(ctx context.Context, req Request) error {
 	if err != nil {
 		return err
 	}
+	frequency, err := s.checkFrequency(req.Frequency)
+	if err != nil {
+		return err
+	}
 	secret, hash, err := NewConfirmationToken(s.random)
 	if err != nil {
 		return fmt.Errorf("confirmation token: %w", err)
@@ -61,7 +67,7 @@ func (s *Service) Subscribe(ctx context.Context, req Request) error {
 	var queued bool
 	err = s.store.Write(ctx, func(tx *store.Tx) error {
 		queued = false
-		id, send, err := s.recordSignup(tx, email, topics, lang, consent, link)
+		id, send, err := s.recordSignup(tx, email, topics, lang, frequency, consent, link)
 		if err != nil || !send {
 			return err
 		}
@@ -87,12 +93,12 @@ func (s *Service) Subscribe(ctx context.Context, req Request) error {
 // recordSignup brings the subscriber row in line with a new sign-up and,
 // when the rules allow a confirmation e-mail now, stores link as the live
 // confirmation link and reports send.
-func (s *Service) recordSignup(tx *store.Tx, email string, topics []string, lang string, consent alertd.Consent, link store.Confirmation) (id int64, send bool, err error) {
+func (s *Service) recordSignup(tx *store.Tx, email string, topics []string, lang, frequency string, consent alertd.Consent, link store.Confirmation) (id int64, send bool, err error) {
 	now := consent.SignupAt
 	key := AddressKey(email)
 	link.Sends = []time.Time{now}
 	id, inserted, err := tx.InsertSubscriber(key, alertd.Subscriber{
-		Email: email, Status: alertd.StatusPending, Topics: topics, Lang: lang, CreatedAt: now, Consent: consent,
+		Email: email, Status: alertd.StatusPending, Topics: topics, Lang: lang, Frequency: frequency, CreatedAt: now, Consent: consent,
 	}, link)
 	if err != nil || inserted {
 		return id, inserted, err
@@ -106,12 +112,12 @@ func (s *Service) recordSignup(tx *store.Tx, email string, topics []string, lang
 		// Never mail a confirmed address again, nor one that cannot receive.
 		return sub.ID, false, nil
 	case alertd.StatusUnsubscribed:
-		if err := tx.RestartSignup(sub.ID, email, topics, consent); err != nil {
+		if err := tx.RestartSignup(sub.ID, email, topics, frequency, consent); err != nil {
 			return 0, false, err
 		}
 	case alertd.StatusPending:
 		if now.Sub(sub.Consent.SignupAt) > s.rules.ConfirmTTL {
-			if err := tx.RestartSignup(sub.ID, email, topics, consent); err != nil {
+			if err := tx.RestartSignup(sub.ID, email, topics, frequency, consent); err != nil {
 				return 0, false, err
 			}
 		}
@@ -149,6 +155,16 @@ func (s *Service) checkLang(chosen string) (string, error) {
 		return chosen, nil
 	}
 	return "", fmt.Errorf("%w %q: choose one of %v", ErrUnknownLanguage, chosen, s.rules.Languages)
+}
+
+// checkFrequency returns the id of the frequency chosen: the first
+// configured when chosen is empty (a form that offers no choice), or an
+// error wrapping alertd.ErrUnknownFrequency.
+func (s *Service) checkFrequency(chosen string) (string, error) {
+	if chosen == "" {
+		return s.rules.Frequencies[0].ID, nil
+	}
+	return alertd.ChooseFrequency(s.rules.Frequencies, chosen)
 }
 
 // checkTopics returns chosen without repeats, or an error wrapping

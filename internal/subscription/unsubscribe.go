@@ -2,6 +2,7 @@ package subscription
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -112,4 +113,51 @@ func (s *Service) GiveLang(ctx context.Context) error {
 		_, err := tx.GiveLang(s.rules.Languages[0])
 		return err
 	})
+}
+
+// SetFrequency moves the subscriber an unsubscribe token names to the
+// frequency chosen (an error wrapping alertd.ErrUnknownFrequency for one not
+// configured). A confirmed reader misses no report by it and gets none
+// twice: what their new series announced and their old one had still to
+// send them is mailed at once, and what their old series sent them is left
+// out of their new series' digests.
+func (s *Service) SetFrequency(ctx context.Context, token, chosen string) error {
+	id, ok := s.signer.Verify(token)
+	if !ok {
+		return ErrUnknownToken
+	}
+	frequency, err := alertd.ChooseFrequency(s.rules.Frequencies, chosen)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	queued := false
+	err = s.store.Write(ctx, func(tx *store.Tx) error {
+		queued = false
+		sub, err := tx.SubscriberByID(id)
+		if errors.Is(err, store.ErrNotFound) {
+			return ErrUnknownToken
+		} else if err != nil || sub.Frequency == frequency {
+			return err
+		}
+		pending, err := s.rules.Pending(tx, sub.Frequency, now)
+		if err != nil {
+			return err
+		}
+		owed, err := tx.SwitchFrequency(id, frequency, pending)
+		if err != nil || len(owed) == 0 {
+			return err
+		}
+		payload, err := json.Marshal(alertd.CopyPayload{Reports: owed})
+		if err != nil {
+			return err
+		}
+		_, err = tx.Enqueue(alertd.KindCatchUp, id, string(payload), now)
+		queued = err == nil
+		return err
+	})
+	if queued {
+		s.queued()
+	}
+	return err
 }

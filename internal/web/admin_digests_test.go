@@ -100,7 +100,7 @@ func TestDashboardDigestPreviewShowsTheNextDigestEscapedInASandbox(t *testing.T)
 	wantContains(t, "the digests page", page.body,
 		"1 new report, for 2 readers if it were sent now.",
 		"<strong>Subject:</strong> New reports: 1</p>",
-		`<iframe class="mail-preview" sandbox src="/admin/digests/preview?topic=" title="The HTML part of the next digest"></iframe>`,
+		`<iframe class="mail-preview" sandbox src="/admin/digests/preview?frequency=weekly&amp;topic=" title="The HTML part of the next digest"></iframe>`,
 		`<pre class="mail-preview">`, escaped, `<form method="get" action="/admin/digests/send">`, "Send now…")
 	if strings.Contains(page.body, hostileTitle) || strings.Contains(page.body, "allow-") {
 		t.Errorf("the page holds the title unescaped or lets the frame do more:\n%s", page.body)
@@ -156,7 +156,7 @@ func TestDashboardDigestPreviewPerTopicCountsTheReadersACompileReaches(t *testin
 
 	econ := h.withCookie(http.MethodGet, "/admin/digests?topic=econ", cookie)
 	wantContains(t, "the economy readers' view", econ.body, `<option value="econ" selected>Economy</option>`, "New reports: 1",
-		`src="/admin/digests/preview?topic=econ"`)
+		`src="/admin/digests/preview?frequency=weekly&amp;topic=econ"`)
 	if frame := h.withCookie(http.MethodGet, "/admin/digests/preview?topic=econ", cookie); !strings.Contains(frame.body, "Rates") || strings.Contains(frame.body, "General") {
 		t.Errorf("the economy readers' HTML part:\n%s", frame.body)
 	}
@@ -244,7 +244,7 @@ func TestDashboardSendNowAsksOnceMoreAndSendsOneDigest(t *testing.T) {
 		"<h1>Send 1 report to 3 readers now?</h1>", `name="last" value="1"`)
 	wantRedirect(t, h.sendNow(cookie, "1"), http.StatusSeeOther, "/admin/digests/2")
 	// With nothing left to send, the form makes nothing and says so.
-	wantRedirect(t, h.sendNow(cookie, "2"), http.StatusSeeOther, "/admin/digests?nothing-done")
+	wantRedirect(t, h.sendNow(cookie, "2"), http.StatusSeeOther, "/admin/digests?nothing-done&frequency=weekly")
 	wantContains(t, "the digests page after sending nothing", h.withCookie(http.MethodGet, "/admin/digests?nothing-done", cookie).body,
 		`<p class="notice" role="status">Nothing was sent: no report was due for a digest.</p>`)
 	if page := h.withCookie(http.MethodGet, "/admin/digests", cookie).body; strings.Contains(page, "Nothing was sent") {
@@ -327,14 +327,14 @@ func TestDashboardDigestPageShowsProgressAndEachFailureWithTheRelaysReply(t *tes
 	}
 	// A later page of failures leaves the reports to the first page.
 	later := h.withCookie(http.MethodGet, "/admin/digests/1?after=1", cookie)
-	wantContains(t, "a later page of failures", later.body, "Compiled 2026-03-02 08:00 UTC with 1 report.",
+	wantContains(t, "a later page of failures", later.body, "Weekly digest, compiled 2026-03-02 08:00 UTC with 1 report.",
 		`The reports are listed on <a href="/admin/digests/1">the digest's first page</a>.`)
 	if strings.Contains(later.body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
 		t.Errorf("a later page of failures lists the reports again:\n%s", later.body)
 	}
 	history := h.withCookie(http.MethodGet, "/admin/digests", cookie)
 	wantContains(t, "the history", history.body,
-		`<tr><th scope="row"><a href="/admin/digests/1">Digest 1</a></th><td>2026-03-02 08:00</td><td>done</td><td>1</td><td>3</td><td>2</td><td>1</td><td>0</td></tr>`)
+		`<tr><th scope="row"><a href="/admin/digests/1">Digest 1</a></th><td>weekly</td><td>2026-03-02 08:00</td><td>done</td><td>1</td><td>3</td><td>2</td><td>1</td><td>0</td></tr>`)
 
 	for path, want := range map[string]int{
 		"/admin/digests/2": http.StatusNotFound, "/admin/digests/abc": http.StatusNotFound, "/admin/digests/0": http.StatusNotFound,
@@ -352,7 +352,7 @@ func TestDashboardDigestHistoryIsPagedNewestFirst(t *testing.T) {
 	cookie := h.signIn(opsEmail)
 	for i := range 22 {
 		h.addReport(fmt.Sprintf("Report %d", i), -time.Minute)
-		if _, _, err := h.cat.CompileDigest(context.Background()); err != nil {
+		if _, _, err := h.cat.CompileDigest(context.Background(), ""); err != nil {
 			t.Fatal(err)
 		}
 		h.clock.Advance(time.Minute)

@@ -344,9 +344,9 @@ func TestDashboardExportsConfirmedSubscribersAsCSV(t *testing.T) {
 		resp.Header.Get("Content-Disposition") != `attachment; filename="subscribers.csv"` {
 		t.Fatalf("export: %d %v", resp.StatusCode, resp.Header)
 	}
-	want := "email,confirmed_at,topics,lang\n" +
-		"ada@example.org,2026-03-02T08:00:00Z,economics;health,en\n" +
-		"'=1+2@example.org,2026-03-02T08:00:00Z,,en\n"
+	want := "email,confirmed_at,topics,frequency,lang\n" +
+		"ada@example.org,2026-03-02T08:00:00Z,economics;health,weekly,en\n" +
+		"'=1+2@example.org,2026-03-02T08:00:00Z,,weekly,en\n"
 	if resp.body != want {
 		t.Errorf("export:\n%s\nwant\n%s", resp.body, want)
 	}

@@ -140,7 +140,7 @@ func TestDashboardOverviewShowsCountsAndTheLastDigest(t *testing.T) {
 	h.subscribe("c@example.org")
 	h.postJSON("/subscribe", `{"email":"d@example.org"}`)
 	h.addReports(1, time.Minute)
-	if _, _, err := h.cat.CompileDigest(context.Background()); err != nil {
+	if _, _, err := h.cat.CompileDigest(context.Background(), ""); err != nil {
 		t.Fatal(err)
 	}
 	body := h.withCookie(http.MethodGet, "/admin", h.signIn(opsEmail)).body

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -134,10 +136,22 @@ func handleListSources(cat *catalogue.Service, log *slog.Logger) http.HandlerFun
 	}
 }
 
-// handleCompileDigest compiles and enqueues the next digest now.
+// handleCompileDigest compiles and enqueues the next digest now, of the
+// frequency the optional body names ({"frequency": F}; none: the only one).
 func handleCompileDigest(cat *catalogue.Service, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		d, created, err := cat.CompileDigest(r.Context())
+		var in struct {
+			Frequency string `json:"frequency"`
+		}
+		if err := decodeJSON(r, &in); err != nil && !errors.Is(err, io.EOF) {
+			if isTooLarge(err) {
+				jsonError(w, http.StatusRequestEntityTooLarge, "the request body is over 64 KiB")
+				return
+			}
+			jsonError(w, http.StatusBadRequest, "invalid JSON: "+err.Error())
+			return
+		}
+		d, created, err := cat.CompileDigest(r.Context(), in.Frequency)
 		switch {
 		case err != nil:
 			apiError(w, r, log, err, "the digest could not be compiled; try again")

@@ -198,7 +198,7 @@ func TestAdminListsSubscribersByStatus(t *testing.T) {
 func TestAdminGetsOneSubscriberByAddress(t *testing.T) {
 	h := newHarness(t, options{AdminToken: adminToken, Topics: []alertd.Topic{{ID: "economy", Name: "Economy"}}})
 	h.confirmed("Carol@example.org", "economy")
-	wantKeys := []string{"confirmed_at", "created_at", "email", "lang", "status", "topics", "unsubscribed_at"}
+	wantKeys := []string{"confirmed_at", "created_at", "email", "frequency", "lang", "status", "topics", "unsubscribed_at"}
 	for _, path := range []string{
 		"/api/v1/subscribers/Carol@example.org",
 		"/api/v1/subscribers/carol@EXAMPLE.org",

@@ -26,7 +26,7 @@ func (h *harness) sendDigest(outcomes ...alertd.MessageStatus) alertd.Digest {
 	h.t.Helper()
 	ctx := context.Background()
 	now := h.clock.Now()
-	d, created, err := h.cat.CompileDigest(ctx)
+	d, created, err := h.cat.CompileDigest(ctx, "")
 	if err != nil || !created || d.Recipients != len(outcomes) {
 		h.t.Fatalf("compiled %+v (created %v, %v), want a digest for %d readers", d, created, err, len(outcomes))
 	}

@@ -35,6 +35,10 @@ type topicReaders struct {
 
 type digestsView struct {
 	Next catalogue.Upcoming
+	// Frequency is the series shown; Frequencies all of them, to choose
+	// from when there are several.
+	Frequency   alertd.Frequency
+	Frequencies []alertd.Frequency
 	// Topic is the view previewed: a topic's id, or "" for the readers who
 	// chose none; TopicError says why the one asked for was refused.
 	Topic, TopicError string
@@ -50,6 +54,32 @@ type digestsView struct {
 	// NothingSent says that a send asked for found no report due.
 	NothingSent bool
 }
+
+// pageFrequency is the series a dashboard page is about: the one the
+// frequency parameter names, or the first configured when it is empty;
+// ok = false for an id not configured.
+func pageFrequency(cat *catalogue.Service, id string) (alertd.Frequency, bool) {
+	frequencies := cat.Frequencies()
+	if id == "" {
+		return frequencies[0], true
+	}
+	i := slices.IndexFunc(frequencies, func(f alertd.Frequency) bool { return f.ID == id })
+	if i < 0 {
+		return alertd.Frequency{}, false
+	}
+	return frequencies[i], true
+}
+
+// frequencyName is the name of the configured series with the id, or the
+// id itself for a series no longer configured.
+func frequencyName(cat *catalogue.Service, id string) string {
+	if f, ok := pageFrequency(cat, id); ok && id != "" {
+		return f.Name
+	}
+	return id
+}
+
+var noSuchFrequency = messageView{"No such frequency", "Choose one of the configured frequencies."}
 
 // previewTopics is the topics a preview of the topic id shows: none (every
 // report) for "", and ok = false for an id not configured.
@@ -67,13 +97,19 @@ func handleAdminDigests(p *pages, cat *catalogue.Service, preview PreviewDigest,
 			p.render(w, r, http.StatusBadRequest, "admin/message", messageView{"Bad page", "before must be a positive whole number."})
 			return
 		}
+		frequency, ok := pageFrequency(cat, r.URL.Query().Get("frequency"))
+		if !ok {
+			p.render(w, r, http.StatusBadRequest, "admin/message", noSuchFrequency)
+			return
+		}
 		status := http.StatusOK
-		v := digestsView{Topic: r.URL.Query().Get("topic"), NothingSent: saysNothingDone(r)}
+		v := digestsView{Topic: r.URL.Query().Get("topic"), NothingSent: saysNothingDone(r),
+			Frequency: frequency, Frequencies: cat.Frequencies()}
 		chosen, ok := previewTopics(topics, v.Topic)
 		if !ok {
 			status, v.TopicError, v.Topic, chosen = http.StatusBadRequest, "Choose one of the topics in the list.", "", nil
 		}
-		next, err := cat.Upcoming(r.Context())
+		next, err := cat.Upcoming(r.Context(), frequency.ID)
 		if err != nil {
 			p.serverError(w, r, err)
 			return
@@ -89,7 +125,7 @@ func handleAdminDigests(p *pages, cat *catalogue.Service, preview PreviewDigest,
 				p.serverError(w, r, err)
 				return
 			}
-			v.FrameURL = "/admin/digests/preview?" + url.Values{"topic": {v.Topic}}.Encode()
+			v.FrameURL = "/admin/digests/preview?" + url.Values{"topic": {v.Topic}, "frequency": {frequency.ID}}.Encode()
 		}
 		history, err := cat.Digests(r.Context(), digestHistoryPage+1, before)
 		if err != nil {
@@ -115,7 +151,12 @@ func handleAdminDigestFrame(p *pages, cat *catalogue.Service, preview PreviewDig
 			http.Error(w, "No such topic.", http.StatusBadRequest)
 			return
 		}
-		next, err := cat.Upcoming(r.Context())
+		frequency, ok := pageFrequency(cat, r.URL.Query().Get("frequency"))
+		if !ok {
+			http.Error(w, "No such frequency.", http.StatusBadRequest)
+			return
+		}
+		next, err := cat.Upcoming(r.Context(), frequency.ID)
 		if err != nil {
 			p.serverError(w, r, err)
 			return
@@ -134,14 +175,27 @@ func handleAdminDigestFrame(p *pages, cat *catalogue.Service, preview PreviewDig
 	}
 }
 
+// digestSendView is the question asked before sending a series' digest.
+type digestSendView struct {
+	catalogue.Upcoming
+	FrequencyName string
+	// Several says that there is more than one series, so the page names it.
+	Several bool
+}
+
 func handleAdminDigestConfirm(p *pages, cat *catalogue.Service) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		next, err := cat.Upcoming(r.Context())
+		frequency, ok := pageFrequency(cat, r.URL.Query().Get("frequency"))
+		if !ok {
+			p.render(w, r, http.StatusBadRequest, "admin/message", noSuchFrequency)
+			return
+		}
+		next, err := cat.Upcoming(r.Context(), frequency.ID)
 		if err != nil {
 			p.serverError(w, r, err)
 			return
 		}
-		p.render(w, r, http.StatusOK, "admin/digest_send", next)
+		p.render(w, r, http.StatusOK, "admin/digest_send", digestSendView{next, frequency.Name, len(cat.Frequencies()) > 1})
 	}
 }
 
@@ -160,21 +214,26 @@ func handleAdminDigestSend(p *pages, cat *catalogue.Service, audit auditor) http
 				"The form lacks the digest it was confirmed against. Please start again from the Digests page."})
 			return
 		}
-		d, created, err := cat.CompileDigestAfter(r.Context(), last)
+		frequency, ok := pageFrequency(cat, r.PostForm.Get("frequency"))
+		if !ok {
+			p.render(w, r, http.StatusBadRequest, "admin/message", noSuchFrequency)
+			return
+		}
+		d, created, err := cat.CompileDigestAfter(r.Context(), frequency.ID, last)
 		switch {
 		case errors.Is(err, catalogue.ErrDigestCompiledMeanwhile):
-			newest, err := cat.Digests(r.Context(), 1, 0)
-			if err != nil || len(newest) == 0 {
+			next, err := cat.Upcoming(r.Context(), frequency.ID)
+			if err != nil || next.Last == 0 {
 				p.serverError(w, r, fmt.Errorf("newest digest: %w", err))
 				return
 			}
-			http.Redirect(w, r, fmt.Sprintf("/admin/digests/%d", newest[0].ID), http.StatusSeeOther)
+			http.Redirect(w, r, fmt.Sprintf("/admin/digests/%d", next.Last), http.StatusSeeOther)
 			return
 		case err != nil:
 			p.serverError(w, r, err)
 			return
 		case !created:
-			http.Redirect(w, r, afterNothingDone("/admin/digests"), http.StatusSeeOther)
+			http.Redirect(w, r, afterNothingDone("/admin/digests")+"&"+url.Values{"frequency": {frequency.ID}}.Encode(), http.StatusSeeOther)
 			return
 		}
 		audit.record(r, admin.ActionDigestSent, fmt.Sprintf("digest %d", d.ID),
@@ -185,6 +244,8 @@ func handleAdminDigestSend(p *pages, cat *catalogue.Service, audit auditor) http
 
 type digestView struct {
 	Digest alertd.Digest
+	// FrequencyName names the digest's series.
+	FrequencyName string
 	// Done counts the copies that are finished: sent, failed or cancelled.
 	Done     int
 	Reports  []alertd.Report
@@ -214,7 +275,7 @@ func handleAdminDigest(p *pages, cat *catalogue.Service) http.HandlerFunc {
 			p.serverError(w, r, err)
 			return
 		}
-		v := digestView{Digest: d, Done: d.Sent + d.Failed + d.Cancelled, After: after}
+		v := digestView{Digest: d, FrequencyName: frequencyName(cat, d.Frequency), Done: d.Sent + d.Failed + d.Cancelled, After: after}
 		// The reports are listed on the first page only: a later page is
 		// for reading on through the failures, and a digest may carry
 		// hundreds of reports.

@@ -241,14 +241,14 @@ func handleAdminExport(p *pages, subs *subscription.Service, audit auditor) http
 		w.Header().Set("Content-Disposition", `attachment; filename="subscribers.csv"`)
 		rc := http.NewResponseController(w)
 		out := csv.NewWriter(w)
-		out.Write([]string{"email", "confirmed_at", "topics", "lang"})
+		out.Write([]string{"email", "confirmed_at", "topics", "frequency", "lang"})
 		rows := 0
 		err := subs.List(r.Context(), alertd.StatusConfirmed, func(sub alertd.Subscriber) error {
 			confirmed := ""
 			if sub.ConfirmedAt != nil {
 				confirmed = sub.ConfirmedAt.Format(time.RFC3339)
 			}
-			out.Write([]string{subscription.SpreadsheetSafe(sub.Email), confirmed, subscription.SpreadsheetSafe(strings.Join(sub.Topics, ";")), sub.Lang})
+			out.Write([]string{subscription.SpreadsheetSafe(sub.Email), confirmed, subscription.SpreadsheetSafe(strings.Join(sub.Topics, ";")), sub.Frequency, sub.Lang})
 			if rows++; rows%exportFlushEvery == 0 {
 				out.Flush()
 				if err := out.Error(); err != nil {

@@ -15,17 +15,20 @@ import (
 var errTrailingData = errors.New("unexpected data after the JSON object")
 
 type subscribeBody struct {
-	Email  string   `json:"email"`
-	Topics []string `json:"topics"`
-	Lang   string   `json:"lang"`
+	Email     string   `json:"email"`
+	Topics    []string `json:"topics"`
+	Frequency string   `json:"frequency"`
+	Lang      string   `json:"lang"`
 }
 
 // formView is the data of the subscription form page.
 type formView struct {
-	Email   string
-	Error   string
-	Chosen  map[string]bool
-	Reports []reportView
+	Email  string
+	Error  string
+	Chosen map[string]bool
+	// Frequency is the frequency chosen; "" for the first offered.
+	Frequency string
+	Reports   []reportView
 }
 
 // latestOnForm is how many recent reports the form page shows.
@@ -61,7 +64,7 @@ func handleSubscribe(p *pages, subs *subscription.Service, ips clientIPs, outcom
 		if asJSON {
 			err = decodeJSON(r, &body)
 		} else if err = parseForm(r); err == nil {
-			body = subscribeBody{Email: r.PostForm.Get("email"), Topics: r.PostForm["topics"], Lang: r.PostForm.Get("lang")}
+			body = subscribeBody{Email: r.PostForm.Get("email"), Topics: r.PostForm["topics"], Frequency: r.PostForm.Get("frequency"), Lang: r.PostForm.Get("lang")}
 			honeypot = r.PostForm.Get("website")
 		}
 		// A page in answer is in the language the reader chose.
@@ -82,7 +85,7 @@ func handleSubscribe(p *pages, subs *subscription.Service, ips clientIPs, outcom
 			outcome = "honeypot"
 		} else {
 			err = subs.Subscribe(r.Context(), subscription.Request{
-				Email: body.Email, Topics: body.Topics, Lang: body.Lang,
+				Email: body.Email, Topics: body.Topics, Frequency: body.Frequency, Lang: body.Lang,
 				IP: ips.of(r), UserAgent: r.UserAgent(), FormURL: r.Referer(),
 			})
 		}
@@ -116,6 +119,8 @@ func invalidMessageID(err error) string {
 		return "error_unknown_topic"
 	case errors.Is(err, subscription.ErrUnknownLanguage):
 		return "error_unknown_language"
+	case errors.Is(err, alertd.ErrUnknownFrequency):
+		return "error_unknown_frequency"
 	}
 	return "address_generic"
 }
@@ -138,5 +143,5 @@ func refuse(w http.ResponseWriter, r *http.Request, p *pages, asJSON bool, statu
 	}
 	// The page is UTF-8; bytes that are not must not reach it raw.
 	email := strings.ToValidUTF8(body.Email, "\uFFFD")
-	p.render(w, r, status, "form", formView{Email: email, Error: message, Chosen: chosen})
+	p.render(w, r, status, "form", formView{Email: email, Error: message, Chosen: chosen, Frequency: body.Frequency})
 }

@@ -15,6 +15,8 @@ type unsubscribeView struct {
 	Status string
 	Chosen map[string]bool
 	Lang   string
+	// Frequency is the id of the frequency the reader gets.
+	Frequency string
 }
 
 // handleUnsubscribePage shows the Unsubscribe button and, when there is a
@@ -40,7 +42,7 @@ func handleUnsubscribePage(p *pages, subs *subscription.Service) http.HandlerFun
 		}
 		// The page speaks the subscriber's language unless ?lang= asks otherwise.
 		p.render(w, withLang(r, sub.Lang), http.StatusOK, "unsubscribe",
-			unsubscribeView{Email: sub.Email, Status: status, Chosen: chosen, Lang: sub.Lang})
+			unsubscribeView{Email: sub.Email, Status: status, Chosen: chosen, Lang: sub.Lang, Frequency: sub.Frequency})
 	}
 }
 
@@ -55,6 +57,20 @@ func handleUnsubscribe(p *pages, subs *subscription.Service) http.HandlerFunc {
 		err := parseForm(r)
 		if isTooLarge(err) {
 			p.message(w, r, http.StatusRequestEntityTooLarge, "error_too_large_title", "error_too_large")
+			return
+		}
+		if err == nil && r.PostForm.Get("preferences") == "frequency" {
+			err = subs.SetFrequency(r.Context(), token, r.PostForm.Get("frequency"))
+			switch {
+			case errors.Is(err, subscription.ErrUnknownToken):
+				unknownUnsubscribeToken(w, r, p)
+			case alertd.ErrorCode(err) == alertd.Invalid:
+				p.message(w, r, errorStatus(err), "error_unknown_frequency_title", "error_unknown_frequency")
+			case err != nil:
+				p.serverError(w, r, err)
+			default:
+				p.render(w, r, http.StatusOK, "preferences_saved", nil)
+			}
 			return
 		}
 		if err == nil && r.PostForm.Get("preferences") != "" {

@@ -45,6 +45,12 @@ func (c *clock) Now() time.Time {
 	return c.now
 }
 
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
 func (c *clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -81,6 +87,8 @@ type options struct {
 	Webhooks web.Webhooks
 	// Languages are site.languages; empty = English alone.
 	Languages []string
+	// Frequencies are the configured frequencies; none: the one weekly.
+	Frequencies []alertd.Frequency
 }
 
 // sessionTTL is the dashboard sessions' length in the tests.
@@ -154,10 +162,14 @@ func newHarness(t *testing.T, opts options) *harness {
 	}
 
 	r := rules
-	r.Topics = opts.Topics
 	r.Languages = opts.Languages
+	r.Topics, r.Frequencies = opts.Topics, opts.Frequencies
+	r.Pending = func(tx *store.Tx, frequency string, now time.Time) (store.DigestSelection, error) {
+		return h.cat.Selection(tx, frequency, now)
+	}
 	h.subs = subscription.NewService(st, r, signer, h.clock.Now, rand.Reader, queued)
-	h.cat = catalogue.NewService(st, catalogue.Rules{FirstWindow: 168 * time.Hour, Topics: opts.Topics, Sources: opts.Sources, SearchBudget: opts.ReportSearchBudget}, h.clock.Now, queued)
+	h.cat = catalogue.NewService(st, catalogue.Rules{FirstWindow: 168 * time.Hour, Topics: opts.Topics, Frequencies: opts.Frequencies,
+		Sources: opts.Sources, SearchBudget: opts.ReportSearchBudget}, h.clock.Now, queued)
 	h.dash = admin.NewService(st, admin.Rules{Emails: opts.AdminEmails, SessionTTL: sessionTTL}, h.clock.Now, rand.Reader, queued)
 	bounceSigner, err := bounce.NewSigner([]byte(strings.Repeat("s", subscription.MinSecretLength)))
 	if err != nil {
@@ -207,6 +219,7 @@ func (h *harness) mailRenderer(st *store.Store, signer subscription.UnsubscribeS
 		Composer: composer, BaseURL: h.url, UnsubscribeToken: signer.Token, MaxReports: 50,
 		Subject:       template.Must(template.New("subject").Parse("New reports: {{.Count}}")),
 		Digests:       delivery.NewDigestCache(st.DigestReports),
+		ReportsByID:   st.ReportsByID,
 		LatestReports: func(context.Context) ([]alertd.Report, error) { return nil, nil },
 		Now:           h.clock.Now,
 	}

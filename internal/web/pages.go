@@ -36,7 +36,9 @@ type pages struct {
 	service string
 	topics  []alertd.Topic
 	langs   *lang.Catalogue
-	log     *slog.Logger
+	// frequencies are offered to readers; nil when there is only one.
+	frequencies []alertd.Frequency
+	log         *slog.Logger
 }
 
 func loadPages(templates fs.FS, service string, topics []alertd.Topic, langs *lang.Catalogue, log *slog.Logger) (*pages, error) {
@@ -78,6 +80,9 @@ type view struct {
 	Languages []*lang.Printer
 	Service   string
 	Topics    []alertd.Topic
+	// Frequencies are the frequencies readers choose from; nil when there
+	// is only one, and so no choice.
+	Frequencies []alertd.Frequency
 	// Admin is the signed-in dashboard user's address, on dashboard pages.
 	Admin string
 	Data  any
@@ -100,7 +105,7 @@ func (v view) Href(path string) string {
 // a template error becomes a clean 500, not half a page.
 func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
 	var buf bytes.Buffer
-	v := view{Printer: p.printer(r), Service: p.service, Topics: p.topics, Admin: sessionOf(r).Email, Data: data}
+	v := view{Printer: p.printer(r), Service: p.service, Topics: p.topics, Frequencies: p.frequencies, Admin: sessionOf(r).Email, Data: data}
 	if offered := p.langs.Offered(); len(offered) > 1 {
 		v.Languages = offered
 	}

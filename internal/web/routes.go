@@ -82,6 +82,9 @@ func NewServer(d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	if frequencies := d.Catalogue.Frequencies(); len(frequencies) > 1 {
+		pages.frequencies = frequencies
+	}
 	static, err := fs.Sub(d.Templates, "static")
 	if err != nil {
 		return nil, err

@@ -264,6 +264,8 @@ var dashboardSQL = []string{
 	FROM r`,
 	`UPDATE digests SET reports = c.n FROM (SELECT digest_id, count(*) AS n FROM reports WHERE digest_id IS NOT NULL GROUP BY digest_id) AS c
 	WHERE digests.id = c.digest_id`,
+	// The digests are the one series, weekly, that announced those reports.
+	`INSERT INTO series_reports (frequency, report_id, digest_id) SELECT 'weekly', id, digest_id FROM reports WHERE digest_id IS NOT NULL`,
 
 	// The audit log: a few operators' changes over the two years.
 	`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?3)
