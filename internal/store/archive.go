@@ -22,24 +22,5 @@ const archived = "(sent > 0 OR sent + failed + cancelled < recipients)"
 // positive. Each one's Reports counts the reports it announced that are not
 // retracted.
 func (s *Store) ArchivedDigests(ctx context.Context, limit int, before int64) ([]alertd.Digest, error) {
-	query := "SELECT " + archivedDigestColumns + " FROM digests WHERE " + archived + " ORDER BY id DESC LIMIT ?"
-	args := []any{limit}
-	if before > 0 {
-		query = "SELECT " + archivedDigestColumns + " FROM digests WHERE " + archived + " AND id < ? ORDER BY id DESC LIMIT ?"
-		args = []any{before, limit}
-	}
-	rows, err := s.readRows(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var digests []alertd.Digest
-	for rows.Next() {
-		d, err := scanDigest(rows)
-		if err != nil {
-			return nil, err
-		}
-		digests = append(digests, d)
-	}
-	return digests, rows.Err()
+	return s.digestsWhere(ctx, archivedDigestColumns, archived, limit, before)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/alertd/alertd"
@@ -217,13 +218,17 @@ func (s *Store) Digest(ctx context.Context, id int64) (alertd.Digest, error) {
 // Digests lists digests newest first, with their counts: at most limit,
 // those older than the digest with id before when it is positive.
 func (s *Store) Digests(ctx context.Context, limit int, before int64) ([]alertd.Digest, error) {
-	query := "SELECT " + digestColumns + " FROM digests ORDER BY id DESC LIMIT ?"
-	args := []any{limit}
-	if before > 0 {
-		query = "SELECT " + digestColumns + " FROM digests WHERE id < ? ORDER BY id DESC LIMIT ?"
-		args = []any{before, limit}
+	return s.digestsWhere(ctx, digestColumns, "true", limit, before)
+}
+
+// digestsWhere lists the digests that meet cond newest first, read as
+// columns: at most limit, those older than the digest with id before when
+// it is positive.
+func (s *Store) digestsWhere(ctx context.Context, columns, cond string, limit int, before int64) ([]alertd.Digest, error) {
+	if before <= 0 {
+		before = math.MaxInt64
 	}
-	rows, err := s.readRows(ctx, query, args...)
+	rows, err := s.readRows(ctx, "SELECT "+columns+" FROM digests WHERE "+cond+" AND id < ? ORDER BY id DESC LIMIT ?", before, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -65,30 +65,15 @@ func (s *Service) UnsubscribeID(ctx context.Context, id int64) (changed bool, er
 
 // SetTopics changes the topics of the subscriber an unsubscribe token names.
 func (s *Service) SetTopics(ctx context.Context, token string, chosen []string) error {
-	id, ok := s.signer.Verify(token)
-	if !ok {
-		return ErrUnknownToken
-	}
 	topics, err := s.checkTopics(chosen)
 	if err != nil {
 		return err
 	}
-	return s.store.Write(ctx, func(tx *store.Tx) error {
-		if _, err := tx.SubscriberByID(id); errors.Is(err, store.ErrNotFound) {
-			return ErrUnknownToken
-		} else if err != nil {
-			return err
-		}
-		return tx.SetTopics(id, topics)
-	})
+	return s.change(ctx, token, func(tx *store.Tx, id int64) error { return tx.SetTopics(id, topics) })
 }
 
 // SetLang changes the language of the subscriber an unsubscribe token names.
 func (s *Service) SetLang(ctx context.Context, token, lang string) error {
-	id, ok := s.signer.Verify(token)
-	if !ok {
-		return ErrUnknownToken
-	}
 	if lang == "" {
 		return fmt.Errorf("%w: none chosen", ErrUnknownLanguage)
 	}
@@ -96,13 +81,24 @@ func (s *Service) SetLang(ctx context.Context, token, lang string) error {
 	if err != nil {
 		return err
 	}
+	return s.change(ctx, token, func(tx *store.Tx, id int64) error { return tx.SetLang(id, lang) })
+}
+
+// change applies a reader's change to the subscriber an unsubscribe token
+// names, ErrUnknownToken when it names none (a forged token, or an erased
+// subscriber's).
+func (s *Service) change(ctx context.Context, token string, apply func(tx *store.Tx, id int64) error) error {
+	id, ok := s.signer.Verify(token)
+	if !ok {
+		return ErrUnknownToken
+	}
 	return s.store.Write(ctx, func(tx *store.Tx) error {
 		if _, err := tx.SubscriberByID(id); errors.Is(err, store.ErrNotFound) {
 			return ErrUnknownToken
 		} else if err != nil {
 			return err
 		}
-		return tx.SetLang(id, lang)
+		return apply(tx, id)
 	})
 }
 

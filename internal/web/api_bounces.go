@@ -3,7 +3,6 @@ package web
 import (
 	"log/slog"
 	"net/http"
-	"strconv"
 
 	"github.com/alertd/alertd/internal/bounce"
 )
@@ -12,14 +11,9 @@ import (
 // a page at a time: since is the last id the reader has seen.
 func handleListBounces(bounces *bounce.Service, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		limit := 100
-		if s := r.URL.Query().Get("limit"); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 1 || n > maxListLimit {
-				jsonError(w, http.StatusBadRequest, "limit must be a whole number from 1 to 500")
-				return
-			}
-			limit = n
+		limit, ok := listLimit(w, r, 100)
+		if !ok {
+			return
 		}
 		since, err := parseCursor(r.URL.Query().Get("since"))
 		if err != nil {

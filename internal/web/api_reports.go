@@ -62,8 +62,23 @@ func handleRetractReport(cat *catalogue.Service, log *slog.Logger) http.HandlerF
 	}
 }
 
-// maxListLimit bounds one page of the reports API.
+// maxListLimit bounds one page of a list in the API.
 const maxListLimit = 500
+
+// listLimit reads a list request's ?limit=, def when absent; a bad one is
+// answered 400 and ok is false.
+func listLimit(w http.ResponseWriter, r *http.Request, def int) (limit int, ok bool) {
+	s := r.URL.Query().Get("limit")
+	if s == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > maxListLimit {
+		jsonError(w, http.StatusBadRequest, "limit must be a whole number from 1 to 500")
+		return 0, false
+	}
+	return n, true
+}
 
 // handleApproveReport releases a held report: 200 with the report, its
 // held_at cleared; approving a report not held is harmless. 404 when there
@@ -97,14 +112,9 @@ func handleListReports(cat *catalogue.Service, log *slog.Logger) http.HandlerFun
 			jsonError(w, http.StatusBadRequest, "status must be held (the review queue), or absent")
 			return
 		}
-		limit := 50
-		if s := r.URL.Query().Get("limit"); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 1 || n > maxListLimit {
-				jsonError(w, http.StatusBadRequest, "limit must be a whole number from 1 to 500")
-				return
-			}
-			limit = n
+		limit, ok := listLimit(w, r, 50)
+		if !ok {
+			return
 		}
 		before, err := parseCursor(r.URL.Query().Get("before"))
 		if err != nil {
