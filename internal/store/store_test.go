@@ -173,7 +173,7 @@ func TestWriteGroupCommitRollsBackOnlyTheFailingWrites(t *testing.T) {
 			})
 		})
 	}
-	for len(st.batches) < writes {
+	for st.QueuedWrites() < writes {
 		runtime.Gosched()
 	}
 	close(release)
