@@ -88,7 +88,8 @@ type memSample struct {
 // notifications on its bounce receiver while it sends a digest: the
 // database holds that many confirmed subscribers and a freshly compiled
 // digest; alertd sends it to the bench's SMTP sink with VERP envelope
-// senders; meanwhile the bench mails dsns RFC 3464 reports, each about a
+// senders; once the sink has received dsns messages, and while alertd
+// goes on sending, the bench mails dsns RFC 3464 reports, each about a
 // message the sink has received (to its VERP address, naming its
 // recipient), over connections SMTP connections, and samples alertd's heap
 // and RSS. A 250 from the receiver must mean recorded: afterwards every
@@ -131,7 +132,10 @@ func benchBounces(ctx context.Context, alertdPath string, subscribers, dsns, con
 	}
 	defer serve.stop()
 
-	sent.at(0) // the digest is sending
+	// The DSNs start once the digest has sent every message they are
+	// about, so that their rate is the receiver's and not the digest's
+	// pace; the digest goes on sending meanwhile.
+	sent.at(dsns - 1)
 	var done atomic.Int64
 	samples := make(chan []memSample, 1)
 	stopSampling := make(chan struct{})

@@ -42,10 +42,12 @@ func NewService(st *store.Store, rules Rules, signer Signer, now func() time.Tim
 	return &Service{store: st, rules: rules, signer: signer, now: now, metrics: m}
 }
 
-// Record keeps a bounce and applies its rule, all in one write
-// transaction; applied is false when a bounce with its key was kept
-// already, which then changes nothing, so the same report heard twice
-// counts once.
+// Record keeps a bounce and applies its rule, both in one write
+// transaction, which the store commits together with the concurrent writes
+// (other reports, the delivery engine's), a failing one rolling back only
+// its own; Record returns once it is committed. applied is false when a
+// bounce with its key was kept already, which then changes nothing, so the
+// same report heard twice counts once, also when both are in one commit.
 //
 // How it is matched: b.MessageID, when not 0, must come from a verified
 // reference (a VERP address or Signer.Verify); the message then names the
@@ -88,21 +90,37 @@ func (s *Service) record(ctx context.Context, b alertd.Bounce) (applied, matched
 		b.MessageID, _ = s.signer.AddressMessage(b.ReturnPath) // 0: not alertd's
 		byAddress = false
 	}
+	// A message's recipient and digest never change, so they are read
+	// before the write transaction: every statement in it holds up the
+	// writes of everyone else (the delivery engine's, the other reports').
+	var subscriberID int64
+	b.DigestID = 0
+	if b.MessageID != 0 {
+		err = s.store.Read(ctx, func(tx *store.Tx) error {
+			var err error
+			subscriberID, b.DigestID, err = tx.MessageRecipient(b.MessageID)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil
+			}
+			return err
+		})
+		if err != nil {
+			return false, false, err
+		}
+	}
 	err = s.store.Write(ctx, func(tx *store.Tx) error {
-		b.SubscriberID, b.DigestID = 0, 0
-		var sub alertd.Subscriber
-		if b.MessageID != 0 {
-			subscriberID, digestID, err := tx.MessageRecipient(b.MessageID)
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
+		// The store may run this twice (a batch that failed runs again
+		// write by write): each run sets the results afresh.
+		b.SubscriberID, applied, matched = 0, false, false
+		var (
+			sub alertd.Subscriber
+			err error
+		)
+		if subscriberID != 0 {
+			if sub, err = tx.SubscriberByID(subscriberID); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
-			b.DigestID = digestID
-			if subscriberID != 0 {
-				if sub, err = tx.SubscriberByID(subscriberID); err != nil && !errors.Is(err, store.ErrNotFound) {
-					return err
-				}
-			}
-		} else if byAddress && b.Email != "" {
+		} else if b.MessageID == 0 && byAddress && b.Email != "" {
 			if sub, err = tx.SubscriberByKey(subscription.AddressKey(b.Email)); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}

@@ -37,6 +37,13 @@ func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
 	return s.writeAndWait(ctx, fn, false)
 }
 
+// QueuedWrites returns how many writes wait for the writer, not counting
+// the batch it is committing: a test holds the writer and knows the writes
+// it started are queued, to be committed together, once this says so.
+func (s *Store) QueuedWrites() int {
+	return len(s.batches)
+}
+
 // WriteLazy is Write for a write that may be synced lazily (see SubmitLazy).
 func (s *Store) WriteLazy(ctx context.Context, fn func(*Tx) error) error {
 	return s.writeAndWait(ctx, fn, true)

@@ -173,7 +173,7 @@ func TestWriteGroupCommitRollsBackOnlyTheFailingWrites(t *testing.T) {
 			})
 		})
 	}
-	for len(st.batches) < writes {
+	for st.QueuedWrites() < writes {
 		runtime.Gosched()
 	}
 	close(release)
@@ -283,7 +283,35 @@ func TestLazyWritesSkipTheSyncOnlyWithinTheWindow(t *testing.T) {
 func TestAuditPageSearchesByKey(t *testing.T) {
 	st := openAt(t, filepath.Join(t.TempDir(), "alertd.db"), alertd.Migrations())
 	defer st.Close()
-	rows, err := st.read.Query("EXPLAIN QUERY PLAN "+auditPage, 1000, 50)
+	if plan := queryPlan(t, st, auditPage, 1000, 50); !strings.Contains(plan, "SEARCH audit_log USING INTEGER PRIMARY KEY (rowid<?)") {
+		t.Errorf("audit page plan:\n%s\nwant a search by the primary key", plan)
+	}
+}
+
+// TestSubscriberBouncesSearchIndex: counting a subscriber's soft bounces
+// (in the write transaction of every soft bounce) and deleting their
+// bounces (an erase) search the index of subscribers' bounces rather than
+// read every bounce kept.
+func TestSubscriberBouncesSearchIndex(t *testing.T) {
+	st := openAt(t, filepath.Join(t.TempDir(), "alertd.db"), alertd.Migrations())
+	defer st.Close()
+	for _, q := range []struct {
+		query string
+		args  []any
+	}{
+		{countBounces, []any{7, alertd.BounceSoft, 0}},
+		{eraseBounces, []any{7}},
+	} {
+		if plan := queryPlan(t, st, q.query, q.args...); !strings.Contains(plan, "SEARCH bounces USING INDEX bounces_subscriber") {
+			t.Errorf("plan of %s:\n%s\nwant a search of bounces_subscriber", q.query, plan)
+		}
+	}
+}
+
+// queryPlan returns SQLite's plan for a query, one step a line.
+func queryPlan(t *testing.T, st *Store, query string, args ...any) string {
+	t.Helper()
+	rows, err := st.read.Query("EXPLAIN QUERY PLAN "+query, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +328,5 @@ func TestAuditPageSearchesByKey(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(plan.String(), "SEARCH audit_log USING INTEGER PRIMARY KEY (rowid<?)") {
-		t.Errorf("audit page plan:\n%s\nwant a search by the primary key", plan.String())
-	}
+	return plan.String()
 }

@@ -308,7 +308,7 @@ func (t *Tx) Erase(id int64, emailHash string, at time.Time) error {
 	if _, err := t.exec("DELETE FROM message_history WHERE subscriber_id = ?", id); err != nil {
 		return err
 	}
-	if _, err := t.exec("DELETE FROM bounces WHERE subscriber_id = ?", id); err != nil {
+	if _, err := t.exec(eraseBounces, id); err != nil {
 		return err
 	}
 	if _, err := t.exec("DELETE FROM switch_seen WHERE subscriber_id = ?", id); err != nil {
@@ -321,6 +321,10 @@ func (t *Tx) Erase(id int64, emailHash string, at time.Time) error {
 		ON CONFLICT (email_hash) DO NOTHING`, emailHash, millis(at))
 	return err
 }
+
+// eraseBounces deletes a subscriber's bounces through the index of
+// subscribers' bounces (see countBounces).
+const eraseBounces = "DELETE FROM bounces WHERE subscriber_id = ? AND subscriber_id <> 0"
 
 // PurgeUnconfirmed deletes pending sign-ups made before cutoff, with their
 // confirmation e-mails, and returns how many went.
