@@ -275,3 +275,41 @@ func TestDashboardSendsNowPerFrequency(t *testing.T) {
 		t.Fatalf("daily next: %+v %v", next, err)
 	}
 }
+
+// TestFrequencyChoiceSpeaksChinese proves that the frequency choice on the
+// form and the preferences page, and every answer to the preferences
+// page's forms, are in the reader's language, whatever language the
+// browser asks for.
+func TestFrequencyChoiceSpeaksChinese(t *testing.T) {
+	h := newHarness(t, options{Languages: []string{"en", "zh-Hans"}, Frequencies: dailyAndWeekly})
+	wantContains(t, "the Chinese form", h.get("/?lang=zh-Hans").body,
+		`<label for="frequency">发送频率</label>`, `<option value="daily">Every day</option>`)
+	_, rejected, err := h.subs.ImportConfirmed(context.Background(),
+		[]subscription.ImportRow{{Email: "li@example.org", Frequency: "weekly", Lang: "zh-Hans"}}, "test")
+	if err != nil || len(rejected) > 0 {
+		t.Fatal(err, rejected)
+	}
+	sub, _ := h.subscriber("li@example.org")
+	link := "/unsubscribe/" + h.subs.UnsubscribeToken(sub.ID)
+	wantContains(t, "the Chinese preferences page", h.getIn(link, "en").body, `<html lang="zh-Hans">`,
+		"<h2>或者选择发送频率</h2>", `<label for="frequency">发送频率</label>`,
+		`<option value="weekly" selected>Every week</option>`, `<button type="submit" class="secondary">保存频率</button>`)
+
+	post := func(form url.Values) response {
+		req := h.request(http.MethodPost, link, "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+		req.Header.Set("Accept-Language", "en")
+		return h.do(req)
+	}
+	r := post(url.Values{"preferences": {"frequency"}, "frequency": {"hourly"}})
+	if r.StatusCode != http.StatusBadRequest {
+		t.Errorf("unknown frequency: %d, want 400", r.StatusCode)
+	}
+	wantContains(t, "the refusal", r.body, `<html lang="zh-Hans">`, "<h1>未知的发送频率</h1>")
+	r = post(url.Values{"preferences": {"frequency"}, "frequency": {"daily"}})
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("change of frequency: %d\n%s", r.StatusCode, r.body)
+	}
+	wantContains(t, "the saved page", r.body, `<html lang="zh-Hans">`, "<h1>您的设置已保存</h1>",
+		"今后的邮件将按您选择的频率发送。您不会漏掉任何报告，也不会重复收到同一篇报告。")
+	wantContains(t, "the unsubscribed page", post(url.Values{}).body, `<html lang="zh-Hans">`, "<h1>您已退订</h1>")
+}
