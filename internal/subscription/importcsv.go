@@ -38,8 +38,8 @@ const (
 	columnEmail       = "email"
 	columnConfirmedAt = "confirmed_at"
 	columnTopics      = "topics"
-	columnLang      = "lang"
-	columnFrequency = "frequency"
+	columnLang        = "lang"
+	columnFrequency   = "frequency"
 )
 
 // importColumns holds the index of each known column in a record, or -1
