@@ -14,6 +14,7 @@ import (
 	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/catalogue"
 	"github.com/alertd/alertd/internal/store"
+	"github.com/alertd/alertd/internal/subscription"
 )
 
 // onItsWay, as an outcome of sendDigest, leaves a copy claimed and unsent.
@@ -527,5 +528,69 @@ func TestArchiveSpeaksChinese(t *testing.T) {
 	}
 	if feed := parseDigestFeed(t, h.get("/reports/feed.atom?lang=zh-Hans")); feed.Title != "Research Alerts：最新报告" {
 		t.Errorf("the Chinese report feed's title: %q", feed.Title)
+	}
+}
+
+// TestDatesReadersSeeAreInTheDigestTimeZone proves that a report published
+// at 01:04 +02:00 on 22 December, and a digest sent half an hour before
+// midnight UTC, are of 22 December in Europe/Berlin and of 21 December in
+// UTC, in both languages, on the report list, the archive's pages and in
+// both parts of the digest mail.
+func TestDatesReadersSeeAreInTheDigestTimeZone(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	published := time.Date(2026, 12, 22, 1, 4, 0, 0, time.FixedZone("", 2*3600))
+	for _, zone := range []struct {
+		loc       *time.Location
+		en, zh    string
+		notEn     string
+		notZh     string
+		zoneLabel string
+	}{
+		{berlin, "22 December 2026", "2026年12月22日", "21 December", "12月21日", "Europe/Berlin"},
+		{time.UTC, "21 December 2026", "2026年12月21日", "22 December", "12月22日", "UTC"},
+	} {
+		t.Run(zone.zoneLabel, func(t *testing.T) {
+			h := newHarness(t, options{Languages: []string{"en", "zh-Hans"}, Location: zone.loc})
+			relay, drain := h.drainer()
+			h.clock.Set(time.Date(2026, 12, 21, 23, 30, 0, 0, time.UTC))
+			if _, rejected, err := h.subs.ImportConfirmed(context.Background(), []subscription.ImportRow{
+				{Email: "ann@example.org", Lang: "en"}, {Email: "li@example.org", Lang: "zh-Hans"},
+			}, "test"); err != nil || len(rejected) > 0 {
+				t.Fatal(err, rejected)
+			}
+			if _, _, err := h.cat.Add(context.Background(), catalogue.Input{
+				Title: "Late", URL: "https://example.org/r/late", PublishedAt: &published,
+			}, false); err != nil {
+				t.Fatal(err)
+			}
+			h.compileAt(alertd.DefaultFrequency, h.clock.Now(), 2)
+			drain()
+
+			want := map[string][2]string{"en": {zone.en, zone.notEn}, "zh-Hans": {zone.zh, zone.notZh}}
+			for lang, w := range want {
+				for _, path := range []string{"/reports", "/digests", "/digests/1"} {
+					body := h.get(path + "?lang=" + lang).body
+					if !strings.Contains(body, w[0]) || strings.Contains(body, w[1]) {
+						t.Errorf("%s?lang=%s shows not %q but %q:\n%s", path, lang, w[0], w[1], body)
+					}
+				}
+			}
+			mails := relay.Messages()
+			if len(mails) != 2 {
+				t.Fatalf("%d mails, want 2", len(mails))
+			}
+			for _, m := range mails {
+				w := want[map[string]string{"ann@example.org": "en", "li@example.org": "zh-Hans"}[m.To[0]]]
+				p := m.Parse(t)
+				for part, body := range map[string]string{"text": p.Text, "HTML": p.HTML} {
+					if !strings.Contains(body, w[0]) || strings.Contains(body, w[1]) {
+						t.Errorf("the %s part to %s shows not %q but %q:\n%s", part, m.To[0], w[0], w[1], body)
+					}
+				}
+			}
+		})
 	}
 }
