@@ -292,6 +292,7 @@ func TestFrequencyChoiceSpeaksChinese(t *testing.T) {
 	sub, _ := h.subscriber("li@example.org")
 	link := "/unsubscribe/" + h.subs.UnsubscribeToken(sub.ID)
 	wantContains(t, "the Chinese preferences page", h.getIn(link, "en").body, `<html lang="zh-Hans">`,
+		"退订后，Research Alerts 将不再向 li@example.org 发送邮件通知。",
 		"<h2>或者选择发送频率</h2>", `<label for="frequency">发送频率</label>`,
 		`<option value="weekly" selected>Every week</option>`, `<button type="submit" class="secondary">保存频率</button>`)
 
