@@ -27,4 +27,6 @@ type ArchivedDigest struct {
 	// Updated is when its page last changed: when it was sent, or when
 	// one of its reports was retracted since.
 	Updated time.Time
+	// Frequency is the id of the series it belongs to.
+	Frequency string
 }

@@ -32,7 +32,7 @@ func (s *Service) ArchivedDigest(ctx context.Context, id int64) (alertd.Archived
 	if err != nil {
 		return alertd.ArchivedDigest{}, err
 	}
-	a := alertd.ArchivedDigest{ID: d.ID, SentAt: d.CreatedAt, Updated: d.CreatedAt}
+	a := alertd.ArchivedDigest{ID: d.ID, SentAt: d.CreatedAt, Updated: d.CreatedAt, Frequency: d.Frequency}
 	a.Reports = slices.DeleteFunc(reports, func(r alertd.Report) bool {
 		if r.Status() != alertd.ReportRetracted {
 			return false

@@ -225,7 +225,7 @@ func compileDigest(ctx context.Context, st *store.Store, now time.Time, firstWin
 // TestRenderDigestInEachReadersLanguage proves that readers of one digest
 // with the same topics each get it in their own language, with the
 // language's subject when digest.subject renders empty, and a link to the
-// digest's public page.
+// digest's public page in that language.
 func TestRenderDigestInEachReadersLanguage(t *testing.T) {
 	st, digestID := compiledDigest(t)
 	composer, err := mail.NewComposer(mail.Settings{
@@ -256,7 +256,7 @@ func TestRenderDigestInEachReadersLanguage(t *testing.T) {
 		if m.Subject != tc.subject || m.Header.Get("Content-Language") != tc.sub.Lang || !strings.Contains(m.HTML, tc.says) {
 			t.Errorf("%s: subject %q, Content-Language %q; want %q in %s:\n%s", tc.sub.Email, m.Subject, m.Header.Get("Content-Language"), tc.says, tc.sub.Lang, m.HTML)
 		}
-		if want := fmt.Sprintf(`href="%s/digests/%d"`, baseURL, digestID); !strings.Contains(m.HTML, want) {
+		if want := fmt.Sprintf(`href="%s/digests/%d?lang=%s"`, baseURL, digestID, tc.sub.Lang); !strings.Contains(m.HTML, want) {
 			t.Errorf("%s: no link to the digest's page (%s):\n%s", tc.sub.Email, want, m.HTML)
 		}
 	}

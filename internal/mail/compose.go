@@ -195,11 +195,7 @@ type Digest struct {
 // carries no List-* headers.
 func (c *Composer) Confirmation(d Confirmation, now time.Time) (Message, error) {
 	data := c.data(d.To, d.Lang)
-	data.ConfirmURL = d.ConfirmURL
-	if len(c.langs.Offered()) > 1 {
-		// The page the link opens speaks the reader's language.
-		data.ConfirmURL += "?lang=" + url.QueryEscape(data.Lang)
-	}
+	data.ConfirmURL = c.inLang(d.ConfirmURL, data.Lang)
 	data.ExpiresAt = d.ExpiresAt
 	expiresIn, err := humanDuration(data.Printer, d.ExpiresAt.Sub(now))
 	if err != nil {
@@ -289,7 +285,7 @@ func (c *Composer) digestData(d Digest) templateData {
 	data.More = d.More
 	data.Count = len(d.Reports) + d.More
 	if d.ID > 0 {
-		data.ArchiveURL = fmt.Sprintf("%s/digests/%d", c.settings.BaseURL, d.ID)
+		data.ArchiveURL = c.inLang(fmt.Sprintf("%s/digests/%d", c.settings.BaseURL, d.ID), data.Lang)
 	}
 	return data
 }
@@ -323,13 +319,24 @@ type templateData struct {
 // data starts the data of a mail to the address in the language, or in
 // the first offered one when the language is not offered.
 func (c *Composer) data(to, language string) templateData {
+	p := c.langs.Printer(language)
 	return templateData{
-		Printer:      c.langs.Printer(language),
+		Printer:      p,
 		ServiceName:  c.settings.ServiceName,
 		BaseURL:      c.settings.BaseURL,
-		CatalogueURL: c.settings.BaseURL + "/reports",
+		CatalogueURL: c.inLang(c.settings.BaseURL+"/reports", p.Lang),
 		To:           to,
 	}
+}
+
+// inLang is the public page's link with ?lang= naming the reader's
+// language when there is a choice, so that the page opens in the mail's
+// language whatever the browser asks for.
+func (c *Composer) inLang(pageURL, language string) string {
+	if len(c.langs.Offered()) < 2 {
+		return pageURL
+	}
+	return pageURL + "?lang=" + url.QueryEscape(language)
 }
 
 func (c *Composer) compose(name, to string, data templateData, now time.Time) (*gomail.Msg, error) {

@@ -95,7 +95,7 @@ func TestEveryMailInEachLanguage(t *testing.T) {
 			},
 			says: map[string][]string{
 				"confirmation":  {"The link works for 3 days, until 5 March 2026, 09:30 UTC.", "https://reports.example.org/confirm/tok?lang=en"},
-				"digest":        {"30 November 2026", "…and 1 more:"},
+				"digest":        {"30 November 2026", "…and 1 more:", "https://reports.example.org/digests/42?lang=en", "https://reports.example.org/reports?lang=en"},
 				"admin_sign_in": {"The link works once, for 60 minutes"},
 			},
 		},
@@ -107,7 +107,7 @@ func TestEveryMailInEachLanguage(t *testing.T) {
 			},
 			says: map[string][]string{
 				"confirmation":  {"链接有效期为 3 天，到 2026年3月5日 09:30 UTC 为止。", "https://reports.example.org/confirm/tok?lang=zh-Hans"},
-				"digest":        {"2026年11月30日", "……另有 1 篇："},
+				"digest":        {"2026年11月30日", "……另有 1 篇：", "https://reports.example.org/digests/42?lang=zh-Hans", "https://reports.example.org/reports?lang=zh-Hans"},
 				"admin_sign_in": {"此链接只能使用一次，有效期为 60 分钟"},
 			},
 		},

@@ -38,9 +38,8 @@ const (
 	columnEmail       = "email"
 	columnConfirmedAt = "confirmed_at"
 	columnTopics      = "topics"
-	// columnLang is read only by its name in a header.
-	columnLang      = "lang"
-	columnFrequency = "frequency"
+	columnLang        = "lang"
+	columnFrequency   = "frequency"
 )
 
 // importColumns holds the index of each known column in a record, or -1
@@ -50,10 +49,12 @@ type importColumns struct {
 	fromHeader                                  bool
 }
 
-var positionalColumns = importColumns{email: 0, confirmedAt: 1, topics: 2, frequency: 3, lang: -1}
+// positionalColumns are those of a file without a header: the order of
+// an export, so that one imports as it is even without its header row.
+var positionalColumns = importColumns{email: 0, confirmedAt: 1, topics: 2, frequency: 3, lang: 4}
 
 // ReadImportCSV reads a subscriber list,
-// email[,confirmed_at][,topics][,frequency], and
+// email[,confirmed_at][,topics][,frequency][,lang], and
 // calls each for every good row, in file order. It streams: memory use does
 // not grow with the number of good rows, so a file of millions of addresses
 // is fine.
@@ -62,11 +63,11 @@ var positionalColumns = importColumns{email: 0, confirmedAt: 1, topics: 2, frequ
 // can be that); a header may put the columns in any order and may name
 // other columns, which are ignored, so exports from other systems can be
 // imported as they are. Without a header the columns are positional and a
-// fifth column is an error.
+// sixth column is an error.
 //
 // confirmed_at is RFC 3339, 2006-01-02 or 2006-01-02 15:04:05 (the last two
 // in UTC). Topics within their cell are separated by ';', '|', ',' or spaces.
-// A "lang" column, named in a header, gives each row's language tag.
+// The lang column gives each row's language tag.
 // A leading UTF-8 byte order mark is skipped.
 //
 // A row with a bad address or date, or broken CSV quoting, is returned among
@@ -155,8 +156,8 @@ func headerColumns(header []string) (importColumns, error) {
 
 // parseImportRow returns the row, or the reason it is rejected.
 func parseImportRow(record []string, columns importColumns) (ImportRow, string) {
-	if !columns.fromHeader && len(record) > 4 {
-		return ImportRow{}, fmt.Sprintf("%d columns, want at most 4 (email,confirmed_at,topics,frequency); separate several topics with ';' or '|', or quote the cell", len(record))
+	if !columns.fromHeader && len(record) > 5 {
+		return ImportRow{}, fmt.Sprintf("%d columns, want at most 5 (email,confirmed_at,topics,frequency,lang); separate several topics with ';' or '|', or quote the cell", len(record))
 	}
 	cell := func(index int) string {
 		if index < 0 || index >= len(record) {

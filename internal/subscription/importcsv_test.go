@@ -97,6 +97,14 @@ func TestReadImportCSVReadsGoodRows(t *testing.T) {
 			want:  []ImportRow{{Line: 2, Email: "a@example.org", Lang: "zh-Hans"}, {Line: 3, Email: "b@example.org"}},
 		},
 		{
+			name:  "frequency and lang without a header, in an export's order",
+			input: "a@example.org,2024-03-01,law;health,daily,zh-Hans\nb@example.org,,,weekly\n",
+			want: []ImportRow{
+				{Line: 1, Email: "a@example.org", ConfirmedAt: date(2024, 3, 1, 0, 0, 0, time.UTC), Topics: []string{"law", "health"}, Frequency: "daily", Lang: "zh-Hans"},
+				{Line: 2, Email: "b@example.org", Frequency: "weekly"},
+			},
+		},
+		{
 			name:  "header without optional columns",
 			input: "name,email\nAnn,a@example.org\n",
 			want:  []ImportRow{{Line: 2, Email: "a@example.org"}},
@@ -190,10 +198,10 @@ func TestReadImportCSVRejectsBadRowsAndKeepsGoodOnes(t *testing.T) {
 			goodEmails: []string{"c@example.org"},
 		},
 		{
-			name:       "topics spilling into a fifth column",
-			input:      "a@example.org,,law,science,weekly\nc@example.org\n",
+			name:       "topics spilling into a sixth column",
+			input:      "a@example.org,,law,science,weekly,en\nc@example.org\n",
 			line:       1,
-			reasonHas:  []string{"5 columns", "';' or '|'"},
+			reasonHas:  []string{"6 columns", "';' or '|'"},
 			goodEmails: []string{"c@example.org"},
 		},
 		{

@@ -559,3 +559,35 @@ func TestDashboardExportRefusesACrossSiteNavigation(t *testing.T) {
 		t.Errorf("audit entries %v, want the three exports made", got)
 	}
 }
+
+// TestDashboardExportMovesLanguageAndFrequencyToAnotherInstall proves that
+// an export imported into another install, with its header row or without
+// it, keeps each reader's language and frequency.
+func TestDashboardExportMovesLanguageAndFrequencyToAnotherInstall(t *testing.T) {
+	opts := options{AdminEmails: []string{opsEmail}, Languages: []string{"en", "zh-Hans"}, Frequencies: dailyAndWeekly}
+	from := newHarness(t, opts)
+	if _, rejected, err := from.subs.ImportConfirmed(context.Background(), []subscription.ImportRow{
+		{Email: "li@example.org", Frequency: "weekly", Lang: "zh-Hans"},
+		{Email: "ann@example.org", Frequency: "daily", Lang: "en"},
+	}, "test"); err != nil || len(rejected) > 0 {
+		t.Fatal(err, rejected)
+	}
+	export := from.withCookie(http.MethodGet, "/admin/subscribers/export.csv", from.signIn(opsEmail)).body
+	header, rows, _ := strings.Cut(export, "\n")
+	if header != "email,confirmed_at,topics,frequency,lang" {
+		t.Fatalf("export header %q", header)
+	}
+	for name, file := range map[string]string{"with its header": export, "without it": rows} {
+		to := newHarness(t, opts)
+		cookie := to.signIn(opsEmail)
+		resp := to.uploadWithCookie("/admin/subscribers/import", cookie, "confirmed", "subscribers.csv", file)
+		if !strings.Contains(resp.body, "2 added as confirmed, 0 unchanged (already known or suppressed), 0 rejected.") {
+			t.Errorf("import %s: %d\n%s", name, resp.StatusCode, resp.body)
+		}
+		for email, want := range map[string][2]string{"li@example.org": {"zh-Hans", "weekly"}, "ann@example.org": {"en", "daily"}} {
+			if sub, _ := to.subscriber(email); sub.Lang != want[0] || sub.Frequency != want[1] {
+				t.Errorf("import %s: %s reads in %q, %q; want %q", name, email, sub.Lang, sub.Frequency, want)
+			}
+		}
+	}
+}

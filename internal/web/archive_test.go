@@ -14,6 +14,7 @@ import (
 	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/catalogue"
 	"github.com/alertd/alertd/internal/store"
+	"github.com/alertd/alertd/internal/subscription"
 )
 
 // onItsWay, as an outcome of sendDigest, leaves a copy claimed and unsent.
@@ -418,4 +419,178 @@ func TestArchivedDigestPageKeepsHostileTextInert(t *testing.T) {
 		t.Errorf("the long abstract is not cut short: %q", abstract)
 	}
 	wantNothingPersonalOrTracking(t, path, r, "ada@example.org")
+}
+
+var archiveEntry = regexp.MustCompile(`<li><a href="/digests/(\d+)">[^<]*</a><div class="meta">(?:<span class="ctext" dir="auto">([^<]*)</span> · )?(\d+) reports?</div></li>`)
+
+// TestArchiveListsEachSeriesWithItsOwnReports proves that with several
+// frequencies the archive lists the digests of every series, each named by
+// its frequency so that two sent the same day are told apart, and that a
+// digest's page and feed entry show exactly the reports of its series,
+// less those retracted.
+func TestArchiveListsEachSeriesWithItsOwnReports(t *testing.T) {
+	h := newHarness(t, options{Frequencies: dailyAndWeekly, AdminToken: adminToken})
+	day := 24 * time.Hour
+	start := h.clock.Now()
+	h.reader("d@example.org", "daily")
+	h.reader("w@example.org", "weekly")
+	h.addReport("Alpha", -time.Hour)
+	h.compileAt("daily", start, 1)  // 1: Alpha
+	h.compileAt("weekly", start, 1) // 2: Alpha
+	h.clock.Set(start)
+	bravo := h.addReport("Bravo", time.Hour)
+	h.compileAt("daily", start.Add(day), 1) // 3: Bravo
+	h.clock.Set(start)
+	h.addReport("Charlie", 2*day)
+	h.compileAt("daily", start.Add(3*day), 1)  // 4: Charlie
+	h.compileAt("weekly", start.Add(7*day), 1) // 5: Bravo, Charlie
+	h.retract(bravo.ID)
+
+	var got []string
+	for _, m := range archiveEntry.FindAllStringSubmatch(h.get("/digests").body, -1) {
+		got = append(got, m[1]+" "+m[2]+" "+m[3])
+	}
+	want := []string{"5 Every week 1", "4 Every day 1", "3 Every day 0", "2 Every week 1", "1 Every day 1"}
+	if !slices.Equal(got, want) {
+		t.Errorf("the index lists %q, want %q", got, want)
+	}
+	for id, titles := range map[int][]string{1: {"Alpha"}, 2: {"Alpha"}, 3: nil, 4: {"Charlie"}, 5: {"Charlie"}} {
+		page := h.get(fmt.Sprintf("/digests/%d", id)).body
+		if got := archivedTitles(page); !slices.Equal(got, titles) {
+			t.Errorf("digest %d lists %q, want %q", id, got, titles)
+		}
+		series := map[bool]string{true: "Every day", false: "Every week"}[id != 2 && id != 5]
+		wantContains(t, fmt.Sprintf("digest %d", id), page, `<p class="muted ctext" dir="auto">`+series+`</p>`)
+	}
+	feed := parseDigestFeed(t, h.get("/digests/feed.atom"))
+	if len(feed.Entries) != 5 || !strings.HasSuffix(feed.Entries[0].Title, " · Every week") ||
+		strings.Contains(feed.Entries[0].Content.Body, "Bravo") || !strings.Contains(feed.Entries[0].Content.Body, "Charlie") {
+		t.Errorf("the feed's newest entry: %+v, want the weekly digest, named, with Charlie alone", feed.Entries)
+	}
+
+	one := newHarness(t, options{})
+	one.confirmed("ada@example.org")
+	one.addReport("Alpha", -time.Hour)
+	one.sendDigest(alertd.MessageSent)
+	if body := one.get("/digests").body; strings.Contains(body, "Weekly") || !archiveEntry.MatchString(body) {
+		t.Errorf("with one frequency the index names it:\n%s", body)
+	}
+}
+
+// englishWord is a word in Latin letters.
+var englishWord = regexp.MustCompile(`[A-Za-z]{2,}`)
+
+// wantNoEnglish fails the test when the text of a page, its markup and the
+// given names (the service's, reports' titles) left out, has a word in
+// Latin letters.
+func wantNoEnglish(t *testing.T, what, page string, names ...string) {
+	t.Helper()
+	text := regexp.MustCompile(`(?s)<script.*?</script>|<[^>]*>`).ReplaceAllString(page, " ")
+	for _, name := range append(names, "Research Alerts", "Atom", "English") {
+		text = strings.ReplaceAll(text, name, " ")
+	}
+	if words := englishWord.FindAllString(text, -1); len(words) > 0 {
+		t.Errorf("%s has English in it: %q\n%s", what, words, page)
+	}
+}
+
+// TestArchiveSpeaksChinese proves that the archive's pages, its error
+// pages and both feeds are in Chinese when asked for, and that every link
+// on them to another public page keeps the language.
+func TestArchiveSpeaksChinese(t *testing.T) {
+	h := newHarness(t, options{Languages: []string{"en", "zh-Hans"}, Frequencies: dailyAndWeekly})
+	h.reader("d@example.org", "daily")
+	h.addReport("Alpha", -time.Hour)
+	h.compileAt("daily", h.clock.Now(), 1)
+
+	index := h.get("/digests?lang=zh-Hans").body
+	wantContains(t, "the index", index, `<html lang="zh-Hans">`, "<h1>往期邮件</h1>",
+		`<a href="/digests/1?lang=zh-Hans">2026年3月2日的邮件</a>`, "1 篇报告",
+		`<a href="/digests/feed.atom?lang=zh-Hans">往期邮件的 Atom 订阅源</a>`,
+		`<a href="/reports?lang=zh-Hans">全部报告</a>`, `<a href="/reports/feed.atom?lang=zh-Hans">Atom 订阅源</a>`,
+		`<header class="site"><div><a href="/?lang=zh-Hans">`)
+	wantNoEnglish(t, "the index", index, "Every day")
+	page := h.get("/digests/1?lang=zh-Hans").body
+	wantContains(t, "the digest's page", page, "<h1>2026年3月2日的邮件</h1>", "这是2026年3月2日发给读者的邮件，共 1 篇报告。",
+		`<a href="/digests?lang=zh-Hans">全部往期邮件</a>`)
+	wantNoEnglish(t, "the digest's page", page, "Every day", "Alpha")
+	for path, want := range map[string]string{"/digests/9?lang=zh-Hans": "<h1>没有这封邮件</h1>", "/digests?before=x&lang=zh-Hans": "<h1>页面链接有误</h1>"} {
+		r := h.get(path)
+		if r.StatusCode/100 != 4 {
+			t.Errorf("%s: %d, want 4xx", path, r.StatusCode)
+		}
+		wantContains(t, path, r.body, want)
+		wantNoEnglish(t, path, r.body)
+	}
+	if feed := parseDigestFeed(t, h.get("/digests/feed.atom?lang=zh-Hans")); feed.Title != "Research Alerts：往期邮件" ||
+		len(feed.Entries) != 1 || feed.Entries[0].Title != "2026年3月2日的邮件 · Every day" {
+		t.Errorf("the Chinese archive feed: %+v", feed)
+	}
+	if feed := parseDigestFeed(t, h.get("/reports/feed.atom?lang=zh-Hans")); feed.Title != "Research Alerts：最新报告" {
+		t.Errorf("the Chinese report feed's title: %q", feed.Title)
+	}
+}
+
+// TestDatesReadersSeeAreInTheDigestTimeZone proves that a report published
+// at 01:04 +02:00 on 22 December, and a digest sent half an hour before
+// midnight UTC, are of 22 December in Europe/Berlin and of 21 December in
+// UTC, in both languages, on the report list, the archive's pages and in
+// both parts of the digest mail.
+func TestDatesReadersSeeAreInTheDigestTimeZone(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	published := time.Date(2026, 12, 22, 1, 4, 0, 0, time.FixedZone("", 2*3600))
+	for _, zone := range []struct {
+		loc       *time.Location
+		en, zh    string
+		notEn     string
+		notZh     string
+		zoneLabel string
+	}{
+		{berlin, "22 December 2026", "2026年12月22日", "21 December", "12月21日", "Europe/Berlin"},
+		{time.UTC, "21 December 2026", "2026年12月21日", "22 December", "12月22日", "UTC"},
+	} {
+		t.Run(zone.zoneLabel, func(t *testing.T) {
+			h := newHarness(t, options{Languages: []string{"en", "zh-Hans"}, Location: zone.loc})
+			relay, drain := h.drainer()
+			h.clock.Set(time.Date(2026, 12, 21, 23, 30, 0, 0, time.UTC))
+			if _, rejected, err := h.subs.ImportConfirmed(context.Background(), []subscription.ImportRow{
+				{Email: "ann@example.org", Lang: "en"}, {Email: "li@example.org", Lang: "zh-Hans"},
+			}, "test"); err != nil || len(rejected) > 0 {
+				t.Fatal(err, rejected)
+			}
+			if _, _, err := h.cat.Add(context.Background(), catalogue.Input{
+				Title: "Late", URL: "https://example.org/r/late", PublishedAt: &published,
+			}, false); err != nil {
+				t.Fatal(err)
+			}
+			h.compileAt(alertd.DefaultFrequency, h.clock.Now(), 2)
+			drain()
+
+			want := map[string][2]string{"en": {zone.en, zone.notEn}, "zh-Hans": {zone.zh, zone.notZh}}
+			for lang, w := range want {
+				for _, path := range []string{"/reports", "/digests", "/digests/1"} {
+					body := h.get(path + "?lang=" + lang).body
+					if !strings.Contains(body, w[0]) || strings.Contains(body, w[1]) {
+						t.Errorf("%s?lang=%s shows not %q but %q:\n%s", path, lang, w[0], w[1], body)
+					}
+				}
+			}
+			mails := relay.Messages()
+			if len(mails) != 2 {
+				t.Fatalf("%d mails, want 2", len(mails))
+			}
+			for _, m := range mails {
+				w := want[map[string]string{"ann@example.org": "en", "li@example.org": "zh-Hans"}[m.To[0]]]
+				p := m.Parse(t)
+				for part, body := range map[string]string{"text": p.Text, "HTML": p.HTML} {
+					if !strings.Contains(body, w[0]) || strings.Contains(body, w[1]) {
+						t.Errorf("the %s part to %s shows not %q but %q:\n%s", part, m.To[0], w[0], w[1], body)
+					}
+				}
+			}
+		})
+	}
 }

@@ -275,3 +275,110 @@ func TestDashboardSendsNowPerFrequency(t *testing.T) {
 		t.Fatalf("daily next: %+v %v", next, err)
 	}
 }
+
+// TestFrequencyChoiceSpeaksChinese proves that the frequency choice on the
+// form and the preferences page, and every answer to the preferences
+// page's forms, are in the reader's language, whatever language the
+// browser asks for.
+func TestFrequencyChoiceSpeaksChinese(t *testing.T) {
+	h := newHarness(t, options{Languages: []string{"en", "zh-Hans"}, Frequencies: dailyAndWeekly})
+	wantContains(t, "the Chinese form", h.get("/?lang=zh-Hans").body,
+		`<label for="frequency">发送频率</label>`, `<option value="daily">Every day</option>`)
+	_, rejected, err := h.subs.ImportConfirmed(context.Background(),
+		[]subscription.ImportRow{{Email: "li@example.org", Frequency: "weekly", Lang: "zh-Hans"}}, "test")
+	if err != nil || len(rejected) > 0 {
+		t.Fatal(err, rejected)
+	}
+	sub, _ := h.subscriber("li@example.org")
+	link := "/unsubscribe/" + h.subs.UnsubscribeToken(sub.ID)
+	wantContains(t, "the Chinese preferences page", h.getIn(link, "en").body, `<html lang="zh-Hans">`,
+		"退订后，Research Alerts 将不再向 li@example.org 发送邮件通知。",
+		"<h2>或者选择发送频率</h2>", `<label for="frequency">发送频率</label>`,
+		`<option value="weekly" selected>Every week</option>`, `<button type="submit" class="secondary">保存频率</button>`)
+
+	post := func(form url.Values) response {
+		req := h.request(http.MethodPost, link, "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+		req.Header.Set("Accept-Language", "en")
+		return h.do(req)
+	}
+	r := post(url.Values{"preferences": {"frequency"}, "frequency": {"hourly"}})
+	if r.StatusCode != http.StatusBadRequest {
+		t.Errorf("unknown frequency: %d, want 400", r.StatusCode)
+	}
+	wantContains(t, "the refusal", r.body, `<html lang="zh-Hans">`, "<h1>未知的发送频率</h1>")
+	r = post(url.Values{"preferences": {"frequency"}, "frequency": {"daily"}})
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("change of frequency: %d\n%s", r.StatusCode, r.body)
+	}
+	wantContains(t, "the saved page", r.body, `<html lang="zh-Hans">`, "<h1>您的设置已保存</h1>",
+		"今后的邮件将按您选择的频率发送。您不会漏掉任何报告，也不会重复收到同一篇报告。")
+	wantContains(t, "the unsubscribed page", post(url.Values{}).body, `<html lang="zh-Hans">`, "<h1>您已退订</h1>")
+}
+
+// TestChineseReaderOfAFrequencyGetsEveryMailInChinese follows a reader who
+// signs up through the JSON API with both a language and a frequency: the
+// API keeps both, the confirmation, welcome and digest come in Chinese,
+// the digest links to its archived page and to the preferences page, and
+// after a switch of frequency the catch-up mail is in Chinese too, with
+// the preferences link and no archive link (it has no page of its own).
+func TestChineseReaderOfAFrequencyGetsEveryMailInChinese(t *testing.T) {
+	h := newHarness(t, options{Languages: []string{"en", "zh-Hans"}, Frequencies: dailyAndWeekly, AdminToken: adminToken})
+	relay, drain := h.drainer()
+	start := h.clock.Now()
+	if r := h.postJSON("/subscribe", `{"email": "li@example.org", "lang": "zh-Hans", "frequency": "weekly"}`); r.StatusCode != http.StatusAccepted {
+		t.Fatalf("JSON subscribe: %d\n%s", r.StatusCode, r.body)
+	}
+	var sub map[string]any
+	if err := json.Unmarshal([]byte(h.admin(http.MethodGet, "/api/v1/subscribers/li@example.org").body), &sub); err != nil ||
+		sub["lang"] != "zh-Hans" || sub["frequency"] != "weekly" {
+		t.Fatalf("API: %v %v, want lang zh-Hans and frequency weekly", sub, err)
+	}
+	drain()
+	confirmation := relay.Messages()[0].Parse(t)
+	if confirmation.Subject != "请确认订阅 Research Alerts" {
+		t.Errorf("the confirmation's subject: %q", confirmation.Subject)
+	}
+	if r := h.postForm(confirmPath.FindString(confirmation.Text), url.Values{}); r.StatusCode != http.StatusOK {
+		t.Fatalf("confirm: %d\n%s", r.StatusCode, r.body)
+	}
+	h.reader("d@example.org", "daily")
+	h.publish("Alpha-report", start.Add(-time.Hour))
+	h.compileAt("weekly", start, 1) // digest 1, to li
+	h.compileAt("daily", start, 1)  // digest 2
+	h.publish("Bravo-report", start.Add(time.Hour))
+	h.compileAt("daily", start.Add(24*time.Hour), 1) // digest 3: Bravo, which li has not had
+	drain()
+	li, _ := h.subscriber("li@example.org")
+	link := "/unsubscribe/" + h.subs.UnsubscribeToken(li.ID)
+	h.clock.Set(start.Add(25 * time.Hour))
+	if r := h.postForm(link, url.Values{"preferences": {"frequency"}, "frequency": {"daily"}}); r.StatusCode != http.StatusOK {
+		t.Fatalf("switch: %d", r.StatusCode)
+	}
+	drain()
+
+	var got []string
+	for _, m := range relay.Messages() {
+		if m.To[0] != "li@example.org" {
+			continue
+		}
+		p := m.Parse(t)
+		got = append(got, p.Subject)
+		for part, body := range map[string]string{"text": p.Text, "HTML": p.HTML} {
+			if strings.Contains(body, "Alpha-report") || strings.Contains(body, "Bravo-report") {
+				wantContains(t, "the digest's "+part, body, "您好！", "自上一封邮件以来，我们发布了以下报告：", h.url+link)
+				if strings.Contains(body, "Alpha-report") {
+					wantContains(t, "the digest's "+part, body, h.url+"/digests/1", "在浏览器中查看")
+				} else if strings.Contains(body, "/digests/") || strings.Contains(body, "在浏览器中查看") {
+					t.Errorf("the catch-up's %s links to an archive page:\n%s", part, body)
+				}
+			}
+			if part == "HTML" && !strings.Contains(body, `<html lang="zh-Hans">`) {
+				t.Errorf("mail %q is not marked Chinese", p.Subject)
+			}
+		}
+	}
+	// confirmation, welcome, the weekly digest and the catch-up.
+	if len(got) != 4 || got[1] != "您已成功订阅 Research Alerts" {
+		t.Errorf("li got %q, want the confirmation, the welcome and two digests", got)
+	}
+}

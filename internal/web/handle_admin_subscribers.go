@@ -343,7 +343,7 @@ func handleAdminImport(p *pages, subs *subscription.Service, audit auditor) http
 		text := bufio.NewReader(file)
 		head, _ := text.Peek(512)
 		if !strings.HasPrefix(http.DetectContentType(head), "text/") {
-			refuse(http.StatusUnsupportedMediaType, "This is not a CSV file: it must be text, one address a line (email,confirmed_at,topics).")
+			refuse(http.StatusUnsupportedMediaType, "This is not a CSV file: it must be text, one address a line (email,confirmed_at,topics,frequency,lang).")
 			return
 		}
 		v.Confirmed = v.Consent == "confirmed"

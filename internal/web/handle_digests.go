@@ -42,6 +42,18 @@ type digestEntryView struct {
 	ID      int64
 	SentAt  time.Time
 	Reports int
+	// Series names the digest's frequency; "" when there is only one.
+	Series string
+}
+
+// archiveSeries is the name the archive gives the series with the id:
+// with several frequencies, digests sent the same day are told apart by
+// it; with one, there is nothing to tell apart and it is "".
+func archiveSeries(cat *catalogue.Service, id string) string {
+	if len(cat.Frequencies()) < 2 {
+		return ""
+	}
+	return frequencyName(cat, id)
 }
 
 func handleArchivedDigest(p *pages, cat *catalogue.Service) http.HandlerFunc {
@@ -62,8 +74,9 @@ func handleArchivedDigest(p *pages, cat *catalogue.Service) http.HandlerFunc {
 		}
 		p.render(w, r, http.StatusOK, "digest", struct {
 			SentAt time.Time
+			Series string
 			List   digestListView
-		}{d.SentAt, digestListView{Printer: p.printer(r), Reports: reportViews(d.Reports)}})
+		}{d.SentAt, archiveSeries(cat, d.Frequency), digestListView{Printer: p.printer(r), Reports: reportViews(d.Reports)}})
 	}
 }
 
@@ -86,7 +99,7 @@ func handleArchivedDigests(p *pages, cat *catalogue.Service) http.HandlerFunc {
 		digests, older := page(digests, digestsPerPage, func(d alertd.Digest) int64 { return d.ID })
 		entries := make([]digestEntryView, len(digests))
 		for i, d := range digests {
-			entries[i] = digestEntryView{ID: d.ID, SentAt: d.CreatedAt, Reports: d.Reports}
+			entries[i] = digestEntryView{ID: d.ID, SentAt: d.CreatedAt, Reports: d.Reports, Series: archiveSeries(cat, d.Frequency)}
 		}
 		p.render(w, r, http.StatusOK, "digests", struct {
 			Digests []digestEntryView
@@ -151,6 +164,9 @@ func digestFeed(r *http.Request, p *pages, service, baseURL string, cat *catalog
 		entryTitle, err := pr.T("archive_digest_of", "Date", pr.Date(d.SentAt))
 		if err != nil {
 			return feed, err
+		}
+		if series := archiveSeries(cat, d.Frequency); series != "" {
+			entryTitle += " · " + series
 		}
 		feed.Entries = append(feed.Entries, atomEntry{
 			Title: entryTitle, ID: pageURL,

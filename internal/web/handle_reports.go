@@ -139,16 +139,20 @@ type atomCategory struct {
 // feedLength is how many reports the Atom feed carries.
 const feedLength = 50
 
-func handleFeed(service, baseURL string, published publishedReports, log *slog.Logger) http.HandlerFunc {
+func handleFeed(p *pages, service, baseURL string, published publishedReports, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		reports, err := published(r.Context(), feedLength, 0)
+		title, err := p.printer(r).T("feed_title", "Service", service)
+		var reports []alertd.Report
+		if err == nil {
+			reports, err = published(r.Context(), feedLength, 0)
+		}
 		if err != nil {
 			logFailure(log, r, err)
 			http.Error(w, "The feed is unavailable; try again later.", http.StatusInternalServerError)
 			return
 		}
 		feed := atomFeed{
-			Title: service + ": reports",
+			Title: title,
 			ID:    baseURL + "/reports",
 			// RFC 4287: entries without authors take the feed's.
 			Author: atomPerson{Name: service},

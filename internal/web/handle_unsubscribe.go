@@ -19,6 +19,12 @@ type unsubscribeView struct {
 	Frequency string
 }
 
+// savedView is the data of the page saying the preferences are saved.
+type savedView struct {
+	// Frequency: the frequency was changed, not the topics or language.
+	Frequency bool
+}
+
 // handleUnsubscribePage shows the Unsubscribe button and, when there is a
 // choice, the reader's preferences: topics and language. It changes nothing.
 func handleUnsubscribePage(p *pages, subs *subscription.Service) http.HandlerFunc {
@@ -54,6 +60,12 @@ func handleUnsubscribePage(p *pages, subs *subscription.Service) http.HandlerFun
 func handleUnsubscribe(p *pages, subs *subscription.Service) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		token := chi.URLParam(r, "token")
+		// The answer speaks the reader's language, as the page did. A failed
+		// look-up leaves it to the request: the reader must still be able
+		// to leave.
+		if sub, err := subs.Subscriber(r.Context(), token); err == nil {
+			r = withLang(r, sub.Lang)
+		}
 		err := parseForm(r)
 		if isTooLarge(err) {
 			p.message(w, r, http.StatusRequestEntityTooLarge, "error_too_large_title", "error_too_large")
@@ -69,7 +81,7 @@ func handleUnsubscribe(p *pages, subs *subscription.Service) http.HandlerFunc {
 			case err != nil:
 				p.serverError(w, r, err)
 			default:
-				p.render(w, r, http.StatusOK, "preferences_saved", nil)
+				p.render(w, r, http.StatusOK, "preferences_saved", savedView{Frequency: true})
 			}
 			return
 		}
@@ -93,7 +105,10 @@ func handleUnsubscribe(p *pages, subs *subscription.Service) http.HandlerFunc {
 				p.serverError(w, r, err)
 			default:
 				// Saved: said in the language just chosen.
-				p.render(w, withLang(r, chosenLang), http.StatusOK, "preferences_saved", nil)
+				if chosenLang != "" {
+					r = withLang(r, chosenLang)
+				}
+				p.render(w, r, http.StatusOK, "preferences_saved", savedView{})
 			}
 			return
 		}

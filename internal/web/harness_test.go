@@ -89,6 +89,9 @@ type options struct {
 	Languages []string
 	// Frequencies are the configured frequencies; none: the one weekly.
 	Frequencies []alertd.Frequency
+	// Location is digest.timezone, the zone of the dates readers see;
+	// nil = UTC.
+	Location *time.Location
 }
 
 // sessionTTL is the dashboard sessions' length in the tests.
@@ -153,7 +156,7 @@ func newHarness(t *testing.T, opts options) *harness {
 	srv := httptest.NewUnstartedServer(nil)
 	t.Cleanup(srv.Close)
 	h.url = "http://" + srv.Listener.Addr().String()
-	renderer := h.mailRenderer(st, signer, opts.Languages)
+	renderer := h.mailRenderer(st, signer, opts.Languages, opts.Location)
 	h.renderer = renderer
 	queued := func() {}
 	if opts.Mail {
@@ -184,7 +187,7 @@ func newHarness(t *testing.T, opts options) *harness {
 		Config: web.Config{
 			ServiceName: "Research Alerts", BaseURL: baseURL, TrustedOrigins: opts.TrustedOrigins, TrustedProxies: opts.TrustedProxies,
 			PerIPPerHour: opts.PerIPPerHour, AdminToken: opts.AdminToken, Topics: opts.Topics, Settings: opts.Settings,
-			Languages: opts.Languages,
+			Languages: opts.Languages, Location: opts.Location,
 		},
 		Templates:     alertd.Templates(),
 		Subscriptions: h.subs,
@@ -208,9 +211,9 @@ func newHarness(t *testing.T, opts options) *harness {
 
 // mailRenderer renders mail with the real templates, as the delivery
 // engine and the dashboard's preview do.
-func (h *harness) mailRenderer(st *store.Store, signer subscription.UnsubscribeSigner, languages []string) delivery.MailRenderer {
+func (h *harness) mailRenderer(st *store.Store, signer subscription.UnsubscribeSigner, languages []string, zone *time.Location) delivery.MailRenderer {
 	composer, err := mail.NewComposer(mail.Settings{
-		ServiceName: "Research Alerts", From: "Research Alerts <alerts@example.org>", BaseURL: h.url, Languages: languages,
+		ServiceName: "Research Alerts", From: "Research Alerts <alerts@example.org>", BaseURL: h.url, Languages: languages, Location: zone,
 	}, alertd.Templates())
 	if err != nil {
 		h.t.Fatal(err)

@@ -139,7 +139,7 @@ func NewServer(d Deps) (http.Handler, error) {
 		r.Post("/unsubscribe/{token}", handleUnsubscribe(pages, d.Subscriptions))
 	})
 	r.Get("/reports", handleReports(pages, d.Catalogue.Published))
-	r.Get("/reports/feed.atom", handleFeed(d.Config.ServiceName, d.Config.BaseURL, d.Catalogue.Published, d.Log))
+	r.Get("/reports/feed.atom", handleFeed(pages, d.Config.ServiceName, d.Config.BaseURL, d.Catalogue.Published, d.Log))
 	r.Get("/digests", handleArchivedDigests(pages, d.Catalogue))
 	r.Get("/digests/feed.atom", handleDigestFeed(pages, d.Config.ServiceName, d.Config.BaseURL, d.Catalogue, d.Log))
 	r.Get("/digests/{id}", handleArchivedDigest(pages, d.Catalogue))
