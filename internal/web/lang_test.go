@@ -58,6 +58,10 @@ func TestPagesSpeakTheNegotiatedLanguage(t *testing.T) {
 	if r := h.get("/reports?lang=zh-Hans"); !strings.Contains(r.body, `href="/?lang=zh-Hans"`) {
 		t.Errorf("a link to another page loses the language:\n%s", r.body)
 	}
+	// Switching language stays on the same page of a list.
+	if r := h.get("/digests?before=7&lang=zh-Hans"); !strings.Contains(r.body, `<a href="?before=7&amp;lang=en" lang="en" hreflang="en">English</a>`) {
+		t.Errorf("the language switch leaves the page it is on:\n%s", r.body)
+	}
 
 	only := newHarness(t, options{})
 	r := only.getIn("/", "zh-CN")

@@ -86,6 +86,19 @@ type view struct {
 	// Admin is the signed-in dashboard user's address, on dashboard pages.
 	Admin string
 	Data  any
+	// query is the request's query, which a switch of language keeps.
+	query url.Values
+}
+
+// In is this same page in another language: its query (a page of a list,
+// say) kept, with lang set.
+func (v view) In(lang string) string {
+	q := url.Values{}
+	for k, vs := range v.query {
+		q[k] = vs
+	}
+	q.Set("lang", lang)
+	return "?" + q.Encode()
 }
 
 // Href is a link to another public page that keeps the page's language,
@@ -105,7 +118,7 @@ func (v view) Href(path string) string {
 // a template error becomes a clean 500, not half a page.
 func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
 	var buf bytes.Buffer
-	v := view{Printer: p.printer(r), Service: p.service, Topics: p.topics, Frequencies: p.frequencies, Admin: sessionOf(r).Email, Data: data}
+	v := view{Printer: p.printer(r), Service: p.service, Topics: p.topics, Frequencies: p.frequencies, Admin: sessionOf(r).Email, Data: data, query: r.URL.Query()}
 	if offered := p.langs.Offered(); len(offered) > 1 {
 		v.Languages = offered
 	}
