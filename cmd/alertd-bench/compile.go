@@ -78,7 +78,9 @@ func addSubscribersAndReports(ctx context.Context, st *store.Store, subscribers 
 		var rows []store.Imported
 		for i := done; i < min(done+chunk, subscribers); i++ {
 			email := subscriberAddress(i)
-			rows = append(rows, store.NewImported(email, email, "", nil, frequencyOf(i, subscribers, frequencies), now))
+			row := store.NewImported(email, email, "", nil, frequencyOf(i, subscribers, frequencies), now)
+			row.Lang = "en"
+			rows = append(rows, row)
 		}
 		err := st.Write(ctx, func(tx *store.Tx) error {
 			_, err := tx.InsertImported(rows, "bench", now)

@@ -264,11 +264,12 @@ func (t *Tx) SetLang(id int64, lang string) error {
 	return err
 }
 
-// GiveLang gives lang to every subscriber who has no language yet: those
-// from before languages were kept, or imported without one. It returns how
-// many it changed.
-func (t *Tx) GiveLang(lang string) (int64, error) {
-	res, err := t.exec("UPDATE subscribers SET lang = ? WHERE lang = ''", lang)
+// GiveLang gives lang to at most limit subscribers who have no language
+// yet: those from before languages were kept. It returns how many it
+// changed.
+func (t *Tx) GiveLang(lang string, limit int) (int64, error) {
+	res, err := t.exec(`UPDATE subscribers SET lang = ?
+		WHERE id IN (SELECT id FROM subscribers WHERE lang = '' LIMIT ?)`, lang, limit)
 	if err != nil {
 		return 0, err
 	}

@@ -102,13 +102,26 @@ func (s *Service) change(ctx context.Context, token string, apply func(tx *store
 	})
 }
 
+// giveLangBatch is how many subscribers one transaction of GiveLang
+// changes: an upgraded list of a million is changed in small writes, each
+// soon committed, rather than in one that holds every changed page.
+const giveLangBatch = 10_000
+
 // GiveLang gives the first offered language to the subscribers who have
-// none: those from before languages were kept, or imported without one.
+// none: those from before languages were kept. With none left, as at every
+// start after the first, it costs one look at an empty index.
 func (s *Service) GiveLang(ctx context.Context) error {
-	return s.store.Write(ctx, func(tx *store.Tx) error {
-		_, err := tx.GiveLang(s.rules.Languages[0])
-		return err
-	})
+	for {
+		var changed int64
+		err := s.store.Write(ctx, func(tx *store.Tx) error {
+			var err error
+			changed, err = tx.GiveLang(s.rules.Languages[0], giveLangBatch)
+			return err
+		})
+		if err != nil || changed < giveLangBatch {
+			return err
+		}
+	}
 }
 
 // SetFrequency moves the subscriber an unsubscribe token names to the

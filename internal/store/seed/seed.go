@@ -122,7 +122,7 @@ var dashboardSQL = []string{
 		json_extract('["example.org","example.com","example.net","mail.example","uni.example.edu","gov.example","research.example.org"]', '$[' || (i % 7) || ']') AS domain
 		FROM c)
 	INSERT INTO subscribers (id, email, email_key, status, topics, created_at, signup_at, signup_ip, signup_ua, form_url,
-		consent_version, confirmed_at, confirm_ip, confirm_ua, unsubscribed_at, bounced_at, confirm_hash, confirm_expires_at, confirm_sends)
+		consent_version, confirmed_at, confirm_ip, confirm_ua, unsubscribed_at, bounced_at, confirm_hash, confirm_expires_at, confirm_sends, lang)
 	SELECT i,
 		CASE WHEN i % 50 = 0 THEN upper(substr(first, 1, 1)) || substr(first, 2) ELSE first END || '.' || last || i || '@' || domain,
 		first || '.' || last || i || '@' || domain,
@@ -139,7 +139,8 @@ var dashboardSQL = []string{
 		CASE WHEN status = 'bounced' THEN created + 259200000 + (i * 15485863) % (?5 - created - 259200000) END,
 		CASE WHEN status = 'pending' THEN printf('%064x', i * 2654435761) ELSE '' END,
 		CASE WHEN status = 'pending' THEN created + 172800000 END,
-		CASE WHEN status = 'pending' THEN json_array(created) ELSE '[]' END
+		CASE WHEN status = 'pending' THEN json_array(created) ELSE '[]' END,
+		'en'
 	FROM s`,
 	// The days' sign-ups, confirmations and unsubscribes, as the triggers
 	// would have counted them had each subscriber signed up, confirmed and
