@@ -17,13 +17,14 @@ import (
 // What one poll of an HTML source may cost: each fetch is bounded by the
 // client, and the poll as a whole by these.
 const (
-	// pagesBudget bounds a poll's time, every listing and report page
-	// included.
-	pagesBudget = 10 * time.Minute
 	// maxReportPages bounds the report pages a poll fetches: the first
 	// poll of a long listing leaves the rest to the next polls.
 	maxReportPages = 100
 )
+
+// pagesBudget bounds a poll's time, every listing and report page
+// included; the report pages it leaves unread wait for the next poll.
+var pagesBudget = 10 * time.Minute
 
 // pageItem is one item of a source's listing pages, numbered from 1 across
 // them.
@@ -39,7 +40,7 @@ type pageItem struct {
 // selector finds nothing on fails the whole poll, so that a redesigned site
 // never reads as an empty one.
 func (s *Service) readPages(ctx context.Context, client *http.Client, src Source) ([]pageItem, error) {
-	ctx, cancel := context.WithTimeout(ctx, pagesBudget)
+	budget, cancel := context.WithTimeout(ctx, pagesBudget)
 	defer cancel()
 	page, err := url.Parse(src.URL)
 	if err != nil {
@@ -49,7 +50,7 @@ func (s *Service) readPages(ctx context.Context, client *http.Client, src Source
 	pagesRead, linked := map[string]bool{}, map[string]bool{}
 	for n := 0; page != nil && n < src.HTML.MaxPages() && !pagesRead[page.String()]; n++ {
 		pagesRead[page.String()] = true
-		body, err := fetch(ctx, client, page)
+		body, err := fetch(budget, client, page)
 		if err != nil {
 			return nil, err
 		}
@@ -77,11 +78,15 @@ func (s *Service) readPages(ctx context.Context, client *http.Client, src Source
 				p.known = true
 			case !errors.Is(err, store.ErrNotFound):
 				return nil, err
-			case src.HTML.Detail() && fetched == maxReportPages:
+			case src.HTML.Detail() && (fetched == maxReportPages || budget.Err() != nil):
 				continue
 			case src.HTML.Detail():
 				fetched++
-				if err := s.readDetail(ctx, client, src.HTML, &p.item); err != nil {
+				if err := s.readDetail(budget, client, src.HTML, &p.item); err != nil {
+					// Out of time, the page is no fault of the report's.
+					if budget.Err() != nil {
+						continue
+					}
 					p.item.Problem = err
 				}
 			}

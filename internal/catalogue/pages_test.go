@@ -354,3 +354,37 @@ func TestTrySourceStoresNothing(t *testing.T) {
 		t.Errorf("%+v %v, want the 3 reports known after a poll", items, err)
 	}
 }
+
+// A site too slow to read whole within a poll's time costs the poll only
+// the reports it had no time for: those read go in, the rest wait for the
+// next poll, none is rejected for the site's slowness.
+func TestPollOutOfTimeLeavesTheRestForTheNextPoll(t *testing.T) {
+	catalogue.SetPagesBudget(t, 300*time.Millisecond)
+	slow := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/":
+			w.Write([]byte(`<ul><li><a href="/a">A</a></li><li><a href="/b">B</a></li><li><a href="/c">C</a></li></ul>`))
+		case "/b":
+			select {
+			case <-slow:
+			case <-r.Context().Done():
+				return
+			}
+			fallthrough
+		default:
+			w.Write([]byte(`<p class="abstract">Abstract of ` + r.URL.Path + `</p>`))
+		}
+	}))
+	defer srv.Close()
+	cat := htmlService(t, srv.URL+"/", htmlsource.Spec{Item: "li", Title: "a", Abstract: "p.abstract", Detail: true}, false)
+	res, err := poll(t, cat, srv.URL+"/")
+	if err != nil || res.Added != 1 || len(res.Rejected) != 0 {
+		t.Fatalf("%+v %v, want report A added and B and C left for later", res, err)
+	}
+	close(slow)
+	res, err = poll(t, cat, srv.URL+"/")
+	if err != nil || res.Added != 2 || len(res.Rejected) != 0 {
+		t.Errorf("%+v %v, want B and C added by the next poll", res, err)
+	}
+}
