@@ -16,6 +16,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 	"github.com/andybalholm/cascadia"
+	"golang.org/x/net/html"
 
 	"github.com/alertd/alertd"
 )
@@ -279,12 +280,15 @@ func (f field) text(s *goquery.Selection) string {
 		return ""
 	}
 	var parts []string
-	s.FindMatcher(f.sel).Each(func(_ int, m *goquery.Selection) {
+	size := 0
+	s.FindMatcher(f.sel).EachWithBreak(func(_ int, m *goquery.Selection) bool {
 		if text := plain(m); text != "" {
 			parts = append(parts, text)
+			size += len(text) + 1
 		}
+		return size <= MaxText
 	})
-	return f.cut(strings.Join(parts, " "))
+	return f.cut(bounded(strings.Join(parts, " ")))
 }
 
 // list is the field as a list: one entry per element the selector finds,
@@ -321,11 +325,43 @@ func (f field) cut(s string) string {
 // the cleaning every report's text gets, tags dropped and entities decoded
 // once (the element is written back as HTML for it, its text re-escaped).
 func plain(s *goquery.Selection) string {
-	markup, err := goquery.OuterHtml(s)
-	if err != nil {
+	if len(s.Nodes) == 0 {
 		return ""
 	}
-	text := alertd.PlainText(markup, 0)
+	// The element's markup is written up to a bound: what lies past it
+	// could not be read within MaxText anyway, and nested matches would
+	// each write the whole page below them. PlainText reads a cut tag as
+	// text's end.
+	markup := &capped{left: maxMarkup}
+	html.Render(markup, s.Nodes[0])
+	return bounded(alertd.PlainText(markup.text.String(), 0))
+}
+
+// maxMarkup bounds the markup of one element read for its text: room for
+// MaxText of text in a good deal of markup.
+const maxMarkup = 4 * MaxText
+
+// capped is a buffer that takes at most left bytes, and then refuses,
+// which ends the rendering into it.
+type capped struct {
+	text strings.Builder
+	left int
+}
+
+var errFull = errors.New("full")
+
+func (c *capped) Write(p []byte) (int, error) {
+	if len(p) > c.left {
+		c.text.Write(p[:c.left])
+		c.left = 0
+		return 0, errFull
+	}
+	c.left -= len(p)
+	return c.text.Write(p)
+}
+
+// bounded is text cut to at most MaxText bytes, at a character's end.
+func bounded(text string) string {
 	if len(text) > MaxText {
 		text = strings.TrimSpace(strings.ToValidUTF8(text[:MaxText], ""))
 	}

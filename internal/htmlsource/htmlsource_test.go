@@ -2,6 +2,7 @@ package htmlsource_test
 
 import (
 	"net/url"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -147,5 +148,36 @@ func TestTextIsBounded(t *testing.T) {
 	it := listOne(t, htmlsource.Spec{Abstract: "p"}, `<a href="/r">R</a><p>`+long+`</p>`)
 	if len(it.Abstract) > htmlsource.MaxText || !strings.HasPrefix(it.Abstract, "word word") || strings.HasSuffix(it.Abstract, " ") {
 		t.Errorf("a %d-byte text read as %d bytes, want at most %d", len(long), len(it.Abstract), htmlsource.MaxText)
+	}
+}
+
+// A field whose selector finds many elements is bounded as one element's
+// text is, and reading it costs what the bound allows, not what the page
+// holds: nested matches each hold the whole text below them.
+func TestTextOfManyElementsIsBounded(t *testing.T) {
+	para := "<p>" + strings.Repeat("word ", htmlsource.MaxText/8) + "</p>"
+	it := listOne(t, htmlsource.Spec{Abstract: "p"}, `<a href="/r">R</a>`+strings.Repeat(para, 4))
+	if len(it.Abstract) > htmlsource.MaxText || !strings.HasPrefix(it.Abstract, "word word") {
+		t.Errorf("four paragraphs read as %d bytes, want at most %d", len(it.Abstract), htmlsource.MaxText)
+	}
+
+	nested := strings.Repeat(`<div class="t">`, 200) + strings.Repeat("x", 1<<20) + strings.Repeat("</div>", 200)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	it = listOne(t, htmlsource.Spec{Title: "div.t"}, `<a href="/r">R</a>`+nested)
+	runtime.ReadMemStats(&after)
+	if len(it.Title) > htmlsource.MaxText {
+		t.Errorf("nested elements read as %d bytes, want at most %d", len(it.Title), htmlsource.MaxText)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 64<<20 {
+		t.Errorf("reading 200 nested elements over 1 MiB of text allocated %d MiB", n>>20)
+	}
+
+	one := `<p>` + strings.Repeat("y ", 4<<20) + `</p>`
+	runtime.ReadMemStats(&before)
+	listOne(t, htmlsource.Spec{Abstract: "p"}, `<a href="/r">R</a>`+one)
+	runtime.ReadMemStats(&after)
+	if n := after.TotalAlloc - before.TotalAlloc; n > 128<<20 { // parsing the page takes about 80
+		t.Errorf("reading one element of 8 MiB of text allocated %d MiB", n>>20)
 	}
 }
