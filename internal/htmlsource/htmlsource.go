@@ -231,7 +231,7 @@ func (r *Reader) Listing(body io.Reader, page *url.URL) ([]Item, *url.URL, error
 	})
 	var next *url.URL
 	if r.next != nil {
-		if u, err := url.Parse(resolve(page, doc.FindMatcher(r.next).First().AttrOr("href", ""))); err == nil && u.IsAbs() {
+		if u, err := url.Parse(resolve(page, doc.FindMatcher(r.next).First().AttrOr("href", ""))); err == nil && u.IsAbs() && sameSite(page, u) {
 			next = u
 		}
 	}
@@ -369,8 +369,9 @@ func bounded(text string) string {
 }
 
 // resolve makes href absolute against the page, without its fragment (the
-// same page, so the same report); "" when it is no http(s) link to a host
-// (a "javascript:" or "mailto:" one, or none).
+// same page, so the same report) and with its host in lower case; "" when
+// it is no http(s) link to a host (a "javascript:" or "mailto:" one, or
+// none).
 func resolve(page *url.URL, href string) string {
 	if href == "" {
 		return ""
@@ -383,8 +384,18 @@ func resolve(page *url.URL, href string) string {
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return ""
 	}
+	// Host names are case-insensitive: one report, however its links
+	// spell the site's name, is one link.
+	u.Host = strings.ToLower(u.Host)
 	u.Fragment = ""
 	return u.String()
+}
+
+// sameSite reports whether next is on page's site, a listing's next page:
+// the same host and port, reached as securely. A next link elsewhere is a
+// link planted on the page, or a site's move the operator must follow.
+func sameSite(page, next *url.URL) bool {
+	return strings.EqualFold(page.Host, next.Host) && (page.Scheme == next.Scheme || next.Scheme == "https")
 }
 
 // parseDate reads a date with the configured layout, or else each common

@@ -59,6 +59,7 @@ func TestLinkIsResolvedAgainstThePage(t *testing.T) {
 		{"/reports/2020/26.html#top", "https://www.cres.example/reports/2020/26.html"},
 		{"../cn/26.html?lang=zh", "https://www.cres.example/cn/26.html?lang=zh"},
 		{"//cdn.cres.example/26.html", "https://cdn.cres.example/26.html"},
+		{"HTTPS://WWW.Cres.Example/reports/26.html", "https://www.cres.example/reports/26.html"},
 		{"javascript:void(0)", ""},
 		{"mailto:office@cres.example", ""},
 		{"", ""},
@@ -129,6 +130,32 @@ func TestNextPage(t *testing.T) {
 	_, next, err := r.Listing(strings.NewReader(`<ul><li><a href="/r">R</a></li></ul><a class="next" href="?page=3">Next</a>`), page)
 	if err != nil || next == nil || next.String() != "https://www.cres.example/reports/index.html?page=3" || r.MaxPages() != 3 {
 		t.Errorf("next %v, %v; want page 3", next, err)
+	}
+}
+
+// A next link leads to the listing's next page on the same site, never
+// elsewhere: a link planted on the page must not send the poller off to
+// read other sites.
+func TestNextPageStaysOnTheSite(t *testing.T) {
+	r, err := htmlsource.Compile(htmlsource.Spec{Item: "li", Title: "a", Next: "a.next", MaxPages: 3}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for href, want := range map[string]string{
+		"https://WWW.cres.example/reports/?page=3": "https://www.cres.example/reports/?page=3",
+		"https://elsewhere.example/reports/":       "",
+		"https://www.cres.example:8443/reports/":   "",
+		"http://www.cres.example/reports/":         "",
+		"javascript:next()":                        "",
+	} {
+		_, next, err := r.Listing(strings.NewReader(`<ul><li><a href="/r">R</a></li></ul><a class="next" href="`+href+`">Next</a>`), page)
+		got := ""
+		if next != nil {
+			got = next.String()
+		}
+		if err != nil || got != want {
+			t.Errorf("next link %q: %v %v, want %q", href, next, err, want)
+		}
 	}
 }
 
