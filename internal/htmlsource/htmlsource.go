@@ -408,7 +408,7 @@ func (r *Reader) parseDate(s string) (*time.Time, error) {
 	}
 	for _, layout := range r.dateFormats {
 		if t, err := time.ParseInLocation(layout, s, r.loc); err == nil {
-			return &t, nil
+			return r.inNamedZone(t)
 		}
 	}
 	want := "date_format " + r.dateFormats[0]
@@ -416,6 +416,29 @@ func (r *Reader) parseDate(s string) (*time.Time, error) {
 		want = "any common form; set date_format"
 	}
 	return nil, fmt.Errorf("published_at: the date %.40q does not match %s", s, want)
+}
+
+// zoneOffsets are the zone names RFC 822 gives dates, the ones a page's
+// RFC 1123 date may hold, with their offsets in hours.
+var zoneOffsets = map[string]int{"UT": 0, "GMT": 0, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7}
+
+// inNamedZone is t read in the zone its date names. Go knows a zone name
+// only when the reading location has it, and reads any other as UTC,
+// which would move a report's time, and maybe its day, by hours; a name
+// with no certain offset ("IST" is India's, Ireland's and Israel's) is a
+// problem.
+func (r *Reader) inNamedZone(t time.Time) (*time.Time, error) {
+	name, _ := t.Zone()
+	// A numeric offset makes a zone without a name, and is exact.
+	if t.Location() == r.loc || t.Location() == time.UTC || name == "" {
+		return &t, nil
+	}
+	hours, ok := zoneOffsets[name]
+	if !ok {
+		return nil, fmt.Errorf("published_at: the zone %.10q of the date has no certain offset; set date_format with a numeric zone (-0700)", name)
+	}
+	t = time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.FixedZone(name, hours*3600))
+	return &t, nil
 }
 
 // authorSeparators split "A, B and C" into its names.

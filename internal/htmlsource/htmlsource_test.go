@@ -208,3 +208,37 @@ func TestTextOfManyElementsIsBounded(t *testing.T) {
 		t.Errorf("reading one element of 8 MiB of text allocated %d MiB", n>>20)
 	}
 }
+
+// A date naming its zone by an abbreviation is read in that zone, whatever
+// the digest's, or refused when the abbreviation says nothing certain:
+// Go would read an unknown one as UTC.
+func TestDatesWithZoneNames(t *testing.T) {
+	read := func(date string) htmlsource.Item {
+		t.Helper()
+		spec := htmlsource.Spec{Item: "li", Title: "a", Date: "i"}
+		r, err := htmlsource.Compile(spec, time.FixedZone("UTC+8", 8*3600))
+		if err != nil {
+			t.Fatal(err)
+		}
+		items, _, err := r.Listing(strings.NewReader(`<ul><li><a href="/r">R</a><i>`+date+`</i></li></ul>`), page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return items[0]
+	}
+	for date, want := range map[string]time.Time{
+		"Thu, 05 Mar 2020 23:00:00 EST":   time.Date(2020, 3, 6, 4, 0, 0, 0, time.UTC),
+		"Thu, 05 Mar 2020 23:00:00 PDT":   time.Date(2020, 3, 6, 6, 0, 0, 0, time.UTC),
+		"Thu, 05 Mar 2020 23:00:00 GMT":   time.Date(2020, 3, 5, 23, 0, 0, 0, time.UTC),
+		"Thu, 05 Mar 2020 23:00:00 UTC":   time.Date(2020, 3, 5, 23, 0, 0, 0, time.UTC),
+		"Thu, 05 Mar 2020 23:00:00 -0500": time.Date(2020, 3, 6, 4, 0, 0, 0, time.UTC),
+		"2020-03-05":                      time.Date(2020, 3, 4, 16, 0, 0, 0, time.UTC),
+	} {
+		if it := read(date); it.Problem != nil || it.PublishedAt == nil || !it.PublishedAt.Equal(want) {
+			t.Errorf("date %q: %v %v, want %v", date, it.PublishedAt, it.Problem, want)
+		}
+	}
+	if it := read("Thu, 05 Mar 2020 23:00:00 IST"); it.Problem == nil || !strings.Contains(it.Problem.Error(), `the zone "IST"`) {
+		t.Errorf("an ambiguous zone name: %v %v, want a problem naming it", it.PublishedAt, it.Problem)
+	}
+}
