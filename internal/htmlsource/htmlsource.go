@@ -161,6 +161,17 @@ func Compile(spec Spec, loc *time.Location) (*Reader, error) {
 			return nil, &KeyError{f.name + "_pattern", "has no selector to apply to: set " + f.name + " too"}
 		}
 	}
+	if spec.DateFormat != "" {
+		if r.date.sel == nil {
+			return nil, &KeyError{"date_format", "has no selector to apply to: set date too"}
+		}
+		// Read back, the reference date must keep its year, month and day:
+		// a layout without them reads every date as year 0, or as itself.
+		ref := time.Date(2006, 1, 2, 15, 4, 5, 0, time.UTC)
+		if t, err := time.Parse(spec.DateFormat, ref.Format(spec.DateFormat)); err != nil || t.Year() != 2006 || t.YearDay() != 2 {
+			return nil, &KeyError{"date_format", fmt.Sprintf("must be a Go layout giving the year, month and day of the reference date Mon Jan 2 15:04:05 MST 2006, such as \"2006-01-02\" or \"2 January 2006\" (got %q)", spec.DateFormat)}
+		}
+	}
 	switch {
 	case spec.MaxPages < 0 || spec.MaxPages > MaxPages:
 		return nil, &KeyError{"max_pages", fmt.Sprintf("must be between 1 and %d (got %d)", MaxPages, spec.MaxPages)}
