@@ -147,8 +147,9 @@ func TestPollReadsAListingAndEachNewReportsPageOnce(t *testing.T) {
 		PublishedAt: time.Date(2020, 3, 5, 0, 0, 0, 0, zone),
 		Authors:     []string{"Jane Doe", "John Roe", "Ann Poe"},
 		Series:      "Research Report", Number: "26",
+		// An abstract is markup, as a feed's is: the page's "&" is kept escaped.
 		Abstract: "Small firms in border regions lost a third of their export orders in the spring of 2020. " +
-			"This report follows 412 of them through the year & asks which kept their research budgets.",
+			"This report follows 412 of them through the year &amp; asks which kept their research budgets.",
 		Keywords: []string{"trade", "small firms", "R&D", "pandemic"},
 	}
 	if !ok || trade.GUID != want.GUID || trade.Title != want.Title || !trade.PublishedAt.Equal(want.PublishedAt) ||

@@ -263,7 +263,10 @@ func (r *Reader) readOptional(s *goquery.Selection, it *Item) {
 	it.Authors = r.authors.list(s, splitAuthors)
 	it.Series = r.series.text(s)
 	it.Number = r.number.text(s)
-	it.Abstract = r.abstract.text(s)
+	// A report's abstract is markup, made plain where it is shown, as a
+	// feed's is: the page's text goes in escaped, or its entities would be
+	// decoded twice and a "<b>" it shows dropped as a tag.
+	it.Abstract = html.EscapeString(r.abstract.text(s))
 	it.Keywords = r.keywords.list(s, splitKeywords)
 }
 

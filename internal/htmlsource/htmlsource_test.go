@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertd/alertd"
 	"github.com/alertd/alertd/internal/htmlsource"
 )
 
@@ -240,5 +241,16 @@ func TestDatesWithZoneNames(t *testing.T) {
 	}
 	if it := read("Thu, 05 Mar 2020 23:00:00 IST"); it.Problem == nil || !strings.Contains(it.Problem.Error(), `the zone "IST"`) {
 		t.Errorf("an ambiguous zone name: %v %v, want a problem naming it", it.PublishedAt, it.Problem)
+	}
+}
+
+// An abstract is kept as markup, as a feed's is, and made plain where it
+// is shown: what a reader sees there is what the page showed, its
+// entities decoded once, not twice.
+func TestAbstractShowsAsThePageShowedIt(t *testing.T) {
+	it := listOne(t, htmlsource.Spec{Abstract: "p"}, `<a href="/r">R</a><p>Growth &amp;lt;b&amp;gt; in R&amp;amp;D: 3 &lt;b&gt; 4 <b>bold</b></p>`)
+	want := "Growth &lt;b&gt; in R&amp;D: 3 <b> 4 bold"
+	if got := alertd.PlainText(it.Abstract, 0); got != want {
+		t.Errorf("abstract %q shows as %q, want %q", it.Abstract, got, want)
 	}
 }
