@@ -80,7 +80,11 @@ func (s *Service) readPages(ctx context.Context, client *http.Client, src Source
 				return nil, err
 			case src.HTML.Detail() && (fetched == maxReportPages || budget.Err() != nil):
 				continue
-			case src.HTML.Detail():
+			case !src.HTML.Detail():
+			case !p.admissible(s.now()):
+				// The poll rejects it with the reason; its page, perhaps
+				// planted, is not worth a fetch.
+			default:
 				fetched++
 				if err := s.readDetail(budget, client, src.HTML, &p.item); err != nil {
 					// Out of time, the page is no fault of the report's.
@@ -110,6 +114,13 @@ func (s *Service) readDetail(ctx context.Context, client *http.Client, reader *h
 		return fmt.Errorf("the report's page %s: %w", u.Redacted(), err)
 	}
 	return nil
+}
+
+// admissible reports whether the item, as the listing gives it, would be
+// taken as a report.
+func (p pageItem) admissible(now time.Time) bool {
+	_, err := p.input().Report(now)
+	return err == nil
 }
 
 // input is the item as a report to validate, recognised by its link.

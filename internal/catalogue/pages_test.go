@@ -389,3 +389,33 @@ func TestPollOutOfTimeLeavesTheRestForTheNextPoll(t *testing.T) {
 		t.Errorf("%+v %v, want B and C added by the next poll", res, err)
 	}
 }
+
+// An item the catalogue would refuse anyway, such as one whose link holds
+// a user name and reads as another site's, has its report page left
+// unfetched: a planted link sends the poller nowhere.
+func TestPollFetchesNoPageForAnItemItWouldRefuse(t *testing.T) {
+	var mu sync.Mutex
+	hits := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits[r.URL.Path]++
+		mu.Unlock()
+		if r.URL.Path == "/" {
+			host := r.Host
+			w.Write([]byte(`<ul><li><a href="http://bank.example@` + host + `/planted">Login</a></li><li><a href="/fine">Fine</a></li></ul>`))
+			return
+		}
+		w.Write([]byte(`<p class="abstract">Abstract</p>`))
+	}))
+	defer srv.Close()
+	cat := htmlService(t, srv.URL+"/", htmlsource.Spec{Item: "li", Title: "a", Abstract: "p.abstract", Detail: true}, false)
+	res, err := poll(t, cat, srv.URL+"/")
+	if err != nil || res.Added != 1 || len(res.Rejected) != 1 || !strings.Contains(res.Rejected[0].Reason, "must not hold a user name") {
+		t.Errorf("%+v %v, want the planted link rejected and the other added", res, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if hits["/planted"] != 0 || hits["/fine"] != 1 {
+		t.Errorf("report pages fetched %v, want only /fine", hits)
+	}
+}
