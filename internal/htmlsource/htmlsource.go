@@ -387,6 +387,15 @@ func bounded(text string) string {
 // it is no http(s) link to a host (a "javascript:" or "mailto:" one, or
 // none).
 func resolve(page *url.URL, href string) string {
+	// As a browser reads an href: templates wrap links over lines and
+	// indent them, and the link is the same.
+	href = strings.TrimFunc(href, func(r rune) bool { return r <= ' ' })
+	href = strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' {
+			return -1
+		}
+		return r
+	}, href)
 	if href == "" {
 		return ""
 	}

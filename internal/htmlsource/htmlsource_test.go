@@ -61,7 +61,10 @@ func TestLinkIsResolvedAgainstThePage(t *testing.T) {
 		{"../cn/26.html?lang=zh", "https://www.cres.example/cn/26.html?lang=zh"},
 		{"//cdn.cres.example/26.html", "https://cdn.cres.example/26.html"},
 		{"HTTPS://WWW.Cres.Example/reports/26.html", "https://www.cres.example/reports/26.html"},
+		{" \n  2020/26.html\n ", "https://www.cres.example/reports/2020/26.html"},
+		{"/reports/2020/\n\t26.html", "https://www.cres.example/reports/2020/26.html"},
 		{"javascript:void(0)", ""},
+		{" java\tscript:void(0)", ""},
 		{"mailto:office@cres.example", ""},
 		{"", ""},
 	}
