@@ -13,10 +13,12 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/PuerkitoBio/goquery"
 	"github.com/andybalholm/cascadia"
 	"golang.org/x/net/html"
+	"golang.org/x/net/idna"
 
 	"github.com/alertd/alertd"
 )
@@ -407,9 +409,21 @@ func resolve(page *url.URL, href string) string {
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return ""
 	}
-	// Host names are case-insensitive: one report, however its links
-	// spell the site's name, is one link.
+	// Host names are case-insensitive, and an internationalised one is its
+	// ASCII form: one report, however its links spell the site's name, is
+	// one link. A name IDNA refuses (one holding a bidirectional override)
+	// leads nowhere a reader should be sent.
 	u.Host = strings.ToLower(u.Host)
+	if strings.ContainsFunc(u.Host, func(r rune) bool { return r >= utf8.RuneSelf }) {
+		name, err := idna.Lookup.ToASCII(u.Hostname())
+		if err != nil {
+			return ""
+		}
+		if port := u.Port(); port != "" {
+			name += ":" + port
+		}
+		u.Host = name
+	}
 	u.Fragment = ""
 	return u.String()
 }
