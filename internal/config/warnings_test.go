@@ -59,3 +59,12 @@ func TestWarnings(t *testing.T) {
 		})
 	}
 }
+
+// An internationalised DKIM domain is signed in its ASCII form, the name
+// receivers look the key up under.
+func TestDKIMDomainInASCII(t *testing.T) {
+	cfg, err := Load("", env(map[string]string{"ALERTD_DKIM_DOMAIN": "Bücher.Example.", "ALERTD_DKIM_SELECTOR": "alertd", "ALERTD_DKIM_PRIVATE_KEY_FILE": "/etc/alertd/dkim.pem"}))
+	if err != nil || cfg.DKIM.Domain != "xn--bcher-kva.example" {
+		t.Errorf("dkim.domain read as %q, %v; want xn--bcher-kva.example", cfg.DKIM.Domain, err)
+	}
+}
