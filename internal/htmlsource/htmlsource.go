@@ -221,7 +221,7 @@ func (r *Reader) Listing(body io.Reader, page *url.URL) ([]Item, *url.URL, error
 	if err != nil {
 		return nil, nil, err
 	}
-	found := doc.FindMatcher(r.item)
+	found := outermost(doc.FindMatcher(r.item))
 	switch n := found.Length(); {
 	case n == 0:
 		return nil, nil, ErrNoItems
@@ -249,6 +249,25 @@ func (r *Reader) Listing(body io.Reader, page *url.URL) ([]Item, *url.URL, error
 		}
 	}
 	return items, next, nil
+}
+
+// outermost is found without the elements inside another of found: an
+// item inside an item is part of it (the list of a report's authors, to a
+// loose "li"), and a page nesting items deep would otherwise have each
+// read with everything below it, the whole page read hundreds of times.
+func outermost(found *goquery.Selection) *goquery.Selection {
+	isFound := make(map[*html.Node]bool, len(found.Nodes))
+	for _, n := range found.Nodes {
+		isFound[n] = true
+	}
+	return found.FilterFunction(func(_ int, s *goquery.Selection) bool {
+		for p := s.Nodes[0].Parent; p != nil; p = p.Parent {
+			if isFound[p] {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // ReadDetail fills the optional fields of it from the report's own page.

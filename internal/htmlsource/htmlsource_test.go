@@ -261,3 +261,29 @@ func TestAbstractShowsAsThePageShowedIt(t *testing.T) {
 		t.Errorf("abstract %q shows as %q, want %q", it.Abstract, got, want)
 	}
 }
+
+// An item inside another item is part of it, not a report of its own: a
+// loose selector ("li") meets the lists inside a report, and a hostile
+// page nests items so that reading each costs the whole page.
+func TestItemsInsideItemsArePartOfThem(t *testing.T) {
+	r, err := htmlsource.Compile(htmlsource.Spec{Item: "li", Title: "h3", Authors: "ul.authors li"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, _, err := r.Listing(strings.NewReader(`<ul>
+<li><h3><a href="/a">A</a></h3><ul class="authors"><li>Jane Doe</li><li>John Roe</li></ul></li>
+<li><h3><a href="/b">B</a></h3></li></ul>`), page)
+	if err != nil || len(items) != 2 || items[0].Title != "A" || !slices.Equal(items[0].Authors, []string{"Jane Doe", "John Roe"}) || items[1].Title != "B" {
+		t.Errorf("%+v %v, want reports A (with its authors) and B", items, err)
+	}
+
+	depth := 240
+	nested := strings.Repeat(`<ul class="r"><li><h3><a href="/x">T</a></h3>`, depth) + strings.Repeat("<i>x</i>", 100000) + strings.Repeat("</li></ul>", depth)
+	r, err = htmlsource.Compile(htmlsource.Spec{Item: "ul.r > li", Title: "h3"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if items, _, err = r.Listing(strings.NewReader(nested), page); err != nil || len(items) != 1 {
+		t.Errorf("%d items nested read as %d, %v; want the outermost", depth, len(items), err)
+	}
+}
