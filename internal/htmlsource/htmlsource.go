@@ -428,9 +428,9 @@ func resolve(page *url.URL, href string) string {
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return ""
 	}
-	// Host names are case-insensitive, and an internationalised one is its
-	// ASCII form: one report, however its links spell the site's name, is
-	// one link. A name IDNA refuses (one holding a bidirectional override)
+	// Host names are case-insensitive, an internationalised one is its
+	// ASCII form, and a scheme's own port goes without saying: one report,
+	// however its links spell the site's address, is one link. A name IDNA refuses (one holding a bidirectional override)
 	// leads nowhere a reader should be sent.
 	u.Host = strings.ToLower(u.Host)
 	if strings.ContainsFunc(u.Host, func(r rune) bool { return r >= utf8.RuneSelf }) {
@@ -442,6 +442,9 @@ func resolve(page *url.URL, href string) string {
 			name += ":" + port
 		}
 		u.Host = name
+	}
+	if port := u.Port(); (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
+		u.Host = strings.TrimSuffix(u.Host, ":"+port)
 	}
 	u.Fragment = ""
 	return u.String()
