@@ -454,7 +454,9 @@ func resolve(page *url.URL, href string) string {
 // the same host and port, reached as securely. A next link elsewhere is a
 // link planted on the page, or a site's move the operator must follow.
 func sameSite(page, next *url.URL) bool {
-	return strings.EqualFold(page.Host, next.Host) && (page.Scheme == next.Scheme || next.Scheme == "https")
+	// The page's address as configured is spelt as its links are read.
+	site, err := url.Parse(resolve(page, page.String()))
+	return err == nil && site.Host == next.Host && (site.Scheme == next.Scheme || next.Scheme == "https")
 }
 
 // parseDate reads a date with the configured layout, or else each common

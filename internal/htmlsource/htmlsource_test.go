@@ -168,6 +168,12 @@ func TestNextPageStaysOnTheSite(t *testing.T) {
 			t.Errorf("next link %q: %v %v, want %q", href, next, err, want)
 		}
 	}
+	// The site's address as configured may spell its name otherwise.
+	configured, _ := url.Parse("https://WWW.cres.example:443/reports/")
+	_, next, err := r.Listing(strings.NewReader(`<ul><li><a href="/r">R</a></li></ul><a class="next" href="?page=2">Next</a>`), configured)
+	if err != nil || next == nil || next.String() != "https://www.cres.example/reports/?page=2" {
+		t.Errorf("next link from %s: %v %v, want page 2", configured, next, err)
+	}
 }
 
 func TestAPageWithoutItemsIsAnError(t *testing.T) {
