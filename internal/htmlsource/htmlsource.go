@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -242,6 +243,12 @@ func (r *Reader) Listing(body io.Reader, page *url.URL) ([]Item, *url.URL, error
 		}
 		items = append(items, it)
 	})
+	if !slices.ContainsFunc(items, func(it Item) bool { return it.Title != "" }) {
+		return nil, nil, fmt.Errorf("the title selector finds no text in any of the %d items; has the site changed? Check the selectors with 'alertd sources test URL'", len(items))
+	}
+	if !slices.ContainsFunc(items, func(it Item) bool { return it.Link != "" }) {
+		return nil, nil, fmt.Errorf("the link selector finds no http(s) link in any of the %d items; has the site changed? Check the selectors with 'alertd sources test URL'", len(items))
+	}
 	var next *url.URL
 	if r.next != nil {
 		if u, err := url.Parse(resolve(page, doc.FindMatcher(r.next).First().AttrOr("href", ""))); err == nil && u.IsAbs() && sameSite(page, u) {

@@ -75,9 +75,17 @@ func TestLinkIsResolvedAgainstThePage(t *testing.T) {
 		{"mailto:office@cres.example", ""},
 		{"", ""},
 	}
+	r, err := htmlsource.Compile(htmlsource.Spec{Item: "li", Title: "a"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range tests {
-		it := listOne(t, htmlsource.Spec{}, `<a href="`+tt.href+`">Report</a>`)
-		if it.Link != tt.want || (tt.want == "") != (it.Problem != nil) {
+		// Beside an item with a link: a page where none has one is an error.
+		items, _, err := r.Listing(strings.NewReader(`<ul><li><a href="`+tt.href+`">Report</a></li><li><a href="/ok">OK</a></li></ul>`), page)
+		if err != nil || len(items) != 2 {
+			t.Fatalf("href %q: %v %v, want two items", tt.href, items, err)
+		}
+		if it := items[0]; it.Link != tt.want || (tt.want == "") != (it.Problem != nil) {
 			t.Errorf("href %q: link %q, problem %v; want %q", tt.href, it.Link, it.Problem, tt.want)
 		}
 	}
@@ -294,5 +302,27 @@ func TestItemsInsideItemsArePartOfThem(t *testing.T) {
 	}
 	if items, _, err = r.Listing(strings.NewReader(nested), page); err != nil || len(items) != 1 {
 		t.Errorf("%d items nested read as %d, %v; want the outermost", depth, len(items), err)
+	}
+}
+
+// A redesign that keeps the items but moves their titles or links is a
+// page that no longer matches too, not a page of items each rejected.
+func TestAPageWhoseItemsAllLackTitleOrLinkIsAnError(t *testing.T) {
+	r, err := htmlsource.Compile(htmlsource.Spec{Item: "li", Title: "h3", Link: "h3 a"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for page0, want := range map[string]string{
+		`<ul><li><h2><a href="/a">A</a></h2></li><li><h2><a href="/b">B</a></h2></li></ul>`: "the title selector finds no text in any of the 2 items",
+		`<ul><li><h3>A</h3><a href="/a">more</a></li><li><h3>B</h3></li></ul>`:              "the link selector finds no http(s) link in any of the 2 items",
+	} {
+		items, _, err := r.Listing(strings.NewReader(page0), page)
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "has the site changed?") {
+			t.Errorf("%s: %d items, %v; want an error containing %q", page0, len(items), err, want)
+		}
+	}
+	items, _, err := r.Listing(strings.NewReader(`<ul><li><h3><a href="/a">A</a></h3></li><li><h2>B</h2></li></ul>`), page)
+	if err != nil || len(items) != 2 {
+		t.Errorf("one good item of two: %d items, %v; want both, the other to be rejected", len(items), err)
 	}
 }
