@@ -93,8 +93,11 @@ type Reader struct {
 	loc                                         *time.Location
 }
 
-// defaultDateFormats are tried, in order, when date_format is not set.
-var defaultDateFormats = []string{"2006-01-02", "2006-1-2", time.RFC1123, time.RFC1123Z, "January 2, 2006", "2006年1月2日"}
+// defaultDateFormats are tried, in order, when date_format is not set:
+// forms that read one way only (no "03/05/2020", which is March in one
+// country and May in another).
+var defaultDateFormats = []string{"2006-01-02", "2006-1-2", "2006/1/2", time.RFC1123, time.RFC1123Z,
+	"January 2, 2006", "Jan 2, 2006", "2 January 2006", "2 Jan 2006", "2006年1月2日"}
 
 // Compile checks spec and returns its Reader, or a *KeyError naming the
 // key at fault. A date without a zone is read

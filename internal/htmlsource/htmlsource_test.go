@@ -93,7 +93,7 @@ func TestLinkIsResolvedAgainstThePage(t *testing.T) {
 
 func TestDatesInCommonForms(t *testing.T) {
 	want := time.Date(2020, 3, 5, 0, 0, 0, 0, time.UTC)
-	for _, date := range []string{"2020-03-05", "2020-3-5", "Thu, 05 Mar 2020 00:00:00 UTC", "March 5, 2020", "2020年3月5日", " 2020年3月5日 "} {
+	for _, date := range []string{"2020-03-05", "2020-3-5", "Thu, 05 Mar 2020 00:00:00 UTC", "March 5, 2020", "2020年3月5日", " 2020年3月5日 ", "2020/03/05", "2020/3/5", "5 March 2020", "Mar 5, 2020", "05 Mar 2020"} {
 		it := listOne(t, htmlsource.Spec{Date: "i"}, `<a href="/r">R</a><i>`+date+`</i>`)
 		if it.Problem != nil || it.PublishedAt == nil || !it.PublishedAt.Equal(want) {
 			t.Errorf("date %q: %v %v, want 5 March 2020", date, it.PublishedAt, it.Problem)
