@@ -414,7 +414,7 @@ func bounded(text string) string {
 }
 
 // resolve makes href absolute against the page, without its fragment (the
-// same page, so the same report) and with its host in lower case; "" when
+// same page, so the same report) and with its host spelt one way; "" when
 // it is no http(s) link to a host (a "javascript:" or "mailto:" one, or
 // none).
 func resolve(page *url.URL, href string) string {
@@ -440,8 +440,9 @@ func resolve(page *url.URL, href string) string {
 	}
 	// Host names are case-insensitive, an internationalised one is its
 	// ASCII form, and a scheme's own port goes without saying: one report,
-	// however its links spell the site's address, is one link. A name IDNA refuses (one holding a bidirectional override)
-	// leads nowhere a reader should be sent.
+	// however its links spell the site's address, is one link. A name IDNA
+	// refuses (one holding a bidirectional override) leads nowhere a
+	// reader should be sent.
 	u.Host = strings.ToLower(u.Host)
 	if strings.ContainsFunc(u.Host, func(r rune) bool { return r >= utf8.RuneSelf }) {
 		name, err := idna.Lookup.ToASCII(u.Hostname())
