@@ -50,7 +50,7 @@ func PlainText(s string, max int) string {
 
 func hidden(tag string) bool {
 	switch tag {
-	case "script", "style", "template", "noscript", "head", "title":
+	case "script", "style", "template", "noscript", "head", "title", "iframe", "noembed", "noframes":
 		return true
 	}
 	return false

@@ -19,6 +19,7 @@ func TestPlainText(t *testing.T) {
 		{"inline tags do not split words", "<b>Re</b>port and <a href='x'>link</a>s", 0, "Report and links"},
 		{"blocks and breaks separate words", "<p>One</p><p>Two</p>Three<br>Four<li>Five</li>", 0, "One Two Three Four Five"},
 		{"scripts and styles dropped with their content", `<p>Brief.</p><script>alert("x <b>y</b>")</script><style>p{color:red}</style> End`, 0, "Brief. End"},
+		{"what a browser never shows dropped", `Brief.<iframe>Your browser cannot show frames</iframe><noembed>no embed</noembed><noframes>no frames</noframes><template>t</template> End`, 0, "Brief. End"},
 		{"whitespace collapsed and trimmed", "\n\t  Many   \n\n spaces\u00a0here  ", 0, "Many spaces here"},
 		{"a lone less-than sign kept", "2 < 3 &lt; 4", 0, "2 < 3 < 4"},
 		{"comments dropped", "a<!-- hidden -->b", 0, "ab"},

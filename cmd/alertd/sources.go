@@ -86,5 +86,5 @@ func printSourceItem(w io.Writer, it catalogue.SourceItem, review bool, loc *tim
 	field("series", r.Series)
 	field("number", r.Number)
 	field("keywords", strings.Join(r.Keywords, "; "))
-	field("abstract", r.Abstract)
+	field("abstract", alertd.PlainText(r.Abstract, 0))
 }

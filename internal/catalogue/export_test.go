@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"time"
 )
 
 // NonPublic is nonPublic, for its table test.
@@ -19,4 +20,12 @@ func NewClientOver(base *http.Transport, public ...netip.AddrPort) *http.Client 
 		}
 		return checkPublic(addr)
 	})
+}
+
+// SetPagesBudget sets the time one poll of an HTML source may take, until
+// the test ends.
+func SetPagesBudget(t interface{ Cleanup(func()) }, d time.Duration) {
+	old := pagesBudget
+	pagesBudget = d
+	t.Cleanup(func() { pagesBudget = old })
 }

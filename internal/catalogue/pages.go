@@ -17,13 +17,14 @@ import (
 // What one poll of an HTML source may cost: each fetch is bounded by the
 // client, and the poll as a whole by these.
 const (
-	// pagesBudget bounds a poll's time, every listing and report page
-	// included.
-	pagesBudget = 10 * time.Minute
 	// maxReportPages bounds the report pages a poll fetches: the first
 	// poll of a long listing leaves the rest to the next polls.
 	maxReportPages = 100
 )
+
+// pagesBudget bounds a poll's time, every listing and report page
+// included; the report pages it leaves unread wait for the next poll.
+var pagesBudget = 10 * time.Minute
 
 // pageItem is one item of a source's listing pages, numbered from 1 across
 // them.
@@ -39,7 +40,7 @@ type pageItem struct {
 // selector finds nothing on fails the whole poll, so that a redesigned site
 // never reads as an empty one.
 func (s *Service) readPages(ctx context.Context, client *http.Client, src Source) ([]pageItem, error) {
-	ctx, cancel := context.WithTimeout(ctx, pagesBudget)
+	budget, cancel := context.WithTimeout(ctx, pagesBudget)
 	defer cancel()
 	page, err := url.Parse(src.URL)
 	if err != nil {
@@ -49,7 +50,7 @@ func (s *Service) readPages(ctx context.Context, client *http.Client, src Source
 	pagesRead, linked := map[string]bool{}, map[string]bool{}
 	for n := 0; page != nil && n < src.HTML.MaxPages() && !pagesRead[page.String()]; n++ {
 		pagesRead[page.String()] = true
-		body, err := fetch(ctx, client, page)
+		body, err := fetch(budget, client, page)
 		if err != nil {
 			return nil, err
 		}
@@ -77,11 +78,19 @@ func (s *Service) readPages(ctx context.Context, client *http.Client, src Source
 				p.known = true
 			case !errors.Is(err, store.ErrNotFound):
 				return nil, err
-			case src.HTML.Detail() && fetched == maxReportPages:
+			case src.HTML.Detail() && (fetched == maxReportPages || budget.Err() != nil):
 				continue
-			case src.HTML.Detail():
+			case !src.HTML.Detail():
+			case !p.admissible(s.now()):
+				// The poll rejects it with the reason; its page, perhaps
+				// planted, is not worth a fetch.
+			default:
 				fetched++
-				if err := s.readDetail(ctx, client, src.HTML, &p.item); err != nil {
+				if err := s.readDetail(budget, client, src.HTML, &p.item); err != nil {
+					// Out of time, the page is no fault of the report's.
+					if budget.Err() != nil {
+						continue
+					}
 					p.item.Problem = err
 				}
 			}
@@ -105,6 +114,13 @@ func (s *Service) readDetail(ctx context.Context, client *http.Client, reader *h
 		return fmt.Errorf("the report's page %s: %w", u.Redacted(), err)
 	}
 	return nil
+}
+
+// admissible reports whether the item, as the listing gives it, would be
+// taken as a report.
+func (p pageItem) admissible(now time.Time) bool {
+	_, err := p.input().Report(now)
+	return err == nil
 }
 
 // input is the item as a report to validate, recognised by its link.

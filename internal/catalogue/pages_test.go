@@ -147,8 +147,9 @@ func TestPollReadsAListingAndEachNewReportsPageOnce(t *testing.T) {
 		PublishedAt: time.Date(2020, 3, 5, 0, 0, 0, 0, zone),
 		Authors:     []string{"Jane Doe", "John Roe", "Ann Poe"},
 		Series:      "Research Report", Number: "26",
+		// An abstract is markup, as a feed's is: the page's "&" is kept escaped.
 		Abstract: "Small firms in border regions lost a third of their export orders in the spring of 2020. " +
-			"This report follows 412 of them through the year & asks which kept their research budgets.",
+			"This report follows 412 of them through the year &amp; asks which kept their research budgets.",
 		Keywords: []string{"trade", "small firms", "R&D", "pandemic"},
 	}
 	if !ok || trade.GUID != want.GUID || trade.Title != want.Title || !trade.PublishedAt.Equal(want.PublishedAt) ||
@@ -352,5 +353,69 @@ func TestTrySourceStoresNothing(t *testing.T) {
 	items, err = cat.TrySource(context.Background(), catalogue.NewClient(true), url)
 	if err != nil || len(items) != 3 || !items[0].Known {
 		t.Errorf("%+v %v, want the 3 reports known after a poll", items, err)
+	}
+}
+
+// A site too slow to read whole within a poll's time costs the poll only
+// the reports it had no time for: those read go in, the rest wait for the
+// next poll, none is rejected for the site's slowness.
+func TestPollOutOfTimeLeavesTheRestForTheNextPoll(t *testing.T) {
+	catalogue.SetPagesBudget(t, 300*time.Millisecond)
+	slow := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/":
+			w.Write([]byte(`<ul><li><a href="/a">A</a></li><li><a href="/b">B</a></li><li><a href="/c">C</a></li></ul>`))
+		case "/b":
+			select {
+			case <-slow:
+			case <-r.Context().Done():
+				return
+			}
+			fallthrough
+		default:
+			w.Write([]byte(`<p class="abstract">Abstract of ` + r.URL.Path + `</p>`))
+		}
+	}))
+	defer srv.Close()
+	cat := htmlService(t, srv.URL+"/", htmlsource.Spec{Item: "li", Title: "a", Abstract: "p.abstract", Detail: true}, false)
+	res, err := poll(t, cat, srv.URL+"/")
+	if err != nil || res.Added != 1 || len(res.Rejected) != 0 {
+		t.Fatalf("%+v %v, want report A added and B and C left for later", res, err)
+	}
+	close(slow)
+	res, err = poll(t, cat, srv.URL+"/")
+	if err != nil || res.Added != 2 || len(res.Rejected) != 0 {
+		t.Errorf("%+v %v, want B and C added by the next poll", res, err)
+	}
+}
+
+// An item the catalogue would refuse anyway, such as one whose link holds
+// a user name and reads as another site's, has its report page left
+// unfetched: a planted link sends the poller nowhere.
+func TestPollFetchesNoPageForAnItemItWouldRefuse(t *testing.T) {
+	var mu sync.Mutex
+	hits := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits[r.URL.Path]++
+		mu.Unlock()
+		if r.URL.Path == "/" {
+			host := r.Host
+			w.Write([]byte(`<ul><li><a href="http://bank.example@` + host + `/planted">Login</a></li><li><a href="/fine">Fine</a></li></ul>`))
+			return
+		}
+		w.Write([]byte(`<p class="abstract">Abstract</p>`))
+	}))
+	defer srv.Close()
+	cat := htmlService(t, srv.URL+"/", htmlsource.Spec{Item: "li", Title: "a", Abstract: "p.abstract", Detail: true}, false)
+	res, err := poll(t, cat, srv.URL+"/")
+	if err != nil || res.Added != 1 || len(res.Rejected) != 1 || !strings.Contains(res.Rejected[0].Reason, "must not hold a user name") {
+		t.Errorf("%+v %v, want the planted link rejected and the other added", res, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if hits["/planted"] != 0 || hits["/fine"] != 1 {
+		t.Errorf("report pages fetched %v, want only /fine", hits)
 	}
 }

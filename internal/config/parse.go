@@ -21,6 +21,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/robfig/cron/v3"
+	"golang.org/x/net/idna"
 	"golang.org/x/text/language"
 
 	"github.com/alertd/alertd"
@@ -504,6 +505,18 @@ func (cfg *Config) validate(fromEnv map[string]string) error {
 				c.fail(kv[0], "must be set too: DKIM signing needs dkim.domain, dkim.selector and dkim.private_key_file")
 			}
 		}
+		// Receivers look the key up as selector._domainkey.domain, an
+		// internationalised domain in its ASCII form.
+		if d.Domain != "" {
+			if ascii, err := idna.Lookup.ToASCII(strings.TrimSuffix(d.Domain, ".")); err != nil {
+				c.fail("dkim.domain", "not a domain name like example.org (got %q)", d.Domain)
+			} else {
+				cfg.DKIM.Domain = ascii
+			}
+		}
+		if d.Selector != "" && !dkimSelector.MatchString(d.Selector) {
+			c.fail("dkim.selector", "not a DNS name like alertd or 2026-01.alertd (got %q)", d.Selector)
+		}
 	}
 
 	c.cronSpec("digest.schedule", cfg.Digest.Schedule)
@@ -626,6 +639,9 @@ func (c *checker) htmlSource(s Source, loc *time.Location) *htmlsource.Reader {
 	c.fail("sources.format", `must be "html", or left out for an RSS, Atom or JSON feed (got %q)`, s.Format)
 	return nil
 }
+
+// dkimSelector is a DKIM selector: DNS labels, dot-separated.
+var dkimSelector = regexp.MustCompile(`^[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9])?)*$`)
 
 // topicID keeps ids usable in form values and in comma-separated lists
 // (reports add --topics t1,t2).

@@ -5,6 +5,7 @@ import (
 	"net/mail"
 	"strings"
 
+	"golang.org/x/net/idna"
 	"golang.org/x/net/publicsuffix"
 )
 
@@ -34,8 +35,16 @@ func addressDomain(s string) string {
 	return normalDomain(a.Address[at+1:])
 }
 
+// normalDomain is d as DMARC compares domains: lower case, without a
+// trailing dot, and an internationalised name in its ASCII form
+// ("bücher.example" is "xn--bcher-kva.example"), so that either spelling
+// of one name aligns with the other.
 func normalDomain(d string) string {
-	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(d)), ".")
+	d = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(d)), ".")
+	if ascii, err := idna.Lookup.ToASCII(d); err == nil {
+		return ascii
+	}
+	return d
 }
 
 // aligned is DMARC's relaxed alignment of a DKIM signing domain with the

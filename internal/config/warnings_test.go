@@ -34,6 +34,11 @@ func TestWarnings(t *testing.T) {
 		{"a parent of From's domain", dkim("example.org", "alerts@news.example.org"), nil},
 		{"a subdomain of From's domain", dkim("mail.example.org", "alerts@example.org"), nil},
 		{"a sibling in the same organisation", dkim("mail.example.co.uk", "alerts@news.example.co.uk"), nil},
+		{"a public suffix is no organisation", dkim("co.uk", "alerts@news.example.co.uk"), []string{`dkim.domain "co.uk" does not align`}},
+		{"From's domain in other case", dkim("example.org", "alerts@NEWS.Example.org"), nil},
+		{"an IDN signed as its A-label", dkim("xn--bcher-kva.example", "alerts@bücher.example"), nil},
+		{"an IDN's subdomain signed in Unicode", dkim("Bücher.example", "alerts@news.xn--bcher-kva.example"), nil},
+		{"two IDNs", dkim("xn--bcher-kva.example", "alerts@bucher.example"), []string{`dkim.domain "xn--bcher-kva.example" does not align`}},
 		{"no DKIM", dkim("", "alerts@example.org"), nil},
 	}
 	for _, tc := range tests {
@@ -52,5 +57,14 @@ func TestWarnings(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// An internationalised DKIM domain is signed in its ASCII form, the name
+// receivers look the key up under.
+func TestDKIMDomainInASCII(t *testing.T) {
+	cfg, err := Load("", env(map[string]string{"ALERTD_DKIM_DOMAIN": "Bücher.Example.", "ALERTD_DKIM_SELECTOR": "alertd", "ALERTD_DKIM_PRIVATE_KEY_FILE": "/etc/alertd/dkim.pem"}))
+	if err != nil || cfg.DKIM.Domain != "xn--bcher-kva.example" {
+		t.Errorf("dkim.domain read as %q, %v; want xn--bcher-kva.example", cfg.DKIM.Domain, err)
 	}
 }

@@ -11,11 +11,15 @@ import (
 	"io"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/PuerkitoBio/goquery"
 	"github.com/andybalholm/cascadia"
+	"golang.org/x/net/html"
+	"golang.org/x/net/idna"
 
 	"github.com/alertd/alertd"
 )
@@ -89,8 +93,11 @@ type Reader struct {
 	loc                                         *time.Location
 }
 
-// defaultDateFormats are tried, in order, when date_format is not set.
-var defaultDateFormats = []string{"2006-01-02", "2006-1-2", time.RFC1123, time.RFC1123Z, "January 2, 2006", "2006年1月2日"}
+// defaultDateFormats are tried, in order, when date_format is not set:
+// forms that read one way only (no "03/05/2020", which is March in one
+// country and May in another).
+var defaultDateFormats = []string{"2006-01-02", "2006-1-2", "2006/1/2", time.RFC1123, time.RFC1123Z,
+	"January 2, 2006", "Jan 2, 2006", "2 January 2006", "2 Jan 2006", "2006年1月2日"}
 
 // Compile checks spec and returns its Reader, or a *KeyError naming the
 // key at fault. A date without a zone is read
@@ -160,6 +167,17 @@ func Compile(spec Spec, loc *time.Location) (*Reader, error) {
 			return nil, &KeyError{f.name + "_pattern", "has no selector to apply to: set " + f.name + " too"}
 		}
 	}
+	if spec.DateFormat != "" {
+		if r.date.sel == nil {
+			return nil, &KeyError{"date_format", "has no selector to apply to: set date too"}
+		}
+		// Read back, the reference date must keep its year, month and day:
+		// a layout without them reads every date as year 0, or as itself.
+		ref := time.Date(2006, 1, 2, 15, 4, 5, 0, time.UTC)
+		if t, err := time.Parse(spec.DateFormat, ref.Format(spec.DateFormat)); err != nil || t.Year() != 2006 || t.YearDay() != 2 {
+			return nil, &KeyError{"date_format", fmt.Sprintf("must be a Go layout giving the year, month and day of the reference date Mon Jan 2 15:04:05 MST 2006, such as \"2006-01-02\" or \"2 January 2006\" (got %q)", spec.DateFormat)}
+		}
+	}
 	switch {
 	case spec.MaxPages < 0 || spec.MaxPages > MaxPages:
 		return nil, &KeyError{"max_pages", fmt.Sprintf("must be between 1 and %d (got %d)", MaxPages, spec.MaxPages)}
@@ -207,7 +225,7 @@ func (r *Reader) Listing(body io.Reader, page *url.URL) ([]Item, *url.URL, error
 	if err != nil {
 		return nil, nil, err
 	}
-	found := doc.FindMatcher(r.item)
+	found := outermost(doc.FindMatcher(r.item))
 	switch n := found.Length(); {
 	case n == 0:
 		return nil, nil, ErrNoItems
@@ -228,13 +246,38 @@ func (r *Reader) Listing(body io.Reader, page *url.URL) ([]Item, *url.URL, error
 		}
 		items = append(items, it)
 	})
+	if !slices.ContainsFunc(items, func(it Item) bool { return it.Title != "" }) {
+		return nil, nil, fmt.Errorf("the title selector finds no text in any of the %d items; has the site changed? Check the selectors with 'alertd sources test URL'", len(items))
+	}
+	if !slices.ContainsFunc(items, func(it Item) bool { return it.Link != "" }) {
+		return nil, nil, fmt.Errorf("the link selector finds no http(s) link in any of the %d items; has the site changed? Check the selectors with 'alertd sources test URL'", len(items))
+	}
 	var next *url.URL
 	if r.next != nil {
-		if u, err := url.Parse(resolve(page, doc.FindMatcher(r.next).First().AttrOr("href", ""))); err == nil && u.IsAbs() {
+		if u, err := url.Parse(resolve(page, doc.FindMatcher(r.next).First().AttrOr("href", ""))); err == nil && u.IsAbs() && sameSite(page, u) {
 			next = u
 		}
 	}
 	return items, next, nil
+}
+
+// outermost is found without the elements inside another of found: an
+// item inside an item is part of it (the list of a report's authors, to a
+// loose "li"), and a page nesting items deep would otherwise have each
+// read with everything below it, the whole page read hundreds of times.
+func outermost(found *goquery.Selection) *goquery.Selection {
+	isFound := make(map[*html.Node]bool, len(found.Nodes))
+	for _, n := range found.Nodes {
+		isFound[n] = true
+	}
+	return found.FilterFunction(func(_ int, s *goquery.Selection) bool {
+		for p := s.Nodes[0].Parent; p != nil; p = p.Parent {
+			if isFound[p] {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // ReadDetail fills the optional fields of it from the report's own page.
@@ -251,7 +294,10 @@ func (r *Reader) readOptional(s *goquery.Selection, it *Item) {
 	it.Authors = r.authors.list(s, splitAuthors)
 	it.Series = r.series.text(s)
 	it.Number = r.number.text(s)
-	it.Abstract = r.abstract.text(s)
+	// A report's abstract is markup, made plain where it is shown, as a
+	// feed's is: the page's text goes in escaped, or its entities would be
+	// decoded twice and a "<b>" it shows dropped as a tag.
+	it.Abstract = html.EscapeString(r.abstract.text(s))
 	it.Keywords = r.keywords.list(s, splitKeywords)
 }
 
@@ -279,12 +325,15 @@ func (f field) text(s *goquery.Selection) string {
 		return ""
 	}
 	var parts []string
-	s.FindMatcher(f.sel).Each(func(_ int, m *goquery.Selection) {
+	size := 0
+	s.FindMatcher(f.sel).EachWithBreak(func(_ int, m *goquery.Selection) bool {
 		if text := plain(m); text != "" {
 			parts = append(parts, text)
+			size += len(text) + 1
 		}
+		return size <= MaxText
 	})
-	return f.cut(strings.Join(parts, " "))
+	return f.cut(bounded(strings.Join(parts, " ")))
 }
 
 // list is the field as a list: one entry per element the selector finds,
@@ -321,11 +370,43 @@ func (f field) cut(s string) string {
 // the cleaning every report's text gets, tags dropped and entities decoded
 // once (the element is written back as HTML for it, its text re-escaped).
 func plain(s *goquery.Selection) string {
-	markup, err := goquery.OuterHtml(s)
-	if err != nil {
+	if len(s.Nodes) == 0 {
 		return ""
 	}
-	text := alertd.PlainText(markup, 0)
+	// The element's markup is written up to a bound: what lies past it
+	// could not be read within MaxText anyway, and nested matches would
+	// each write the whole page below them. PlainText reads a cut tag as
+	// text's end.
+	markup := &capped{left: maxMarkup}
+	html.Render(markup, s.Nodes[0])
+	return bounded(alertd.PlainText(markup.text.String(), 0))
+}
+
+// maxMarkup bounds the markup of one element read for its text: room for
+// MaxText of text in a good deal of markup.
+const maxMarkup = 4 * MaxText
+
+// capped is a buffer that takes at most left bytes, and then refuses,
+// which ends the rendering into it.
+type capped struct {
+	text strings.Builder
+	left int
+}
+
+var errFull = errors.New("full")
+
+func (c *capped) Write(p []byte) (int, error) {
+	if len(p) > c.left {
+		c.text.Write(p[:c.left])
+		c.left = 0
+		return 0, errFull
+	}
+	c.left -= len(p)
+	return c.text.Write(p)
+}
+
+// bounded is text cut to at most MaxText bytes, at a character's end.
+func bounded(text string) string {
 	if len(text) > MaxText {
 		text = strings.TrimSpace(strings.ToValidUTF8(text[:MaxText], ""))
 	}
@@ -333,9 +414,19 @@ func plain(s *goquery.Selection) string {
 }
 
 // resolve makes href absolute against the page, without its fragment (the
-// same page, so the same report); "" when it is no http(s) link to a host
-// (a "javascript:" or "mailto:" one, or none).
+// same page, so the same report) and with its host spelt one way; "" when
+// it is no http(s) link to a host (a "javascript:" or "mailto:" one, or
+// none).
 func resolve(page *url.URL, href string) string {
+	// As a browser reads an href: templates wrap links over lines and
+	// indent them, and the link is the same.
+	href = strings.TrimFunc(href, func(r rune) bool { return r <= ' ' })
+	href = strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' {
+			return -1
+		}
+		return r
+	}, href)
 	if href == "" {
 		return ""
 	}
@@ -347,8 +438,36 @@ func resolve(page *url.URL, href string) string {
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return ""
 	}
+	// Host names are case-insensitive, an internationalised one is its
+	// ASCII form, and a scheme's own port goes without saying: one report,
+	// however its links spell the site's address, is one link. A name IDNA
+	// refuses (one holding a bidirectional override) leads nowhere a
+	// reader should be sent.
+	u.Host = strings.ToLower(u.Host)
+	if strings.ContainsFunc(u.Host, func(r rune) bool { return r >= utf8.RuneSelf }) {
+		name, err := idna.Lookup.ToASCII(u.Hostname())
+		if err != nil {
+			return ""
+		}
+		if port := u.Port(); port != "" {
+			name += ":" + port
+		}
+		u.Host = name
+	}
+	if port := u.Port(); (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
+		u.Host = strings.TrimSuffix(u.Host, ":"+port)
+	}
 	u.Fragment = ""
 	return u.String()
+}
+
+// sameSite reports whether next is on page's site, a listing's next page:
+// the same host and port, reached as securely. A next link elsewhere is a
+// link planted on the page, or a site's move the operator must follow.
+func sameSite(page, next *url.URL) bool {
+	// The page's address as configured is spelt as its links are read.
+	site, err := url.Parse(resolve(page, page.String()))
+	return err == nil && site.Host == next.Host && (site.Scheme == next.Scheme || next.Scheme == "https")
 }
 
 // parseDate reads a date with the configured layout, or else each common
@@ -361,7 +480,7 @@ func (r *Reader) parseDate(s string) (*time.Time, error) {
 	}
 	for _, layout := range r.dateFormats {
 		if t, err := time.ParseInLocation(layout, s, r.loc); err == nil {
-			return &t, nil
+			return r.inNamedZone(t)
 		}
 	}
 	want := "date_format " + r.dateFormats[0]
@@ -369,6 +488,29 @@ func (r *Reader) parseDate(s string) (*time.Time, error) {
 		want = "any common form; set date_format"
 	}
 	return nil, fmt.Errorf("published_at: the date %.40q does not match %s", s, want)
+}
+
+// zoneOffsets are the zone names RFC 822 gives dates, the ones a page's
+// RFC 1123 date may hold, with their offsets in hours.
+var zoneOffsets = map[string]int{"UT": 0, "GMT": 0, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7}
+
+// inNamedZone is t read in the zone its date names. Go knows a zone name
+// only when the reading location has it, and reads any other as UTC,
+// which would move a report's time, and maybe its day, by hours; a name
+// with no certain offset ("IST" is India's, Ireland's and Israel's) is a
+// problem.
+func (r *Reader) inNamedZone(t time.Time) (*time.Time, error) {
+	name, _ := t.Zone()
+	// A numeric offset makes a zone without a name, and is exact.
+	if t.Location() == r.loc || t.Location() == time.UTC || name == "" {
+		return &t, nil
+	}
+	hours, ok := zoneOffsets[name]
+	if !ok {
+		return nil, fmt.Errorf("published_at: the zone %.10q of the date has no certain offset; set date_format with a numeric zone (-0700)", name)
+	}
+	t = time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.FixedZone(name, hours*3600))
+	return &t, nil
 }
 
 // authorSeparators split "A, B and C" into its names.
