@@ -82,61 +82,61 @@ func eximFailures(text string) []Recipient {
 	if !ok {
 		return nil
 	}
-	var recipients []Recipient
-	var address string
-	var reason []string
-	flush := func() {
-		if address != "" && len(recipients) < maxRecipients {
-			recipients = append(recipients, failed(address, strings.Join(reason, " ")))
-		}
-		address, reason = "", nil
-	}
+	var f failures
 	for line := range strings.Lines(section) {
 		trimmed := strings.TrimSpace(line)
 		indent := len(line) - len(strings.TrimLeft(line, " \t"))
 		switch {
 		case trimmed == "":
 		case indent == 0:
-			flush()
-			return recipients
+			f.flush()
+			return f.recipients
 		case indent <= 2:
-			flush()
+			f.flush()
 			if first, _, _ := strings.Cut(trimmed, " "); strings.Contains(first, "@") {
-				address = strings.Trim(first, "<>:")
+				f.address = strings.Trim(first, "<>:")
 			}
-		case address != "":
-			reason = append(reason, trimmed)
+		case f.address != "":
+			f.reason = append(f.reason, trimmed)
 		}
 	}
-	flush()
-	return recipients
+	f.flush()
+	return f.recipients
 }
 
 func qmailFailures(text string) []Recipient {
 	_, section, _ := strings.Cut(text, qmailMarker)
-	var recipients []Recipient
-	var address string
-	var reason []string
-	flush := func() {
-		if address != "" && len(recipients) < maxRecipients {
-			recipients = append(recipients, failed(address, strings.Join(reason, " ")))
-		}
-		address, reason = "", nil
-	}
+	var f failures
 	for line := range strings.Lines(section) {
 		trimmed := strings.TrimSpace(line)
 		switch {
 		case trimmed == "":
-			flush()
+			f.flush()
 		case strings.HasPrefix(trimmed, "<") && strings.HasSuffix(trimmed, ">:"):
-			flush()
-			address = strings.TrimSuffix(strings.TrimPrefix(trimmed, "<"), ">:")
-		case address != "":
-			reason = append(reason, trimmed)
+			f.flush()
+			f.address = strings.TrimSuffix(strings.TrimPrefix(trimmed, "<"), ">:")
+		case f.address != "":
+			f.reason = append(f.reason, trimmed)
 		}
 	}
-	flush()
-	return recipients
+	f.flush()
+	return f.recipients
+}
+
+// failures collects a plain-text bounce's failed recipients as its lines
+// are read: an address, then the lines of its reason.
+type failures struct {
+	recipients []Recipient
+	address    string
+	reason     []string
+}
+
+// flush ends the recipient being read, keeping at most maxRecipients.
+func (f *failures) flush() {
+	if f.address != "" && len(f.recipients) < maxRecipients {
+		f.recipients = append(f.recipients, failed(f.address, strings.Join(f.reason, " ")))
+	}
+	f.address, f.reason = "", nil
 }
 
 // failed is a recipient of a plain-text bounce: failed, with the status its
