@@ -19,15 +19,24 @@ func newStatements(db *sql.DB) *statements {
 	return &statements{db: db, bySQL: map[string]*sql.Stmt{}}
 }
 
+// get returns the statement for query, preparing it on the pool when it is
+// new. It prepares without holding the lock: preparing waits for a free
+// connection, and the transactions holding the connections may need the
+// lock to look up their own statements before they can end.
 func (c *statements) get(ctx context.Context, query string) (*sql.Stmt, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if stmt, ok := c.bySQL[query]; ok {
+	if stmt, ok := c.lookup(query); ok {
 		return stmt, nil
 	}
 	stmt, err := c.db.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if kept, ok := c.bySQL[query]; ok {
+		// Prepared meanwhile by another.
+		stmt.Close()
+		return kept, nil
 	}
 	c.bySQL[query] = stmt
 	return stmt, nil
