@@ -419,6 +419,18 @@ func (c *checker) fail(key, format string, args ...any) {
 	}
 }
 
+// listID checks the id of one entry of a list such as [[topics]]: its form,
+// and that no entry before it (in seen, which it adds to) has it.
+func (c *checker) listID(key, id string, seen map[string]bool) {
+	switch {
+	case !topicID.MatchString(id):
+		c.fail(key, "must be letters, digits, '-', '_' or '.' (got %q)", id)
+	case seen[id]:
+		c.fail(key, "%q appears twice", id)
+	}
+	seen[id] = true
+}
+
 // positive refuses a zero duration, which would mean "never" or "at once".
 func (c *checker) positive(key string, d Duration) {
 	if d == 0 {
@@ -577,13 +589,7 @@ func (cfg *Config) validate(fromEnv map[string]string) error {
 
 	seen := map[string]bool{}
 	for i, t := range cfg.Topics {
-		switch {
-		case !topicID.MatchString(t.ID):
-			c.fail("topics.id", "must be letters, digits, '-', '_' or '.' (got %q)", t.ID)
-		case seen[t.ID]:
-			c.fail("topics.id", "%q appears twice", t.ID)
-		}
-		seen[t.ID] = true
+		c.listID("topics.id", t.ID, seen)
 		if t.Name == "" {
 			cfg.Topics[i].Name = t.ID
 		}
@@ -593,13 +599,7 @@ func (cfg *Config) validate(fromEnv map[string]string) error {
 	}
 	seen = map[string]bool{}
 	for i, f := range cfg.Frequencies {
-		switch {
-		case !topicID.MatchString(f.ID):
-			c.fail("frequencies.id", "must be letters, digits, '-', '_' or '.' (got %q)", f.ID)
-		case seen[f.ID]:
-			c.fail("frequencies.id", "%q appears twice", f.ID)
-		}
-		seen[f.ID] = true
+		c.listID("frequencies.id", f.ID, seen)
 		if f.Name == "" {
 			cfg.Frequencies[i].Name = f.ID
 		}
