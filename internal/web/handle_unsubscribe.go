@@ -26,7 +26,8 @@ type savedView struct {
 }
 
 // handleUnsubscribePage shows the Unsubscribe button and, when there is a
-// choice, the reader's preferences: topics and language. It changes nothing.
+// choice, the reader's preferences: topics, language and frequency. It
+// changes nothing.
 func handleUnsubscribePage(p *pages, subs *subscription.Service) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		sub, err := subs.Subscriber(r.Context(), chi.URLParam(r, "token"))
